@@ -1,0 +1,87 @@
+//! `nlu-lab`: the engine on the command line, for course staff (precompute attention, check a submission).
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    if let Err(e) = cli::run() {
+        eprintln!("nlu-lab: {e}");
+        std::process::exit(2);
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use std::path::{Path, PathBuf};
+
+    use lexopt::prelude::*;
+    use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
+
+    const USAGE: &str = "usage:
+  nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--format json]
+      DIR holds config.json, tokenizer.json and model.safetensors (a BERT, RoBERTa or DistilBERT checkpoint).
+      Prints the attention data as JSON (schema nlu-lab/attention@1, see README).";
+
+    pub fn run() -> Result<(), String> {
+        let mut parser = lexopt::Parser::from_env();
+        match parser.next().map_err(|e| e.to_string())? {
+            Some(Value(cmd)) if cmd == "attention" => attention(parser),
+            Some(Long("help")) | Some(Short('h')) | None => {
+                println!("{USAGE}");
+                Ok(())
+            }
+            Some(other) => Err(format!("{}\n{USAGE}", other.unexpected())),
+        }
+    }
+
+    fn read(dir: &Path, file: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(dir.join(file)).map_err(|e| format!("{}: {e}", dir.join(file).display()))
+    }
+
+    fn value(parser: &mut lexopt::Parser) -> Result<String, String> {
+        parser.value().map_err(|e| e.to_string())?.into_string().map_err(|_| "argument is not UTF-8".to_string())
+    }
+
+    fn attention(mut parser: lexopt::Parser) -> Result<(), String> {
+        let (mut model, mut text, mut text_b, mut qk, mut format) = (None::<PathBuf>, None, None, false, "json".to_string());
+        while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+            match arg {
+                Long("model") => model = Some(value(&mut parser)?.into()),
+                Long("text") => text = Some(value(&mut parser)?),
+                Long("text-b") => text_b = Some(value(&mut parser)?),
+                Long("queries-keys") => qk = true,
+                Long("format") => format = value(&mut parser)?,
+                Long("help") => {
+                    println!("{USAGE}");
+                    return Ok(());
+                }
+                other => return Err(format!("{}\n{USAGE}", other.unexpected())),
+            }
+        }
+        let dir = model.ok_or("--model DIR is required")?;
+        let text = text.ok_or("--text is required")?;
+        if format != "json" {
+            return Err(format!("unknown --format {format} (json)"));
+        }
+        let config = String::from_utf8(read(&dir, "config.json")?).map_err(|_| "config.json is not UTF-8")?;
+        let tokenizer = read(&dir, "tokenizer.json")?;
+        let weights = read(&dir, "model.safetensors")?;
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights };
+        let lab = AttentionModel::load(&name, &files).map_err(|e| e.to_string())?;
+        let data = lab.attention(&text, text_b.as_deref(), qk).map_err(|e| e.to_string())?;
+        print_json(&data.to_json())
+    }
+
+    /// Print to stdout; a closed pipe (`| head`) ends quietly instead of panicking.
+    fn print_json(value: &serde_json::Value) -> Result<(), String> {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let written = serde_json::to_writer(&mut out, value).map_err(std::io::Error::from).and_then(|_| writeln!(out));
+        match written {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.map_err(|e| e.to_string()),
+        }
+    }
+}

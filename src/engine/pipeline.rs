@@ -1,0 +1,80 @@
+//! A checkpoint ready to answer "what does attention look like for this text?": tokenizer + encoder together.
+
+use std::time::Duration;
+
+use super::attention::AttentionData;
+use super::bert::{BertModel, Config};
+use super::tokenize::{Encoded, TextTokenizer};
+use super::Result;
+
+/// The three files of a BERT-family checkpoint, as bytes (from disk, IndexedDB or a test fixture).
+pub struct CheckpointFiles<'a> {
+    pub config_json: &'a str,
+    pub tokenizer_json: &'a [u8],
+    pub safetensors: &'a [u8],
+}
+
+pub struct AttentionModel {
+    pub name: String,
+    pub tokenizer: TextTokenizer,
+    pub model: BertModel,
+}
+
+impl AttentionModel {
+    pub fn load(name: &str, files: &CheckpointFiles) -> Result<Self> {
+        let config = Config::from_json(files.config_json)?;
+        let tokenizer = TextTokenizer::from_bytes(files.tokenizer_json)?;
+        let model = BertModel::from_safetensors(files.safetensors, config)?;
+        Ok(Self { name: name.to_string(), tokenizer, model })
+    }
+
+    pub fn encode(&self, text: &str, text_b: Option<&str>) -> Result<Encoded> {
+        self.tokenizer.encode(text, text_b, self.model.config.max_tokens())
+    }
+
+    /// Tokenize and run; `with_queries_keys` also keeps the per-head queries and keys for the neuron view.
+    pub fn attention(&self, text: &str, text_b: Option<&str>, with_queries_keys: bool) -> Result<AttentionData> {
+        let encoded = self.encode(text, text_b)?;
+        let output = self.model.forward(&encoded.ids, &encoded.type_ids)?;
+        let cfg = &self.model.config;
+        let flatten = |ts: Vec<&candle_core::Tensor>| -> Result<Vec<f32>> {
+            let mut out = Vec::new();
+            for t in ts {
+                out.extend(t.flatten_all()?.to_vec1::<f32>()?);
+            }
+            Ok(out)
+        };
+        let weights = flatten(output.layers.iter().map(|l| &l.probs).collect())?;
+        let queries_keys = if with_queries_keys {
+            Some((
+                flatten(output.layers.iter().map(|l| &l.queries).collect())?,
+                flatten(output.layers.iter().map(|l| &l.keys).collect())?,
+            ))
+        } else {
+            None
+        };
+        AttentionData::new(
+            &self.name,
+            text,
+            text_b.filter(|b| !b.trim().is_empty()),
+            &encoded,
+            cfg.num_hidden_layers,
+            cfg.num_attention_heads,
+            cfg.head_dim(),
+            weights,
+            queries_keys,
+        )
+    }
+}
+
+/// Multiply-add count of one forward pass (2·m·n·k over all matmuls), for GFLOP/s figures.
+pub fn bert_flops(cfg: &Config, n: usize) -> f64 {
+    let (h, i, l) = (cfg.hidden_size as f64, cfg.intermediate_size as f64, cfg.num_hidden_layers as f64);
+    let n = n as f64;
+    let per_layer = 2.0 * n * h * h * 4.0 + 2.0 * n * h * i * 2.0 + 2.0 * n * n * h * 2.0;
+    per_layer * l
+}
+
+pub fn gflops(flops: f64, elapsed: Duration) -> f64 {
+    flops / elapsed.as_secs_f64() / 1e9
+}

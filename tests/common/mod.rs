@@ -1,0 +1,50 @@
+//! Helpers shared by the native test files: fixture paths, goldens, and differences against them.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use candle_core::{Device, Tensor};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(path: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(path)
+}
+
+/// The real all-MiniLM-L6-v2, fetched by `scripts/fetch_models.sh` (never committed). Missing is a failure, not
+/// a skip: a parity suite that quietly passes without its model proves nothing.
+pub fn minilm_dir() -> PathBuf {
+    let cache = std::env::var("NLU_LAB_CACHE").map(PathBuf::from).unwrap_or_else(|_| repo().join(".cache"));
+    let dir = cache.join("models/all-MiniLM-L6-v2");
+    assert!(
+        dir.join("model.safetensors").exists(),
+        "{} is missing: run scripts/fetch_models.sh (scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn read(path: PathBuf) -> Vec<u8> {
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn golden_json(path: PathBuf) -> serde_json::Value {
+    serde_json::from_slice(&read(path)).expect("golden.json parses")
+}
+
+pub fn golden_tensors(path: PathBuf) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(&path, &Device::Cpu).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn to_f32(t: &Tensor) -> Vec<f32> {
+    t.to_dtype(candle_core::DType::F32).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+}
+
+/// Largest |a - b|; panics when the lengths differ.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "compared arrays differ in length");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
