@@ -20,6 +20,9 @@ pub enum Error {
     Model(#[from] candle_core::Error),
     #[error("{0}")]
     Invalid(String),
+    /// An image file that cannot be used (empty, damaged, too large, not a supported format).
+    #[error("{0}")]
+    Image(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

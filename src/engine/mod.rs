@@ -2,9 +2,12 @@
 
 pub mod attention;
 pub mod bert;
+pub mod clip;
 pub mod error;
+pub mod image_prep;
 pub mod nn;
 pub mod pipeline;
+pub mod synth;
 pub mod tokenize;
 
 pub use error::{Error, Result};

@@ -1,1 +1,7 @@
-//! Browser glue.
+//! Browser glue: how the UI thread and the inference worker talk, where weights come from.
+
+pub mod fetch;
+pub mod hub;
+pub mod messages;
+pub mod worker;
+pub mod worker_client;

@@ -1,0 +1,61 @@
+//! The typed messages between the UI thread and the inference worker.
+//!
+//! Both sides serialise with postcard into one `ArrayBuffer` that is *transferred*, not copied: an attention
+//! result for 512 tokens is tens of megabytes, and structured-cloning nested JS arrays of that size would stall the
+//! UI thread for longer than the model takes to run.
+
+use js_sys::{Array, ArrayBuffer, Uint8Array};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+
+use crate::engine::attention::AttentionData;
+use crate::engine::tokenize::Encoded;
+
+/// Where a model's files come from: `<hub>/<repo>/resolve/<revision>/<file>`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelSource {
+    pub hub: String,
+    pub repo: String,
+    pub revision: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Request {
+    /// Tokenize with the model's tokenizer (fetched by the worker on first use).
+    Tokenize { source: ModelSource, text: String, text_b: Option<String> },
+    /// Fetch (or reuse) a BERT-family checkpoint and run it.
+    Attention { source: ModelSource, text: String, text_b: Option<String>, queries_keys: bool },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Response {
+    /// Sent once, when the worker's wasm has started and listens.
+    Ready,
+    /// Download or load progress for a request still running.
+    Progress { file: String, done: u64, total: Option<u64> },
+    Tokens(Encoded),
+    Attention { data: AttentionData, forward_ms: f64, load_ms: f64 },
+    Error(String),
+}
+
+/// A request or response with the id that pairs them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub id: u32,
+    pub body: T,
+}
+
+/// Serialise to a fresh `ArrayBuffer`, returned with the transfer list to pass to `postMessage`.
+pub fn encode<T: Serialize>(message: &T) -> Result<(JsValue, Array), String> {
+    let bytes = postcard::to_allocvec(message).map_err(|e| format!("cannot encode message: {e}"))?;
+    let array = Uint8Array::new_with_length(bytes.len() as u32);
+    array.copy_from(&bytes);
+    let buffer: ArrayBuffer = array.buffer();
+    let transfer = Array::of1(&buffer);
+    Ok((buffer.into(), transfer))
+}
+
+pub fn decode<T: DeserializeOwned>(data: &JsValue) -> Result<T, String> {
+    let bytes = Uint8Array::new(data).to_vec();
+    postcard::from_bytes(&bytes).map_err(|e| format!("cannot decode message: {e}"))
+}

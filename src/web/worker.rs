@@ -1,0 +1,113 @@
+//! The inference worker's side: receive requests, fetch and load models, run them, answer.
+//! Everything heavy happens here so that the page keeps drawing.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+use super::fetch::fetch_bytes;
+use super::hub::file_url;
+use super::messages::{decode, encode, Envelope, ModelSource, Request, Response};
+use crate::engine::pipeline::{AttentionModel, CheckpointFiles};
+use crate::engine::tokenize::TextTokenizer;
+
+#[derive(Default)]
+struct State {
+    tokenizers: Vec<(ModelSource, Rc<TextTokenizer>)>,
+    models: Vec<(ModelSource, Rc<AttentionModel>)>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn send(id: u32, body: Response) {
+    match encode(&Envelope { id, body }) {
+        Ok((buffer, transfer)) => {
+            if let Err(e) = scope().post_message_with_transfer(&buffer, &transfer) {
+                web_sys::console::error_1(&e);
+            }
+        }
+        Err(e) => web_sys::console::error_1(&e.into()),
+    }
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+async fn fetch_file(id: u32, source: &ModelSource, file: &str) -> Result<Vec<u8>, String> {
+    let url = file_url(&source.hub, &source.repo, &source.revision, file);
+    let name = file.to_string();
+    fetch_bytes(&url, &move |done, total| send(id, Response::Progress { file: name.clone(), done, total })).await
+}
+
+async fn tokenizer(id: u32, source: &ModelSource) -> Result<Rc<TextTokenizer>, String> {
+    if let Some(t) = STATE.with(|s| s.borrow().tokenizers.iter().find(|(k, _)| k == source).map(|(_, t)| t.clone())) {
+        return Ok(t);
+    }
+    let bytes = fetch_file(id, source, "tokenizer.json").await?;
+    let tokenizer = Rc::new(TextTokenizer::from_bytes(&bytes).map_err(|e| e.to_string())?);
+    STATE.with(|s| s.borrow_mut().tokenizers.push((source.clone(), tokenizer.clone())));
+    Ok(tokenizer)
+}
+
+async fn attention_model(id: u32, source: &ModelSource) -> Result<(Rc<AttentionModel>, f64), String> {
+    if let Some(m) = STATE.with(|s| s.borrow().models.iter().find(|(k, _)| k == source).map(|(_, m)| m.clone())) {
+        return Ok((m, 0.0));
+    }
+    let config = fetch_file(id, source, "config.json").await?;
+    let tokenizer = fetch_file(id, source, "tokenizer.json").await?;
+    let weights = fetch_file(id, source, "model.safetensors").await?;
+    let start = now_ms();
+    let config = String::from_utf8(config).map_err(|_| "config.json is not UTF-8 text".to_string())?;
+    let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights };
+    let model = Rc::new(AttentionModel::load(&source.repo, &files).map_err(|e| e.to_string())?);
+    let load_ms = now_ms() - start;
+    STATE.with(|s| s.borrow_mut().models.push((source.clone(), model.clone())));
+    Ok((model, load_ms))
+}
+
+async fn handle(id: u32, request: Request) -> Response {
+    let result: Result<Response, String> = async {
+        match request {
+            Request::Tokenize { source, text, text_b } => {
+                let tokenizer = tokenizer(id, &source).await?;
+                let encoded = tokenizer.encode(&text, text_b.as_deref(), 512).map_err(|e| e.to_string())?;
+                Ok(Response::Tokens(encoded))
+            }
+            Request::Attention { source, text, text_b, queries_keys } => {
+                let (model, load_ms) = attention_model(id, &source).await?;
+                let start = now_ms();
+                let data = model.attention(&text, text_b.as_deref(), queries_keys).map_err(|e| e.to_string())?;
+                Ok(Response::Attention { data, forward_ms: now_ms() - start, load_ms })
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(Response::Error)
+}
+
+/// Install the message handler and tell the page we listen.
+pub fn start() {
+    console_error_panic_hook::set_once();
+    let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
+        match decode::<Envelope<Request>>(&event.data()) {
+            Ok(Envelope { id, body }) => wasm_bindgen_futures::spawn_local(async move {
+                let response = handle(id, body).await;
+                send(id, response);
+            }),
+            Err(e) => web_sys::console::error_1(&e.into()),
+        }
+    });
+    scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    send(0, Response::Ready);
+}

@@ -1,0 +1,142 @@
+//! The UI thread's side of the inference worker: start it, send a request, await its answer.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use futures::channel::oneshot;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{MessageEvent, Worker};
+
+use super::messages::{decode, encode, Envelope, Request, Response};
+
+/// The worker's loader script, relative to the page (works under any sub-path).
+const WORKER_SCRIPT: &str = "worker.js";
+
+type ProgressFn = Box<dyn Fn(&Response)>;
+
+struct Pending {
+    on_progress: ProgressFn,
+    done: oneshot::Sender<Response>,
+}
+
+struct Client {
+    worker: Worker,
+    ready: bool,
+    /// Requests sent before the worker's wasm listens would be lost, so they wait here.
+    queued: Vec<Envelope<Request>>,
+    pending: HashMap<u32, Pending>,
+    next_id: u32,
+}
+
+thread_local! {
+    static CLIENT: RefCell<Option<Rc<RefCell<Client>>>> = const { RefCell::new(None) };
+}
+
+fn post(worker: &Worker, envelope: &Envelope<Request>) -> Result<(), String> {
+    let (buffer, transfer) = encode(envelope)?;
+    worker.post_message_with_transfer(&buffer, &transfer).map_err(|e| format!("postMessage failed: {e:?}"))
+}
+
+fn fail_all(client: &Rc<RefCell<Client>>, message: &str) {
+    let pending: Vec<Pending> = client.borrow_mut().pending.drain().map(|(_, p)| p).collect();
+    for p in pending {
+        let _ = p.done.send(Response::Error(message.to_string()));
+    }
+}
+
+fn start() -> Result<Rc<RefCell<Client>>, String> {
+    let worker = Worker::new(WORKER_SCRIPT).map_err(|e| format!("cannot start the inference worker: {e:?}"))?;
+    let client = Rc::new(RefCell::new(Client { worker: worker.clone(), ready: false, queued: vec![], pending: HashMap::new(), next_id: 1 }));
+
+    let weak = Rc::downgrade(&client);
+    let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
+        let Some(client) = weak.upgrade() else { return };
+        let envelope: Envelope<Response> = match decode(&event.data()) {
+            Ok(e) => e,
+            Err(e) => return fail_all(&client, &e),
+        };
+        match envelope.body {
+            Response::Ready => {
+                let queued = {
+                    let mut c = client.borrow_mut();
+                    c.ready = true;
+                    std::mem::take(&mut c.queued)
+                };
+                let worker = client.borrow().worker.clone();
+                for envelope in queued {
+                    if let Err(e) = post(&worker, &envelope) {
+                        if let Some(p) = client.borrow_mut().pending.remove(&envelope.id) {
+                            let _ = p.done.send(Response::Error(e));
+                        }
+                    }
+                }
+            }
+            Response::Progress { .. } => {
+                if let Some(p) = client.borrow().pending.get(&envelope.id) {
+                    (p.on_progress)(&envelope.body);
+                }
+            }
+            body => {
+                if let Some(p) = client.borrow_mut().pending.remove(&envelope.id) {
+                    let _ = p.done.send(body);
+                }
+            }
+        }
+    });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+
+    let weak = Rc::downgrade(&client);
+    let on_error = Closure::<dyn Fn(web_sys::ErrorEvent)>::new(move |event: web_sys::ErrorEvent| {
+        if let Some(client) = weak.upgrade() {
+            fail_all(&client, &format!("the inference worker failed: {}", event.message()));
+        }
+    });
+    worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+    on_error.forget();
+    Ok(client)
+}
+
+fn client() -> Result<Rc<RefCell<Client>>, String> {
+    CLIENT.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let c = start()?;
+        *slot = Some(c.clone());
+        Ok(c)
+    })
+}
+
+/// Start the worker now (it takes a moment to compile its wasm), without sending anything.
+pub fn warm_up() {
+    let _ = client();
+}
+
+/// Send a request and wait for its final response; `on_progress` sees each progress message on the way.
+pub async fn request(body: Request, on_progress: impl Fn(&Response) + 'static) -> Response {
+    let client = match client() {
+        Ok(c) => c,
+        Err(e) => return Response::Error(e),
+    };
+    let (done, answer) = oneshot::channel();
+    let (envelope, ready, worker) = {
+        let mut c = client.borrow_mut();
+        let id = c.next_id;
+        c.next_id += 1;
+        c.pending.insert(id, Pending { on_progress: Box::new(on_progress), done });
+        (Envelope { id, body }, c.ready, c.worker.clone())
+    };
+    if ready {
+        if let Err(e) = post(&worker, &envelope) {
+            client.borrow_mut().pending.remove(&envelope.id);
+            return Response::Error(e);
+        }
+    } else {
+        client.borrow_mut().queued.push(envelope);
+    }
+    answer.await.unwrap_or_else(|_| Response::Error("the inference worker stopped".into()))
+}

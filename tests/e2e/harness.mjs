@@ -1,0 +1,79 @@
+// Shared set-up for the end-to-end tests: the built site on a loopback port, the loopback hub with the real
+// MiniLM, a fresh headless Chromium, and a page that fails the test on any console error or uncaught exception
+// (in the page or its worker). Every test saves a screenshot under target/e2e/.
+import { chromium } from 'playwright-core';
+import { mkdtemp, mkdir, rm, symlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startHub } from '../hub/hub.mjs';
+import { startStatic } from '../../scripts/static-server.mjs';
+
+export const REPO = resolve(new URL('../..', import.meta.url).pathname);
+export const DIST = join(REPO, 'dist');
+export const SHOTS = join(REPO, 'target/e2e');
+const CACHE = process.env.NLU_LAB_CACHE ?? join(REPO, '.cache');
+export const MINILM_DIR = join(CACHE, 'models/all-MiniLM-L6-v2');
+export const MINILM_REPO = 'sentence-transformers/all-MiniLM-L6-v2';
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** A hub root whose models are symlinks into the cache (nothing big is copied). */
+export async function makeHubRoot(models = { [MINILM_REPO]: MINILM_DIR }) {
+  const root = await mkdtemp(join(tmpdir(), 'nlu-hub-'));
+  for (const [repo, dir] of Object.entries(models)) {
+    if (!existsSync(join(dir, 'model.safetensors'))) throw new Error(`${dir} is missing: run scripts/fetch_models.sh`);
+    await mkdir(join(root, repo), { recursive: true });
+    for (const f of ['config.json', 'tokenizer.json', 'model.safetensors']) await symlink(join(dir, f), join(root, repo, f));
+  }
+  return root;
+}
+
+export async function setup({ hub = true, prefix = '/' } = {}) {
+  if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/ is not built: run scripts/build.sh');
+  await mkdir(SHOTS, { recursive: true });
+  const site = await startStatic({ root: DIST, prefix });
+  let hubServer = null, hubRoot = null;
+  if (hub) {
+    hubRoot = await makeHubRoot();
+    hubServer = await startHub({ root: hubRoot });
+  }
+  const userDataDir = await mkdtemp(join(tmpdir(), 'nlu-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 },
+  });
+  return {
+    site, hub: hubServer, context,
+    /** The app's URL with the loopback hub and extra query parameters. */
+    appUrl(params = {}) {
+      const q = new URLSearchParams({ ...(hubServer ? { hub: hubServer.url } : {}), ...params });
+      return `${site.url}?${q}`;
+    },
+    async close() {
+      await context.close();
+      await site.close();
+      if (hubServer) await hubServer.close();
+      await rm(userDataDir, { recursive: true, force: true });
+      if (hubRoot) await rm(hubRoot, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A new page that records console errors and uncaught exceptions (page and workers). */
+export async function watchedPage(context) {
+  const page = await context.newPage();
+  const problems = [];
+  // "Failed to load resource" duplicates the response check below, which names the URL and honours expectedErrors.
+  page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console.error: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+  page.on('response', (r) => { if (r.status() >= 400 && !page.expectedErrors?.some((u) => r.url().includes(u))) problems.push(`HTTP ${r.status()} for ${r.url()}`); });
+  page.problems = problems;
+  return page;
+}
+
+/** Screenshot for the record, then fail on any problem seen in the page. */
+export async function finish(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  if (page.problems.length) throw new Error(`page reported problems:\n${page.problems.join('\n')}`);
+}

@@ -1,0 +1,99 @@
+//! Browser tests (wasm-bindgen-test in headless Chromium): the engine compiled to wasm against the reference,
+//! and the browser glue — worker messages, hub URLs, fetching from the loopback hub.
+#![cfg(target_arch = "wasm32")]
+
+use candle_core::Device;
+use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
+use nlu_lab::web::hub::{file_url, validate_hub};
+use nlu_lab::web::messages::{decode, encode, Envelope, ModelSource, Request, Response};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+macro_rules! fixture {
+    ($path:literal) => {
+        include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/", $path))
+    };
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// The same engine, compiled to wasm with SIMD128, equals transformers on every tiny-BERT golden case.
+#[wasm_bindgen_test]
+fn tiny_bert_in_wasm_matches_transformers() {
+    let config = std::str::from_utf8(fixture!("bert/tiny-bert/config.json")).unwrap();
+    let files = CheckpointFiles {
+        config_json: config,
+        tokenizer_json: fixture!("bert/tiny-bert/tokenizer.json"),
+        safetensors: fixture!("bert/tiny-bert/model.safetensors"),
+    };
+    let lab = AttentionModel::load("tiny-bert", &files).unwrap();
+    let golden: serde_json::Value = serde_json::from_slice(fixture!("bert/tiny-bert/golden.json")).unwrap();
+    let tensors = candle_core::safetensors::load_buffer(fixture!("bert/tiny-bert/golden.safetensors"), &Device::Cpu).unwrap();
+    for (i, case) in golden["cases"].as_array().unwrap().iter().enumerate() {
+        let data = lab.attention(case["text"].as_str().unwrap(), case["text_b"].as_str(), true).unwrap();
+        let tokens: Vec<String> = serde_json::from_value(case["tokens"].clone()).unwrap();
+        assert_eq!(data.tokens, tokens);
+        let want: Vec<f32> = tensors[&format!("case{i}.attn")].flatten_all().unwrap().to_vec1().unwrap();
+        let d = max_abs_diff(&data.weights, &want);
+        assert!(d <= 1e-5, "case {i}: attention max |Δ| {d:e}");
+        let want_q: Vec<f32> = tensors[&format!("case{i}.q")].flatten_all().unwrap().to_vec1().unwrap();
+        let dq = max_abs_diff(data.queries.as_ref().unwrap(), &want_q);
+        assert!(dq <= 1e-4, "case {i}: queries max |Δ| {dq:e}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn messages_survive_the_transfer_encoding() {
+    let request = Envelope {
+        id: 7,
+        body: Request::Attention {
+            source: ModelSource { hub: "https://huggingface.co".into(), repo: "a/b".into(), revision: "main".into() },
+            text: "Grüße 🙂".into(),
+            text_b: Some("zwei".into()),
+            queries_keys: true,
+        },
+    };
+    let (buffer, transfer) = encode(&request).unwrap();
+    assert_eq!(transfer.length(), 1, "the buffer is transferred, not copied");
+    let back: Envelope<Request> = decode(&buffer).unwrap();
+    assert_eq!(format!("{back:?}"), format!("{request:?}"));
+    let garbage = js_sys::Uint8Array::from(&[255u8, 255, 255][..]).buffer();
+    assert!(decode::<Envelope<Response>>(&garbage.into()).is_err());
+}
+
+#[wasm_bindgen_test]
+fn hub_urls_are_https_or_loopback() {
+    assert_eq!(validate_hub("https://huggingface.co/").unwrap(), "https://huggingface.co");
+    assert!(validate_hub("https://mirror.example.edu/hf").is_ok());
+    assert!(validate_hub("http://127.0.0.1:8090").is_ok());
+    assert!(validate_hub("http://localhost:8090").is_ok());
+    assert!(validate_hub("http://example.com").is_err());
+    assert!(validate_hub("javascript:alert(1)").is_err());
+    assert!(validate_hub("not a url").is_err());
+    assert_eq!(
+        file_url("https://huggingface.co", "openai/clip-vit-base-patch32", "refs/pr/15", "model.safetensors"),
+        "https://huggingface.co/openai/clip-vit-base-patch32/resolve/refs%2Fpr%2F15/model.safetensors"
+    );
+}
+
+/// Fetch through the loopback hub (started by scripts/test.sh; its URL is baked in at compile time).
+#[wasm_bindgen_test]
+async fn fetch_follows_the_hub_redirect_with_progress() {
+    let Some(hub) = option_env!("NLU_LAB_TEST_HUB") else {
+        panic!("NLU_LAB_TEST_HUB is not set: run the browser tests through scripts/test.sh");
+    };
+    let url = file_url(hub, "sentence-transformers/all-MiniLM-L6-v2", "main", "config.json");
+    let seen = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let s = seen.clone();
+    let bytes = nlu_lab::web::fetch::fetch_bytes(&url, &move |done, _| s.set(done)).await.unwrap();
+    let config: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(config["hidden_size"], 384);
+    assert_eq!(seen.get(), bytes.len() as u64);
+    let missing = file_url(hub, "sentence-transformers/all-MiniLM-L6-v2", "main", "nope.bin");
+    let err = nlu_lab::web::fetch::fetch_bytes(&missing, &|_, _| {}).await.unwrap_err();
+    assert!(err.contains("404"), "{err}");
+}
