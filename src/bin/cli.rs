@@ -21,12 +21,15 @@ mod cli {
     const USAGE: &str = "usage:
   nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--format json]
       DIR holds config.json, tokenizer.json and model.safetensors (a BERT, RoBERTa or DistilBERT checkpoint).
-      Prints the attention data as JSON (schema nlu-lab/attention@1, see README).";
+      Prints the attention data as JSON (schema nlu-lab/attention@1, see README).
+  nlu-lab bench
+      Times a bert-base-shaped encoder (synthetic weights) at 16/64/128 tokens, attention and Q/K captured.";
 
     pub fn run() -> Result<(), String> {
         let mut parser = lexopt::Parser::from_env();
         match parser.next().map_err(|e| e.to_string())? {
             Some(Value(cmd)) if cmd == "attention" => attention(parser),
+            Some(Value(cmd)) if cmd == "bench" => bench(),
             Some(Long("help")) | Some(Short('h')) | None => {
                 println!("{USAGE}");
                 Ok(())
@@ -37,6 +40,15 @@ mod cli {
 
     fn read(dir: &Path, file: &str) -> Result<Vec<u8>, String> {
         std::fs::read(dir.join(file)).map_err(|e| format!("{}: {e}", dir.join(file).display()))
+    }
+
+    fn bench() -> Result<(), String> {
+        use nlu_lab::engine::bench::{bench_encoder, bert_base_config, format_report};
+        let start = std::time::Instant::now();
+        let now = move || start.elapsed().as_secs_f64() * 1e3;
+        let report = bench_encoder(&bert_base_config(), &[16, 64, 128], 10, &now).map_err(|e| e.to_string())?;
+        print!("{}", format_report("native", &report));
+        Ok(())
     }
 
     fn value(parser: &mut lexopt::Parser) -> Result<String, String> {

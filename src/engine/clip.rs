@@ -155,7 +155,7 @@ impl Config {
             }
         }
         let vis = &cfg.vision;
-        if vis.patch_size == 0 || vis.image_size % vis.patch_size != 0 {
+        if vis.patch_size == 0 || !vis.image_size.is_multiple_of(vis.patch_size) {
             return Err(Error::Config(format!(
                 "vision_config: image size {} is not a multiple of the patch size {}",
                 vis.image_size, vis.patch_size

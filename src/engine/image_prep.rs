@@ -3,6 +3,12 @@
 //! white, resize the shortest edge to 224 with **PIL's** bicubic filter, centre-crop 224×224, rescale by 1/255,
 //! normalise with the checkpoint's mean and std, and lay out as CHW f32.
 //!
+//! PNG and GIF are decoded by the `image` crate (lossless: the same samples as Pillow). JPEG is decoded by the
+//! small decoder at the end of this file, which reproduces libjpeg-turbo (Pillow's decoder) sample for sample;
+//! the `image` crate's JPEG decoder differs by up to 2 levels here and there, which is more than the 0.02
+//! tolerance after normalisation. JPEGs it does not handle (CMYK, arithmetic-coded, 12-bit) go to the `image`
+//! crate.
+//!
 //! The resize is a re-implementation of Pillow's `Resample.c` (`ImagingResample` for 8-bit images), not the
 //! `image` crate's filters, because the model's inputs should be the ones it was evaluated with: Pillow computes
 //! each output sample from the input samples within `support × scale` of its centre (the kernel is stretched
@@ -115,7 +121,7 @@ pub struct PreprocessConfig {
 }
 
 pub const OPENAI_CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
-pub const OPENAI_CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_1];
+pub const OPENAI_CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_6, 0.275_777_1];
 
 impl Default for PreprocessConfig {
     fn default() -> Self {
@@ -694,7 +700,7 @@ mod jpeg {
             if self.count < 16 {
                 self.fill();
             }
-            let (len, sym) = h.fast[(self.acc >> 55) as usize];
+            let (len, sym) = *h.fast.get((self.acc >> 55) as usize).ok_or("missing Huffman table")?;
             if len > 0 {
                 self.acc <<= len;
                 self.count -= len as u32;
@@ -737,6 +743,15 @@ mod jpeg {
                 p += 1;
             }
             p
+        }
+    }
+
+    /// A DC difference's bit count (at most 16 even in 16-bit-table files).
+    fn dc_symbol(s: u8) -> Result<u8, String> {
+        if s > 16 {
+            Err("bad DC code".into())
+        } else {
+            Ok(s)
         }
     }
 
@@ -807,13 +822,19 @@ mod jpeg {
             let len = be16(d, i)?;
             let seg = d.get(i + 2..i + len).ok_or("segment runs past the end")?;
             match marker {
-                0xC0 | 0xC1 | 0xC2 => {
+                0xC0..=0xC2 => {
+                    if frame.is_some() {
+                        return Err("two frame headers".into());
+                    }
                     if seg.len() < 6 || seg[0] != 8 {
                         return Ok(None); // 12-bit
                     }
                     let (height, width, n) = (be16(seg, 1)?, be16(seg, 3)?, seg[5] as usize);
                     if !(n == 1 || n == 3) || seg.len() < 6 + 3 * n || width == 0 || height == 0 {
                         return Ok(None);
+                    }
+                    if (width * height) as u64 > super::MAX_PIXELS {
+                        return Err("image too large".into());
                     }
                     let mut comps = Vec::new();
                     for c in 0..n {
@@ -963,8 +984,8 @@ mod jpeg {
         let decode_block = |comp: &mut Component, block: usize, bits: &mut Bits, eobrun: &mut u32| -> Result<(), String> {
             let coefs = &mut comp.coefs[block * 64..block * 64 + 64];
             if !progressive {
-                let s = bits.decode(&dc_tables[comp.dc])?;
-                comp.pred += extend(bits.bits(s as u32), s);
+                let s = dc_symbol(bits.decode(&dc_tables[comp.dc])?)?;
+                comp.pred = comp.pred.wrapping_add(extend(bits.bits(s as u32), s));
                 coefs[0] = comp.pred as i16;
                 let mut k = 1;
                 while k < 64 {
@@ -982,8 +1003,8 @@ mod jpeg {
                 }
             } else if ss == 0 {
                 if ah == 0 {
-                    let s = bits.decode(&dc_tables[comp.dc])?;
-                    comp.pred += extend(bits.bits(s as u32), s);
+                    let s = dc_symbol(bits.decode(&dc_tables[comp.dc])?)?;
+                    comp.pred = comp.pred.wrapping_add(extend(bits.bits(s as u32), s));
                     coefs[0] = (comp.pred << al) as i16;
                 } else if bits.bit() {
                     coefs[0] |= 1 << al;
@@ -1014,7 +1035,7 @@ mod jpeg {
                 let mut k = ss;
                 let refine = |c: &mut i16, bits: &mut Bits| {
                     if bits.bit() && (*c & p1) == 0 {
-                        *c += if *c >= 0 { p1 } else { m1 };
+                        *c = c.wrapping_add(if *c >= 0 { p1 } else { m1 });
                     }
                 };
                 if *eobrun == 0 {
@@ -1062,7 +1083,7 @@ mod jpeg {
         let mut done = 0usize;
         for uy in 0..units_y {
             for ux in 0..units_x {
-                if restart_interval > 0 && done > 0 && done % restart_interval == 0 {
+                if restart_interval > 0 && done > 0 && done.is_multiple_of(restart_interval) {
                     bits.restart();
                     eobrun = 0;
                     for &c in scan {

@@ -1,7 +1,9 @@
 //! The browser-free core.
 
 pub mod attention;
+pub mod bench;
 pub mod bert;
+pub mod catalogue;
 pub mod clip;
 pub mod error;
 pub mod image_prep;

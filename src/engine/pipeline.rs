@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use super::attention::AttentionData;
-use super::bert::{BertModel, Config};
+use super::bert::{BertModel, Config, EncoderOutput};
+use super::nn::AttentionCapture;
 use super::tokenize::{Encoded, TextTokenizer};
 use super::Result;
 
@@ -37,22 +38,7 @@ impl AttentionModel {
         let encoded = self.encode(text, text_b)?;
         let output = self.model.forward(&encoded.ids, &encoded.type_ids)?;
         let cfg = &self.model.config;
-        let flatten = |ts: Vec<&candle_core::Tensor>| -> Result<Vec<f32>> {
-            let mut out = Vec::new();
-            for t in ts {
-                out.extend(t.flatten_all()?.to_vec1::<f32>()?);
-            }
-            Ok(out)
-        };
-        let weights = flatten(output.layers.iter().map(|l| &l.probs).collect())?;
-        let queries_keys = if with_queries_keys {
-            Some((
-                flatten(output.layers.iter().map(|l| &l.queries).collect())?,
-                flatten(output.layers.iter().map(|l| &l.keys).collect())?,
-            ))
-        } else {
-            None
-        };
+        let (weights, queries_keys) = collect_captures(&output, with_queries_keys)?;
         AttentionData::new(
             &self.name,
             text,
@@ -65,6 +51,21 @@ impl AttentionModel {
             queries_keys,
         )
     }
+}
+
+/// Copy the per-layer captures out of candle into the flat `[layers][heads][..]` arrays of [`AttentionData`].
+pub fn collect_captures(output: &EncoderOutput, with_queries_keys: bool) -> Result<(Vec<f32>, Option<(Vec<f32>, Vec<f32>)>)> {
+    let flatten = |pick: &dyn Fn(&AttentionCapture) -> &candle_core::Tensor| -> Result<Vec<f32>> {
+        let mut out = Vec::new();
+        for layer in &output.layers {
+            out.extend(pick(layer).flatten_all()?.to_vec1::<f32>()?);
+        }
+        Ok(out)
+    };
+    let weights = flatten(&|l| &l.probs)?;
+    let queries_keys =
+        if with_queries_keys { Some((flatten(&|l| &l.queries)?, flatten(&|l| &l.keys)?)) } else { None };
+    Ok((weights, queries_keys))
 }
 
 /// Multiply-add count of one forward pass (2·m·n·k over all matmuls), for GFLOP/s figures.

@@ -140,6 +140,9 @@ pub fn record_tensors<T>(load: impl FnOnce(VarBuilder) -> Result<T>) -> Result<V
     Ok(specs)
 }
 
+/// A slice of a tensor's bytes to fill: (bytes, counter base, rule, index of its first value).
+type Job<'a> = (&'a mut [u8], u64, Rule, u64);
+
 /// A safetensors file (float32) holding the synthetic value of every tensor in `specs`.
 pub fn safetensors_bytes(specs: &[TensorSpec], seed: u64) -> Result<Vec<u8>> {
     let mut header = serde_json::Map::new();
@@ -165,7 +168,7 @@ pub fn safetensors_bytes(specs: &[TensorSpec], seed: u64) -> Result<Vec<u8>> {
     // the tiny CLIP alone is 49 M values.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     const JOB: usize = 1 << 20;
-    let mut jobs: Vec<Vec<(&mut [u8], u64, Rule, u64)>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut jobs: Vec<Vec<Job>> = (0..threads).map(|_| Vec::new()).collect();
     let mut rest = &mut out[start..];
     let mut next = 0;
     for spec in specs {
@@ -181,15 +184,21 @@ pub fn safetensors_bytes(specs: &[TensorSpec], seed: u64) -> Result<Vec<u8>> {
             next += 1;
         }
     }
-    std::thread::scope(|scope| {
-        for list in jobs {
-            scope.spawn(move || {
-                for (chunk, base, rule, first) in list {
-                    fill_le_bytes(chunk, base, rule, first);
-                }
-            });
+    let run = |list: Vec<Job>| {
+        for (chunk, base, rule, first) in list {
+            fill_le_bytes(chunk, base, rule, first);
         }
-    });
+    };
+    if threads == 1 {
+        // No threads to spawn (wasm32 without atomics has none).
+        jobs.into_iter().for_each(run);
+    } else {
+        std::thread::scope(|scope| {
+            for list in jobs {
+                scope.spawn(move || run(list));
+            }
+        });
+    }
     Ok(out)
 }
 

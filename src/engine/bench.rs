@@ -1,0 +1,71 @@
+//! The engine benchmark, shared by the native CLI (`nlu-lab bench`) and the browser (tests/bench_web.rs): a
+//! bert-base-shaped encoder with synthetic weights, timed with attention and queries/keys captured.
+//! The clock is passed in because `std::time::Instant` does not exist on wasm32-unknown-unknown.
+
+use super::bert::{BertModel, Config};
+use super::pipeline::{bert_flops, collect_captures};
+use super::synth::bert_checkpoint;
+use super::Result;
+
+/// google-bert/bert-base-uncased's shape.
+pub fn bert_base_config() -> Config {
+    Config::from_json(
+        r#"{"model_type":"bert","vocab_size":30522,"hidden_size":768,"num_hidden_layers":12,"num_attention_heads":12,
+            "intermediate_size":3072,"hidden_act":"gelu","max_position_embeddings":512,"type_vocab_size":2}"#,
+    )
+    .expect("a valid built-in config")
+}
+
+#[derive(Clone, Debug)]
+pub struct BenchRow {
+    pub seq: usize,
+    pub median_ms: f64,
+    pub min_ms: f64,
+    pub gflops: f64,
+}
+
+pub struct BenchReport {
+    pub weight_bytes: usize,
+    pub load_ms: f64,
+    pub rows: Vec<BenchRow>,
+}
+
+/// Load a synthetic checkpoint of `config` and time `runs` forward passes (after one warm-up) per length.
+pub fn bench_encoder(config: &Config, seqs: &[usize], runs: usize, now_ms: &dyn Fn() -> f64) -> Result<BenchReport> {
+    let bytes = bert_checkpoint(config, 0xBE57)?;
+    let start = now_ms();
+    let model = BertModel::from_safetensors(&bytes, config.clone())?;
+    let load_ms = now_ms() - start;
+    let mut rows = Vec::new();
+    for &seq in seqs {
+        let ids: Vec<u32> = (0..seq as u32).map(|i| 1000 + (i * 37) % 20000).collect();
+        let types = vec![0u32; seq];
+        let mut times = Vec::with_capacity(runs);
+        for run in 0..=runs {
+            let t0 = now_ms();
+            let output = model.forward(&ids, &types)?;
+            let captured = collect_captures(&output, true)?;
+            std::hint::black_box(captured);
+            if run > 0 {
+                times.push(now_ms() - t0);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let median_ms = times[times.len() / 2];
+        let gflops = bert_flops(config, seq) / (median_ms / 1e3) / 1e9;
+        rows.push(BenchRow { seq, median_ms, min_ms: times[0], gflops });
+    }
+    Ok(BenchReport { weight_bytes: bytes.len(), load_ms, rows })
+}
+
+/// The report as the lines both sides print (one per length), e.g. `bench native seq 64: median 80.1 ms …`.
+pub fn format_report(side: &str, report: &BenchReport) -> String {
+    let mut out = format!("bench {side} load: {:.0} ms for {} weight bytes\n", report.load_ms, report.weight_bytes);
+    for r in &report.rows {
+        out += &format!(
+            "bench {side} seq {}: median {:.1} ms, min {:.1} ms, {:.1} GFLOP/s\n",
+            r.seq, r.median_ms, r.min_ms, r.gflops
+        );
+    }
+    out
+}

@@ -1,0 +1,129 @@
+//! The attention lab: pick a model, type a sentence (or a pair), run it in the worker, look at the views.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::head_view::HeadView;
+use super::neuron_view::NeuronView;
+use crate::engine::attention::{AttentionData, MatrixOptions};
+use crate::engine::catalogue;
+use crate::web::hub::hub_from_page;
+use crate::web::messages::{ModelSource, Request, Response};
+use crate::web::worker_client;
+
+fn format_bytes(b: u64) -> String {
+    if b >= 1 << 20 {
+        format!("{:.1} MB", b as f64 / (1u64 << 20) as f64)
+    } else {
+        format!("{:.0} kB", b as f64 / 1024.0)
+    }
+}
+
+#[component]
+pub fn AttentionLab() -> impl IntoView {
+    let hub = hub_from_page();
+    let model = RwSignal::new(catalogue::encoders().next().expect("an encoder").repo.to_string());
+    let text = RwSignal::new("The cat sat on the mat because it was tired.".to_string());
+    let text_b = RwSignal::new(String::new());
+    let status = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let data = RwSignal::new(None::<Arc<AttentionData>>);
+    let hide_special = RwSignal::new(false);
+    let renormalize = RwSignal::new(false);
+    let words = RwSignal::new(false);
+    let options = Signal::derive(move || MatrixOptions {
+        hide_special: hide_special.get(),
+        renormalize: renormalize.get(),
+        words: words.get(),
+        ..Default::default()
+    });
+
+    let run = move || {
+        let hub = match hub.clone() {
+            Ok(h) => h,
+            Err(e) => return error.set(Some(e)),
+        };
+        let repo = model.get_untracked();
+        let revision = catalogue::find(&repo).map(|e| e.revision).unwrap_or("main").to_string();
+        let text_b = Some(text_b.get_untracked()).filter(|b| !b.trim().is_empty());
+        let request = Request::Attention {
+            source: ModelSource { hub, repo, revision },
+            text: text.get_untracked(),
+            text_b,
+            queries_keys: true,
+        };
+        error.set(None);
+        busy.set(true);
+        status.set("Starting…".into());
+        spawn_local(async move {
+            let on_progress = move |p: &Response| {
+                if let Response::Progress { file, done, total } = p {
+                    let pct = total.map(|t| format!(" of {} ({:.0} %)", format_bytes(t), *done as f64 * 100.0 / t.max(1) as f64));
+                    status.set(format!("Downloading {file}: {}{}", format_bytes(*done), pct.unwrap_or_default()));
+                }
+            };
+            match worker_client::request(request, on_progress).await {
+                Response::Attention { data: d, forward_ms, load_ms } => {
+                    let mut s = format!("{} tokens · forward pass {forward_ms:.0} ms", d.len());
+                    if load_ms > 0.0 {
+                        s += &format!(" · model loaded in {load_ms:.0} ms");
+                    }
+                    if d.dropped_tokens > 0 {
+                        s += &format!(" · the input was too long: {} tokens were cut", d.dropped_tokens);
+                    }
+                    status.set(s);
+                    data.set(Some(Arc::new(d)));
+                }
+                Response::Error(e) => {
+                    status.set(String::new());
+                    error.set(Some(e));
+                }
+                other => error.set(Some(format!("unexpected answer from the worker: {other:?}"))),
+            }
+            busy.set(false);
+        });
+    };
+
+    view! {
+        <section class="lab" aria-labelledby="attention-lab-title">
+            <h2 id="attention-lab-title">"Attention lab"</h2>
+            <form class="input-form" on:submit=move |ev| { ev.prevent_default(); run(); }>
+                <label for="model">"Model"</label>
+                <select id="model" on:change=move |ev| model.set(event_target_value(&ev))>
+                    {catalogue::encoders().map(|e| view! {
+                        <option value=e.repo title=e.description>{format!("{} — {} MB", e.display_name, e.download_mb)}</option>
+                    }).collect_view()}
+                </select>
+                <label for="text-a">"Sentence A"</label>
+                <textarea id="text-a" prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+                <label for="text-b">"Sentence B (optional)"</label>
+                <textarea id="text-b" prop:value=move || text_b.get() on:input=move |ev| text_b.set(event_target_value(&ev))></textarea>
+                <button id="run" type="submit" prop:disabled=move || busy.get()>"Run"</button>
+            </form>
+            <p class="status" role="status" aria-live="polite">{move || status.get()}</p>
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <fieldset class="options">
+                <legend>"Show"</legend>
+                <label><input type="checkbox" data-testid="hide-special" prop:checked=move || hide_special.get()
+                    on:change=move |ev| hide_special.set(event_target_checked(&ev)) />" hide [CLS]/[SEP]"</label>
+                <label><input type="checkbox" data-testid="renormalize" prop:checked=move || renormalize.get()
+                    prop:disabled=move || !hide_special.get()
+                    on:change=move |ev| renormalize.set(event_target_checked(&ev)) />" renormalise rows"</label>
+                <label><input type="checkbox" data-testid="words" prop:checked=move || words.get()
+                    on:change=move |ev| words.set(event_target_checked(&ev)) />" whole words"</label>
+            </fieldset>
+            <ol class="tokens" data-testid="tokens" aria-label="tokens">
+                {move || data.get().map(|d| d.tokens.iter().map(|t| view! { <li>{t.clone()}</li> }).collect_view())}
+            </ol>
+            {move || data.get().map(|d| view! {
+                <h3>"Head view"</h3>
+                <HeadView data=d.clone() options=options />
+                <h3>"Neuron view"</h3>
+                <NeuronView data=d />
+            })}
+        </section>
+    }
+}

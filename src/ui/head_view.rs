@@ -1,0 +1,187 @@
+//! The head view, as bertviz draws it: tokens in two columns, a line from each left token to each right token
+//! per active head, opacity = weight / number of active heads, one colour per head. Click a head to toggle it
+//! (the last one stays on), double-click to show only it (again: all heads). Hover a token to isolate its lines
+//! and see, in the other column, one coloured box per head whose opacity is the weight.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+
+use super::draw::{head_colour, Columns};
+use crate::engine::attention::{AttentionData, Matrix, MatrixOptions, PairFilter, Pick};
+
+/// Above this many line elements, lines lighter than `THIN` are left out (invisible anyway) to keep the page fluid.
+const MAX_FULL_LINES: usize = 20_000;
+const THIN: f32 = 0.01;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hover {
+    Left(usize),
+    Right(usize),
+}
+
+#[component]
+pub fn HeadView(data: Arc<AttentionData>, options: Signal<MatrixOptions>) -> impl IntoView {
+    let num_heads = data.num_heads;
+    let num_layers = data.num_layers;
+    let layer = RwSignal::new(0usize);
+    let active = RwSignal::new(vec![true; num_heads]);
+    let filter = RwSignal::new(PairFilter::All);
+    let hover = RwSignal::new(None::<Hover>);
+    let is_pair = data.is_pair();
+
+    let matrices = {
+        let data = data.clone();
+        Memo::new(move |_| {
+            let opts = MatrixOptions { filter: filter.get(), ..options.get() };
+            let l = layer.get();
+            (0..num_heads).map(|h| data.matrix(Pick::One(l), Pick::One(h), &opts)).collect::<Vec<Matrix>>()
+        })
+    };
+
+    let toggle = move |h: usize| {
+        active.update(|a| {
+            let on = a.iter().filter(|&&x| x).count();
+            if !(a[h] && on == 1) {
+                a[h] = !a[h];
+            }
+        })
+    };
+    let solo = move |h: usize| {
+        active.update(|a| {
+            let only_this = a.iter().enumerate().all(|(i, &x)| x == (i == h));
+            if only_this {
+                a.iter_mut().for_each(|x| *x = true);
+            } else {
+                a.iter_mut().enumerate().for_each(|(i, x)| *x = i == h);
+            }
+        })
+    };
+
+    let geometry = Columns::default();
+    let drawing = move || {
+        let ms = matrices.get();
+        let act = active.get();
+        let heads: Vec<usize> = (0..num_heads).filter(|&h| act[h]).collect();
+        let Some(first) = ms.first() else { return ().into_any() };
+        let (rows, cols) = (first.rows.clone(), first.cols.clone());
+        let height = geometry.height(rows.len().max(cols.len()));
+        let k = heads.len().max(1) as f32;
+        let hov = hover.get();
+        let thin = if rows.len() * cols.len() * heads.len() > MAX_FULL_LINES { THIN } else { 0.0 };
+        let mut lines = Vec::new();
+        for &h in &heads {
+            let m = &ms[h];
+            for r in 0..rows.len() {
+                if matches!(hov, Some(Hover::Left(x)) if x != r) {
+                    continue;
+                }
+                for c in 0..cols.len() {
+                    if matches!(hov, Some(Hover::Right(x)) if x != c) {
+                        continue;
+                    }
+                    let w = m.get(r, c);
+                    if w <= thin {
+                        continue;
+                    }
+                    lines.push(view! {
+                        <line class="attn-line" x1=geometry.line_start_x() y1=geometry.y(r) x2=geometry.line_end_x() y2=geometry.y(c)
+                            stroke=head_colour(h) stroke-width="2" stroke-opacity=(w / k).to_string()
+                            data-weight=w.to_string() data-head=h.to_string() data-from=r.to_string() data-to=c.to_string() />
+                    });
+                }
+            }
+        }
+        // Boxes in the opposite column while a token is hovered: one stripe per active head, opacity = weight.
+        let stripe_w = (geometry.column_width - 12.0) / k as f64;
+        let mut boxes = Vec::new();
+        if let Some(hv) = hov {
+            let (others, x0) = match hv {
+                Hover::Left(_) => (cols.len(), geometry.right_text_x() - 3.0),
+                Hover::Right(_) => (rows.len(), 3.0),
+            };
+            for o in 0..others {
+                for (i, &h) in heads.iter().enumerate() {
+                    let w = match hv {
+                        Hover::Left(r) => ms[h].get(r, o),
+                        Hover::Right(c) => ms[h].get(o, c),
+                    };
+                    boxes.push(view! {
+                        <rect class="attn-box" x=x0 + i as f64 * stripe_w y=geometry.y(o) - geometry.row_height / 2.0 + 1.0
+                            width=stripe_w height=geometry.row_height - 2.0 fill=head_colour(h) fill-opacity=w.to_string()
+                            data-weight=w.to_string() data-head=h.to_string() />
+                    });
+                }
+            }
+        }
+        let left = rows
+            .iter()
+            .enumerate()
+            .map(|(r, l)| {
+                view! {
+                    <text class="token left" class:special=l.special x=geometry.left_text_x() y=geometry.y(r) text-anchor="end"
+                        dominant-baseline="middle" tabindex="0" role="button" aria-label=format!("token {}: {}", r, l.text)
+                        on:mouseenter=move |_| hover.set(Some(Hover::Left(r))) on:mouseleave=move |_| hover.set(None)
+                        on:focus=move |_| hover.set(Some(Hover::Left(r))) on:blur=move |_| hover.set(None)>{l.text.clone()}</text>
+                }
+            })
+            .collect_view();
+        let right = cols
+            .iter()
+            .enumerate()
+            .map(|(c, l)| {
+                view! {
+                    <text class="token right" class:special=l.special x=geometry.right_text_x() y=geometry.y(c) dominant-baseline="middle"
+                        tabindex="0" role="button" aria-label=format!("token {}: {}", c, l.text)
+                        on:mouseenter=move |_| hover.set(Some(Hover::Right(c))) on:mouseleave=move |_| hover.set(None)
+                        on:focus=move |_| hover.set(Some(Hover::Right(c))) on:blur=move |_| hover.set(None)>{l.text.clone()}</text>
+                }
+            })
+            .collect_view();
+        view! {
+            <svg class="head-view" data-testid="head-view" width=geometry.width() height=height
+                viewBox=format!("0 0 {} {}", geometry.width(), height) role="img" aria-label="attention lines between tokens">
+                <g class="boxes">{boxes}</g>
+                <g class="lines">{lines}</g>
+                <g class="tokens">{left}{right}</g>
+            </svg>
+        }
+        .into_any()
+    };
+
+    let head_buttons = (0..num_heads)
+        .map(|h| {
+            view! {
+                <button class="head-square" style=format!("--head-colour: {}", head_colour(h)) class:on=move || active.get()[h]
+                    aria-pressed=move || active.get()[h].to_string() aria-label=format!("head {h}") title=format!("head {h}: click to toggle, double-click to show only this head")
+                    data-head=h.to_string()
+                    on:click=move |_| toggle(h) on:dblclick=move |_| solo(h)>{h.to_string()}</button>
+            }
+        })
+        .collect_view();
+
+    view! {
+        <div class="head-view-panel">
+            <div class="controls">
+                <label>"Layer "
+                    <select data-testid="layer" on:change=move |ev| layer.set(event_target_value(&ev).parse().unwrap_or(0))
+                        prop:value=move || layer.get().to_string()>
+                        {(0..num_layers).map(|l| view! { <option value=l.to_string()>{l.to_string()}</option> }).collect_view()}
+                    </select>
+                </label>
+                {is_pair.then(|| view! {
+                    <label>" Attention "
+                        <select data-testid="pair-filter" on:change=move |ev| {
+                            let v = event_target_value(&ev);
+                            filter.set(PairFilter::ALL.into_iter().find(|f| f.label() == v).unwrap_or_default());
+                        }>
+                            {PairFilter::ALL.into_iter().map(|f| view! { <option value=f.label()>{f.label()}</option> }).collect_view()}
+                        </select>
+                    </label>
+                })}
+                <div class="heads" role="group" aria-label="heads">{head_buttons}</div>
+            </div>
+            <div class="head-view-scroll">{drawing}</div>
+        </div>
+    }
+}

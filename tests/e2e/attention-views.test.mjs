@@ -1,0 +1,139 @@
+// What a student does in the attention lab, against the real MiniLM from the loopback hub: the drawn lines carry
+// the model's attention (compared with transformers' goldens), head toggling and soloing, hovering, the pair
+// filter, the neuron view's softmax, and that HTML in the input stays text.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { setup, watchedPage, finish } from './harness.mjs';
+import { loadGolden, attention } from './golden.mjs';
+
+const TOL = 1e-4;
+const golden = loadGolden('bert/minilm');
+let env;
+before(async () => { env = await setup(); });
+after(async () => { await env?.close(); });
+
+async function runSentence(page, text, textB = '') {
+  await page.locator('#text-a').fill(text);
+  await page.locator('#text-b').fill(textB);
+  const t0 = Date.now();
+  await page.locator('#run').click();
+  await page.locator('[data-testid=head-view] line').first().waitFor({ state: 'attached', timeout: 90_000 });
+  return Date.now() - t0;
+}
+
+const lines = (page) => page.locator('[data-testid=head-view] line.attn-line').evaluateAll((ls) =>
+  ls.map((l) => ({ head: +l.dataset.head, from: +l.dataset.from, to: +l.dataset.to, weight: +l.dataset.weight })));
+
+function assertMatches(drawn, attn, layer, rowOffset = 0, colOffset = 0) {
+  let worst = 0;
+  for (const l of drawn) {
+    const want = attention(attn, layer, l.head, l.from + rowOffset, l.to + colOffset);
+    worst = Math.max(worst, Math.abs(l.weight - want));
+  }
+  assert.ok(worst <= TOL, `drawn weights differ from transformers by ${worst}`);
+  return worst;
+}
+
+test('head view lines carry the attention of each layer and head', async () => {
+  const page = await watchedPage(env.context);
+  await page.goto(env.appUrl());
+  const ms = await runSentence(page, golden.json.cases[0].text);
+  console.log(`run → head view drawn (download + load + forward): ${ms} ms`);
+  const attn = golden.tensor('case0.attn');
+  const n = golden.json.cases[0].n;
+  assert.deepEqual(await page.locator('[data-testid=tokens] li').allTextContents(), golden.json.cases[0].tokens);
+  let drawn = await lines(page);
+  assert.equal(drawn.length, 12 * n * n, 'every head draws n×n lines');
+  const w0 = assertMatches(drawn, attn, 0);
+  await page.getByTestId('layer').selectOption('4');
+  await page.waitForFunction(() => true);
+  drawn = await lines(page);
+  const w4 = assertMatches(drawn, attn, 4);
+  console.log(`max |Δ| drawn vs transformers: layer 0 ${w0.toExponential(2)}, layer 4 ${w4.toExponential(2)}`);
+  await finish(page, 'head-view-layer4');
+
+  // Toggle head 0 off: its lines go; the others stay.
+  await page.locator('.head-square[data-head="0"]').click();
+  drawn = await lines(page);
+  assert.equal(drawn.filter((l) => l.head === 0).length, 0);
+  assert.equal(drawn.length, 11 * n * n);
+  // Double-click head 5: only head 5. Double-click again: all heads back.
+  await page.locator('.head-square[data-head="5"]').dblclick();
+  drawn = await lines(page);
+  assert.deepEqual([...new Set(drawn.map((l) => l.head))], [5]);
+  await finish(page, 'head-view-solo-head5');
+  await page.locator('.head-square[data-head="5"]').dblclick();
+  drawn = await lines(page);
+  assert.equal(new Set(drawn.map((l) => l.head)).size, 12);
+  // The last active head cannot be switched off.
+  await page.locator('.head-square[data-head="2"]').dblclick();
+  await page.locator('.head-square[data-head="2"]').click({ delay: 0 });
+  await page.waitForTimeout(400);
+  assert.equal(await page.locator('.head-square.on').count(), 1);
+  await page.locator('.head-square[data-head="2"]').dblclick();
+
+  // Hover a left token: only its lines, and a box per head in the right column.
+  await page.locator('text.token.left').nth(2).hover();
+  drawn = await lines(page);
+  assert.ok(drawn.length > 0 && drawn.every((l) => l.from === 2));
+  const boxes = await page.locator('rect.attn-box').count();
+  assert.equal(boxes, 12 * n);
+  await finish(page, 'head-view-hover');
+});
+
+test('pair filter A→B shows the block from sentence A to sentence B', async () => {
+  const page = await watchedPage(env.context);
+  await page.goto(env.appUrl());
+  const c = golden.json.cases[1];
+  await runSentence(page, c.text, c.text_b);
+  const firstB = c.sequence_ids.indexOf(1);
+  await page.getByTestId('pair-filter').selectOption('A→B');
+  await page.waitForTimeout(200);
+  const drawn = await lines(page);
+  const rows = new Set(drawn.map((l) => l.from)), cols = new Set(drawn.map((l) => l.to));
+  assert.equal(rows.size, firstB, 'rows: sentence A with [CLS] and its [SEP]');
+  assert.equal(cols.size, c.n - firstB, 'columns: sentence B with its [SEP]');
+  assertMatches(drawn, golden.tensor('case1.attn'), 0, 0, firstB);
+  const right = await page.locator('text.token.right').allTextContents();
+  assert.deepEqual(right, c.tokens.slice(firstB));
+  await finish(page, 'head-view-pair-a-to-b');
+});
+
+test('neuron view softmax bars equal the attention row', async () => {
+  const page = await watchedPage(env.context);
+  await page.goto(env.appUrl());
+  await runSentence(page, golden.json.cases[0].text);
+  await page.getByTestId('neuron-layer').selectOption('2');
+  await page.getByTestId('neuron-head').selectOption('7');
+  await page.getByTestId('neuron-token').selectOption('3');
+  await page.waitForTimeout(200);
+  const bars = await page.locator('[data-testid=softmax-bar]').evaluateAll((bs) => bs.map((b) => +b.dataset.weight));
+  const attn = golden.tensor('case0.attn');
+  assert.equal(bars.length, golden.json.cases[0].n);
+  bars.forEach((w, j) => assert.ok(Math.abs(w - attention(attn, 2, 7, 3, j)) <= TOL, `bar ${j}: ${w}`));
+  await page.getByTestId('neuron-view').scrollIntoViewIfNeeded();
+  await finish(page, 'neuron-view');
+});
+
+test('HTML in the input renders as text and never executes', async () => {
+  const page = await watchedPage(env.context);
+  let dialogs = 0;
+  page.on('dialog', (d) => { dialogs += 1; d.dismiss(); });
+  await page.goto(env.appUrl());
+  const c = golden.json.cases[4];
+  await runSentence(page, c.text);
+  assert.deepEqual(await page.locator('[data-testid=tokens] li').allTextContents(), c.tokens);
+  assert.equal(await page.locator('main img').count(), 0);
+  await page.waitForTimeout(300);
+  assert.equal(dialogs, 0);
+  await finish(page, 'xss-as-text');
+});
+
+test('empty input gives a clear message, not a crash', async () => {
+  const page = await watchedPage(env.context);
+  await page.goto(env.appUrl());
+  await page.locator('#text-a').fill('   ');
+  await page.locator('#run').click();
+  await page.getByRole('alert').filter({ hasText: 'enter some text' }).waitFor({ timeout: 60_000 });
+  await finish(page, 'empty-input');
+});
