@@ -16,6 +16,6 @@ for seq in 16 64 128; do
   n=$(grep "bench native seq $seq:" "$out"); w=$(grep "bench wasm seq $seq:" "$out")
   nm=$(sed -E 's/.*median ([0-9.]+) ms.*/\1/' <<<"$n"); ng=$(sed -E 's/.* ([0-9.]+) GFLOP.*/\1/' <<<"$n")
   wm=$(sed -E 's/.*median ([0-9.]+) ms.*/\1/' <<<"$w"); wg=$(sed -E 's/.* ([0-9.]+) GFLOP.*/\1/' <<<"$w")
-  printf '%-8s %12s %12s %12s %12s %8.2f\n' "$seq" "$nm" "$ng" "$wm" "$wg" "$(echo "$wm / $nm" | bc -l)"
+  printf "%-8s %12s %12s %12s %12s %8s\n" "$seq" "$nm" "$ng" "$wm" "$wg" "$(awk "BEGIN{printf \"%.2f\", $wm/$nm}")"
 done
 rm -f "$out"

@@ -9,6 +9,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
 use crate::engine::attention::AttentionData;
+use crate::engine::clip::ClipResult;
 use crate::engine::tokenize::Encoded;
 
 /// Where a model's files come from: `<hub>/<repo>/resolve/<revision>/<file>`.
@@ -25,6 +26,8 @@ pub enum Request {
     Tokenize { source: ModelSource, text: String, text_b: Option<String> },
     /// Fetch (or reuse) a BERT-family checkpoint and run it.
     Attention { source: ModelSource, text: String, text_b: Option<String>, queries_keys: bool },
+    /// Fetch (or reuse) a CLIP checkpoint and score the captions against the image (its file bytes).
+    Classify { source: ModelSource, image: Vec<u8>, captions: Vec<String> },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -35,6 +38,7 @@ pub enum Response {
     Progress { file: String, done: u64, total: Option<u64> },
     Tokens(Encoded),
     Attention { data: AttentionData, forward_ms: f64, load_ms: f64 },
+    Clip { result: Box<ClipResult>, forward_ms: f64, load_ms: f64 },
     Error(String),
 }
 

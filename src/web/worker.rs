@@ -11,6 +11,7 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use super::fetch::fetch_bytes;
 use super::hub::file_url;
 use super::messages::{decode, encode, Envelope, ModelSource, Request, Response};
+use crate::engine::clip::{ClipClassifier, ClipFiles};
 use crate::engine::pipeline::{AttentionModel, CheckpointFiles};
 use crate::engine::tokenize::TextTokenizer;
 
@@ -18,6 +19,7 @@ use crate::engine::tokenize::TextTokenizer;
 struct State {
     tokenizers: Vec<(ModelSource, Rc<TextTokenizer>)>,
     models: Vec<(ModelSource, Rc<AttentionModel>)>,
+    clip_models: Vec<(ModelSource, Rc<ClipClassifier>)>,
 }
 
 thread_local! {
@@ -75,6 +77,28 @@ async fn attention_model(id: u32, source: &ModelSource) -> Result<(Rc<AttentionM
     Ok((model, load_ms))
 }
 
+async fn clip_model(id: u32, source: &ModelSource) -> Result<(Rc<ClipClassifier>, f64), String> {
+    if let Some(m) = STATE.with(|s| s.borrow().clip_models.iter().find(|(k, _)| k == source).map(|(_, m)| m.clone())) {
+        return Ok((m, 0.0));
+    }
+    let text = |bytes: Vec<u8>, file: &str| String::from_utf8(bytes).map_err(|_| format!("{file} is not UTF-8 text"));
+    let config = text(fetch_file(id, source, "config.json").await?, "config.json")?;
+    let preprocessor = text(fetch_file(id, source, "preprocessor_config.json").await?, "preprocessor_config.json")?;
+    let tokenizer = fetch_file(id, source, "tokenizer.json").await?;
+    let weights = fetch_file(id, source, "model.safetensors").await?;
+    let start = now_ms();
+    let files = ClipFiles {
+        config_json: &config,
+        tokenizer_json: &tokenizer,
+        preprocessor_config_json: &preprocessor,
+        safetensors: &weights,
+    };
+    let model = Rc::new(ClipClassifier::load(&source.repo, &files).map_err(|e| e.to_string())?);
+    let load_ms = now_ms() - start;
+    STATE.with(|s| s.borrow_mut().clip_models.push((source.clone(), model.clone())));
+    Ok((model, load_ms))
+}
+
 async fn handle(id: u32, request: Request) -> Response {
     let result: Result<Response, String> = async {
         match request {
@@ -88,6 +112,12 @@ async fn handle(id: u32, request: Request) -> Response {
                 let start = now_ms();
                 let data = model.attention(&text, text_b.as_deref(), queries_keys).map_err(|e| e.to_string())?;
                 Ok(Response::Attention { data, forward_ms: now_ms() - start, load_ms })
+            }
+            Request::Classify { source, image, captions } => {
+                let (model, load_ms) = clip_model(id, &source).await?;
+                let start = now_ms();
+                let result = model.classify(&image, &captions).map_err(|e| e.to_string())?;
+                Ok(Response::Clip { result: Box::new(result), forward_ms: now_ms() - start, load_ms })
             }
         }
     }
