@@ -43,7 +43,11 @@ kill "$HUB_PID" 2>/dev/null; HUB_PID=; rm -f "$HUB_ROOT.log"
 layer "release build" bash scripts/build.sh
 layer "SIMD128 check" bash scripts/check_simd.sh
 
-# 4. End to end: the loopback hub's own tests, then Playwright against dist/.
+# 4. End to end: the loopback hub's own tests, then Playwright against dist/. The CLIP lab runs on a CLIP of
+#    ViT-B/32's shape with the fixture's synthetic weights (no trained CLIP is reachable here).
+[ -s "${NLU_LAB_CACHE:-$REPO/.cache}/models/tiny-clip-b32/model.safetensors" ] || \
+  cargo run --quiet --bin nlu-lab -- synth-clip --fixture tests/fixtures/clip/tiny-clip-b32 \
+    --out "${NLU_LAB_CACHE:-$REPO/.cache}/models/tiny-clip-b32"
 layer "end-to-end: hub + Playwright in headless Chromium" node --test --test-concurrency=1 tests/hub/ tests/e2e/
 
 passed=$(( $(grep -oE '[0-9]+ passed' "$LOG" | awk '{s+=$1} END {print s+0}') + $(grep -oE '^# pass [0-9]+' "$LOG" | awk '{s+=$3} END {print s+0}') ))

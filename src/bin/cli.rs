@@ -23,13 +23,17 @@ mod cli {
       DIR holds config.json, tokenizer.json and model.safetensors (a BERT, RoBERTa or DistilBERT checkpoint).
       Prints the attention data as JSON (schema nlu-lab/attention@1, see README).
   nlu-lab bench
-      Times a bert-base-shaped encoder (synthetic weights) at 16/64/128 tokens, attention and Q/K captured.";
+      Times a bert-base-shaped encoder (synthetic weights) at 16/64/128 tokens, attention and Q/K captured.
+  nlu-lab synth-clip --fixture DIR --out DIR
+      Writes a CLIP checkpoint with the deterministic synthetic weights of tests/fixtures/clip (see its README):
+      DIR's config.json, tokenizer.json, preprocessor_config.json plus a generated model.safetensors.";
 
     pub fn run() -> Result<(), String> {
         let mut parser = lexopt::Parser::from_env();
         match parser.next().map_err(|e| e.to_string())? {
             Some(Value(cmd)) if cmd == "attention" => attention(parser),
             Some(Value(cmd)) if cmd == "bench" => bench(),
+            Some(Value(cmd)) if cmd == "synth-clip" => synth_clip(parser),
             Some(Long("help")) | Some(Short('h')) | None => {
                 println!("{USAGE}");
                 Ok(())
@@ -48,6 +52,32 @@ mod cli {
         let now = move || start.elapsed().as_secs_f64() * 1e3;
         let report = bench_encoder(&bert_base_config(), &[16, 64, 128], 10, &now).map_err(|e| e.to_string())?;
         print!("{}", format_report("native", &report));
+        Ok(())
+    }
+
+    fn synth_clip(mut parser: lexopt::Parser) -> Result<(), String> {
+        use nlu_lab::engine::{clip, synth};
+        let (mut fixture, mut out) = (None::<PathBuf>, None::<PathBuf>);
+        while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+            match arg {
+                Long("fixture") => fixture = Some(value(&mut parser)?.into()),
+                Long("out") => out = Some(value(&mut parser)?.into()),
+                other => return Err(format!("{}\n{USAGE}", other.unexpected())),
+            }
+        }
+        let (fixture, out) = (fixture.ok_or("--fixture DIR is required")?, out.ok_or("--out DIR is required")?);
+        std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        for file in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
+            std::fs::copy(fixture.join(file), out.join(file)).map_err(|e| format!("{file}: {e}"))?;
+        }
+        let config = String::from_utf8(read(&fixture, "config.json")?).map_err(|_| "config.json is not UTF-8")?;
+        let config = clip::Config::from_json(&config).map_err(|e| e.to_string())?;
+        let bytes = synth::clip_checkpoint(&config, synth::CLIP_FIXTURE_SEED).map_err(|e| e.to_string())?;
+        // Write then rename: an interrupted run never leaves a file that looks complete.
+        let part = out.join("model.safetensors.part");
+        std::fs::write(&part, &bytes).map_err(|e| format!("{}: {e}", part.display()))?;
+        std::fs::rename(&part, out.join("model.safetensors")).map_err(|e| e.to_string())?;
+        println!("synthetic CLIP ({} bytes) in {}", bytes.len(), out.display());
         Ok(())
     }
 

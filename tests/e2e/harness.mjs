@@ -15,17 +15,23 @@ export const SHOTS = join(REPO, 'target/e2e');
 const CACHE = process.env.NLU_LAB_CACHE ?? join(REPO, '.cache');
 export const MINILM_DIR = join(CACHE, 'models/all-MiniLM-L6-v2');
 export const MINILM_REPO = 'sentence-transformers/all-MiniLM-L6-v2';
+// The tiny synthetic CLIP (scripts/test.sh writes it with `nlu-lab synth-clip`), served where the app looks for
+// CLIP ViT-B/32.
+export const TINY_CLIP_DIR = join(CACHE, 'models/tiny-clip-b32');
+export const CLIP_REPO = 'openai/clip-vit-base-patch32';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** A hub root whose models are symlinks into the cache (nothing big is copied). */
-export async function makeHubRoot(models = { [MINILM_REPO]: MINILM_DIR }) {
+export async function makeHubRoot(models = { [MINILM_REPO]: MINILM_DIR, [CLIP_REPO]: TINY_CLIP_DIR }) {
   const root = await mkdtemp(join(tmpdir(), 'nlu-hub-'));
   for (const [repo, dir] of Object.entries(models)) {
     if (!existsSync(join(dir, 'model.safetensors'))) throw new Error(`${dir} is missing: run scripts/fetch_models.sh`);
     await mkdir(join(root, repo), { recursive: true });
-    for (const f of ['config.json', 'tokenizer.json', 'model.safetensors']) await symlink(join(dir, f), join(root, repo, f));
+    for (const f of ['config.json', 'tokenizer.json', 'preprocessor_config.json', 'model.safetensors']) {
+      if (existsSync(join(dir, f))) await symlink(join(dir, f), join(root, repo, f));
+    }
   }
   return root;
 }
