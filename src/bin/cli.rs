@@ -22,6 +22,9 @@ mod cli {
   nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--format json]
       DIR holds config.json, tokenizer.json and model.safetensors (a BERT, RoBERTa or DistilBERT checkpoint).
       Prints the attention data as JSON (schema nlu-lab/attention@1, see README).
+  nlu-lab clip --model DIR --image FILE --caption TEXT --caption TEXT ... [--format json]
+      DIR holds config.json, tokenizer.json, preprocessor_config.json and model.safetensors of a CLIP checkpoint.
+      Prints input ids, logits and probabilities as JSON (schema nlu-lab/clip@1, see README).
   nlu-lab bench
       Times a bert-base-shaped encoder (synthetic weights) at 16/64/128 tokens, attention and Q/K captured.
   nlu-lab synth-clip --fixture DIR --out DIR
@@ -33,6 +36,7 @@ mod cli {
         match parser.next().map_err(|e| e.to_string())? {
             Some(Value(cmd)) if cmd == "attention" => attention(parser),
             Some(Value(cmd)) if cmd == "bench" => bench(),
+            Some(Value(cmd)) if cmd == "clip" => clip(parser),
             Some(Value(cmd)) if cmd == "synth-clip" => synth_clip(parser),
             Some(Long("help")) | Some(Short('h')) | None => {
                 println!("{USAGE}");
@@ -53,6 +57,46 @@ mod cli {
         let report = bench_encoder(&bert_base_config(), &[16, 64, 128], 10, &now).map_err(|e| e.to_string())?;
         print!("{}", format_report("native", &report));
         Ok(())
+    }
+
+    fn clip(mut parser: lexopt::Parser) -> Result<(), String> {
+        use nlu_lab::engine::clip::{ClipClassifier, ClipFiles};
+        let (mut model, mut image, mut captions, mut format) = (None::<PathBuf>, None::<PathBuf>, Vec::new(), "json".to_string());
+        while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+            match arg {
+                Long("model") => model = Some(value(&mut parser)?.into()),
+                Long("image") => image = Some(value(&mut parser)?.into()),
+                Long("caption") => captions.push(value(&mut parser)?),
+                Long("format") => format = value(&mut parser)?,
+                other => return Err(format!("{}\n{USAGE}", other.unexpected())),
+            }
+        }
+        let dir = model.ok_or("--model DIR is required")?;
+        let image = image.ok_or("--image FILE is required")?;
+        if format != "json" {
+            return Err(format!("unknown --format {format} (json)"));
+        }
+        let text = |file: &str| -> Result<String, String> {
+            String::from_utf8(read(&dir, file)?).map_err(|_| format!("{file} is not UTF-8"))
+        };
+        let (config, preprocessor) = (text("config.json")?, text("preprocessor_config.json")?);
+        let (tokenizer, weights) = (read(&dir, "tokenizer.json")?, read(&dir, "model.safetensors")?);
+        let files = ClipFiles { config_json: &config, tokenizer_json: &tokenizer, preprocessor_config_json: &preprocessor, safetensors: &weights };
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let classifier = ClipClassifier::load(&name, &files).map_err(|e| e.to_string())?;
+        let image_bytes = std::fs::read(&image).map_err(|e| format!("{}: {e}", image.display()))?;
+        let r = classifier.classify(&image_bytes, &captions).map_err(|e| e.to_string())?;
+        print_json(&serde_json::json!({
+            "schema": "nlu-lab/clip@1",
+            "model": r.model,
+            "captions": r.captions,
+            "input_ids": r.input_ids,
+            "truncated": r.truncated,
+            "logit_scale_exp": r.temperature,
+            "cosines": r.cosines,
+            "logits": r.logits,
+            "probs": r.probs,
+        }))
     }
 
     fn synth_clip(mut parser: lexopt::Parser) -> Result<(), String> {

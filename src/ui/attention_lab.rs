@@ -5,7 +5,9 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::head_analysis::HeadAnalysis;
 use super::head_view::HeadView;
+use super::model_view::ModelView;
 use super::neuron_view::NeuronView;
 use crate::engine::attention::{AttentionData, MatrixOptions};
 use crate::engine::catalogue;
@@ -31,6 +33,16 @@ pub fn AttentionLab() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let data = RwSignal::new(None::<Arc<AttentionData>>);
+    // The head view's layer and active heads, which the model view and head analysis also set.
+    let layer = RwSignal::new(0usize);
+    let active = RwSignal::new(Vec::<bool>::new());
+    let open_head = Callback::new(move |(l, h): (usize, usize)| {
+        layer.set(l);
+        active.update(|a| a.iter_mut().enumerate().for_each(|(i, x)| *x = i == h));
+        if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("head-view-title")) {
+            el.scroll_into_view();
+        }
+    });
     let hide_special = RwSignal::new(false);
     let renormalize = RwSignal::new(false);
     let words = RwSignal::new(false);
@@ -75,6 +87,12 @@ pub fn AttentionLab() -> impl IntoView {
                         s += &format!(" · the input was too long: {} tokens were cut", d.dropped_tokens);
                     }
                     status.set(s);
+                    if layer.get_untracked() >= d.num_layers {
+                        layer.set(0);
+                    }
+                    if active.get_untracked().len() != d.num_heads {
+                        active.set(vec![true; d.num_heads]);
+                    }
                     data.set(Some(Arc::new(d)));
                 }
                 Response::Error(e) => {
@@ -119,10 +137,14 @@ pub fn AttentionLab() -> impl IntoView {
                 {move || data.get().map(|d| d.tokens.iter().map(|t| view! { <li>{t.clone()}</li> }).collect_view())}
             </ol>
             {move || data.get().map(|d| view! {
-                <h3>"Head view"</h3>
-                <HeadView data=d.clone() options=options />
+                <h3 id="head-view-title">"Head view"</h3>
+                <HeadView data=d.clone() options=options layer=layer active=active />
+                <h3>"Model view"</h3>
+                <ModelView data=d.clone() options=options on_open=open_head />
                 <h3>"Neuron view"</h3>
-                <NeuronView data=d />
+                <NeuronView data=d.clone() />
+                <h3>"Head analysis"</h3>
+                <HeadAnalysis data=d on_open=open_head />
             })}
         </section>
     }

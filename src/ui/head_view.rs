@@ -21,11 +21,16 @@ enum Hover {
 }
 
 #[component]
-pub fn HeadView(data: Arc<AttentionData>, options: Signal<MatrixOptions>) -> impl IntoView {
+pub fn HeadView(
+    data: Arc<AttentionData>,
+    options: Signal<MatrixOptions>,
+    /// Shared with the model view and head analysis, which open a layer/head here.
+    layer: RwSignal<usize>,
+    /// Which heads are drawn (`num_heads` long).
+    active: RwSignal<Vec<bool>>,
+) -> impl IntoView {
     let num_heads = data.num_heads;
     let num_layers = data.num_layers;
-    let layer = RwSignal::new(0usize);
-    let active = RwSignal::new(vec![true; num_heads]);
     let filter = RwSignal::new(PairFilter::All);
     let hover = RwSignal::new(None::<Hover>);
     let is_pair = data.is_pair();
@@ -62,6 +67,9 @@ pub fn HeadView(data: Arc<AttentionData>, options: Signal<MatrixOptions>) -> imp
     let drawing = move || {
         let ms = matrices.get();
         let act = active.get();
+        if act.len() != num_heads {
+            return ().into_any();
+        }
         let heads: Vec<usize> = (0..num_heads).filter(|&h| act[h]).collect();
         let Some(first) = ms.first() else { return ().into_any() };
         let (rows, cols) = (first.rows.clone(), first.cols.clone());
@@ -152,8 +160,8 @@ pub fn HeadView(data: Arc<AttentionData>, options: Signal<MatrixOptions>) -> imp
     let head_buttons = (0..num_heads)
         .map(|h| {
             view! {
-                <button class="head-square" style=format!("--head-colour: {}", head_colour(h)) class:on=move || active.get()[h]
-                    aria-pressed=move || active.get()[h].to_string() aria-label=format!("head {h}") title=format!("head {h}: click to toggle, double-click to show only this head")
+                <button class="head-square" style=format!("--head-colour: {}", head_colour(h)) class:on=move || active.get().get(h).copied().unwrap_or(false)
+                    aria-pressed=move || active.get().get(h).copied().unwrap_or(false).to_string() aria-label=format!("head {h}") title=format!("head {h}: click to toggle, double-click to show only this head")
                     data-head=h.to_string()
                     on:click=move |_| toggle(h) on:dblclick=move |_| solo(h)>{h.to_string()}</button>
             }

@@ -3,7 +3,9 @@
 mod attention_lab;
 mod clip_lab;
 mod draw;
+mod head_analysis;
 mod head_view;
+mod model_view;
 mod neuron_view;
 
 use leptos::prelude::*;

@@ -137,3 +137,34 @@ test('empty input gives a clear message, not a crash', async () => {
   await page.getByRole('alert').filter({ hasText: 'enter some text' }).waitFor({ timeout: 60_000 });
   await finish(page, 'empty-input');
 });
+
+test('model view opens a layer and head in the head view; head analysis labels positional heads', async () => {
+  const page = await watchedPage(env.context);
+  await page.goto(env.appUrl());
+  await runSentence(page, golden.json.cases[0].text);
+  const canvas = page.getByTestId('model-view');
+  await canvas.scrollIntoViewIfNeeded();
+  await finish(page, 'model-view');
+  // Thumbnails are 84 px: click layer 3, head 7.
+  await canvas.click({ position: { x: 7 * 84 + 40, y: 3 * 84 + 40 } });
+  assert.equal(await page.getByTestId('layer').inputValue(), '3');
+  const drawn = await lines(page);
+  assert.deepEqual([...new Set(drawn.map((l) => l.head))], [7]);
+  assertMatches(drawn, golden.tensor('case0.attn'), 3);
+  // Head analysis: every head has a cell, values are the statistic, roles name clear-cut heads.
+  const cells = page.getByTestId('stat-cell');
+  assert.equal(await cells.count(), 6 * 12);
+  const attn = golden.tensor('case0.attn');
+  const n = golden.json.cases[0].n;
+  const cell = await cells.nth(2 * 12 + 5).evaluate((b) => ({ l: +b.dataset.layer, h: +b.dataset.head, v: +b.dataset.value }));
+  let prev = 0;
+  for (let i = 1; i < n; i++) prev += attention(attn, cell.l, cell.h, i, i - 1);
+  assert.ok(Math.abs(cell.v - prev / (n - 1)) < 1e-4, 'attention to the previous token, averaged over rows');
+  const roles = await cells.evaluateAll((bs) => bs.map((b) => b.dataset.role).filter(Boolean));
+  assert.ok(roles.length > 0, 'some heads get a role');
+  await page.getByTestId('head-analysis').scrollIntoViewIfNeeded();
+  await finish(page, 'head-analysis');
+  await cells.nth(5).click();
+  assert.equal(await page.getByTestId('layer').inputValue(), '0');
+  assert.deepEqual([...new Set((await lines(page)).map((l) => l.head))], [5]);
+});

@@ -1,0 +1,37 @@
+//! `nlu-lab clip` prints transformers' probabilities for an image and captions (a teacher checks a submission).
+
+mod common;
+
+use common::*;
+
+#[test]
+fn cli_clip_json_matches_transformers() {
+    let dir = std::env::temp_dir().join(format!("nlu-lab-cli-clip-{}", std::process::id()));
+    let exe = env!("CARGO_BIN_EXE_nlu-lab");
+    let synth = std::process::Command::new(exe)
+        .args(["synth-clip", "--fixture"])
+        .arg(fixture("clip/tiny-clip-b32"))
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(synth.status.success(), "{}", String::from_utf8_lossy(&synth.stderr));
+    let golden = golden_json(fixture("clip/tiny-clip-b32/golden.json"));
+    let case = &golden["cases"][0];
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["clip", "--model"]).arg(&dir).arg("--image").arg(fixture(case["image"].as_str().unwrap()));
+    for c in case["captions"].as_array().unwrap() {
+        cmd.args(["--caption", c.as_str().unwrap()]);
+    }
+    let out = cmd.output().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["schema"], "nlu-lab/clip@1");
+    assert_eq!(json["input_ids"], case["input_ids"]);
+    let got: Vec<f32> = serde_json::from_value(json["probs"].clone()).unwrap();
+    let want: Vec<f32> = serde_json::from_value(case["probs"].clone()).unwrap();
+    let d = max_abs_diff(&got, &want);
+    assert!(d <= 1e-2, "end-to-end probabilities max |Δ| {d:e}");
+    println!("nlu-lab clip vs transformers: probabilities max |Δ| {d:.2e}");
+}
