@@ -13,6 +13,7 @@ use crate::engine::attention::{AttentionData, MatrixOptions};
 use crate::engine::catalogue;
 use crate::web::hub::hub_from_page;
 use crate::web::messages::{ModelSource, Request, Response};
+use crate::web::permalink::{self, AttentionLink};
 use crate::web::worker_client;
 
 fn format_bytes(b: u64) -> String {
@@ -25,10 +26,12 @@ fn format_bytes(b: u64) -> String {
 
 #[component]
 pub fn AttentionLab() -> impl IntoView {
-    let hub = hub_from_page();
-    let model = RwSignal::new(catalogue::encoders().next().expect("an encoder").repo.to_string());
-    let text = RwSignal::new("The cat sat on the mat because it was tired.".to_string());
-    let text_b = RwSignal::new(String::new());
+    let hub = StoredValue::new(hub_from_page());
+    let link = permalink::read();
+    let default_model = catalogue::encoders().next().expect("an encoder").repo.to_string();
+    let model = RwSignal::new(link.model.clone().filter(|m| catalogue::find(m).is_some()).unwrap_or(default_model));
+    let text = RwSignal::new(link.text.clone().unwrap_or_else(|| "The cat sat on the mat because it was tired.".to_string()));
+    let text_b = RwSignal::new(link.text_b.clone().unwrap_or_default());
     let status = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -53,8 +56,25 @@ pub fn AttentionLab() -> impl IntoView {
         ..Default::default()
     });
 
+    // Keep the URL in step with what is shown, so copying it shares this exact view.
+    Effect::new(move |_| {
+        if data.with(Option::is_none) {
+            return;
+        }
+        let act = active.get();
+        let heads = (act.iter().any(|a| !a)).then(|| act.iter().enumerate().filter(|(_, a)| **a).map(|(h, _)| h).collect());
+        permalink::write(&AttentionLink {
+            model: Some(model.get_untracked()),
+            text: Some(text.get_untracked()),
+            text_b: Some(text_b.get_untracked()).filter(|b| !b.is_empty()),
+            layer: Some(layer.get()),
+            heads,
+        });
+    });
+    // A permalink's layer and heads, applied once its result arrives.
+    let pending_link = RwSignal::new(None::<AttentionLink>);
     let run = move || {
-        let hub = match hub.clone() {
+        let hub = match hub.get_value() {
             Ok(h) => h,
             Err(e) => return error.set(Some(e)),
         };
@@ -93,6 +113,15 @@ pub fn AttentionLab() -> impl IntoView {
                     if active.get_untracked().len() != d.num_heads {
                         active.set(vec![true; d.num_heads]);
                     }
+                    if let Some(pending) = pending_link.get_untracked() {
+                        pending_link.set(None);
+                        if let Some(l) = pending.layer.filter(|&l| l < d.num_layers) {
+                            layer.set(l);
+                        }
+                        if let Some(hs) = pending.heads.filter(|hs| !hs.is_empty() && hs.iter().all(|&h| h < d.num_heads)) {
+                            active.set((0..d.num_heads).map(|h| hs.contains(&h)).collect());
+                        }
+                    }
                     data.set(Some(Arc::new(d)));
                 }
                 Response::Error(e) => {
@@ -104,6 +133,12 @@ pub fn AttentionLab() -> impl IntoView {
             busy.set(false);
         });
     };
+
+    if link.text.is_some() {
+        // Opened from a permalink: run it straight away.
+        pending_link.set(Some(link));
+        run();
+    }
 
     view! {
         <section class="lab" aria-labelledby="attention-lab-title">

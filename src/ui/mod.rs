@@ -13,6 +13,37 @@ use leptos::prelude::*;
 pub use attention_lab::AttentionLab;
 pub use clip_lab::ClipLab;
 
+/// Light/dark: follows `prefers-color-scheme` until the student picks one (kept in localStorage).
+#[component]
+fn ThemeToggle() -> impl IntoView {
+    let root = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element());
+    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+    let system_dark = web_sys::window()
+        .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+        .is_some_and(|m| m.matches());
+    let saved = storage.as_ref().and_then(|s| s.get_item("nlu-lab-theme").ok().flatten());
+    let dark = RwSignal::new(saved.as_deref().map_or(system_dark, |t| t == "dark"));
+    if let (Some(root), Some(t)) = (&root, &saved) {
+        let _ = root.set_attribute("data-theme", t);
+    }
+    let toggle = move |_| {
+        let next = !dark.get_untracked();
+        dark.set(next);
+        let theme = if next { "dark" } else { "light" };
+        if let Some(root) = &root {
+            let _ = root.set_attribute("data-theme", theme);
+        }
+        if let Some(s) = &storage {
+            let _ = s.set_item("nlu-lab-theme", theme);
+        }
+    };
+    view! {
+        <button class="theme-toggle" data-testid="theme-toggle" aria-pressed=move || dark.get().to_string() on:click=toggle>
+            {move || if dark.get() { "☀ Light theme" } else { "☾ Dark theme" }}
+        </button>
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tab {
     Attention,
@@ -27,6 +58,7 @@ pub fn App() -> impl IntoView {
         <header class="app-header">
             <h1>"nlu-lab"</h1>
             <p class="tagline">"Look inside BERT and CLIP — in your browser, no install."</p>
+            <ThemeToggle />
         </header>
         <nav class="tabs" role="tablist" aria-label="labs">
             <button role="tab" id="tab-attention" aria-selected=move || (tab.get() == Tab::Attention).to_string()

@@ -3,5 +3,6 @@
 pub mod fetch;
 pub mod hub;
 pub mod messages;
+pub mod permalink;
 pub mod worker;
 pub mod worker_client;

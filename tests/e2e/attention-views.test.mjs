@@ -168,3 +168,44 @@ test('model view opens a layer and head in the head view; head analysis labels p
   assert.equal(await page.getByTestId('layer').inputValue(), '0');
   assert.deepEqual([...new Set((await lines(page)).map((l) => l.head))], [5]);
 });
+
+test('the permalink restores model, sentences, layer and heads', async () => {
+  const page = await watchedPage(env.context);
+  await page.goto(env.appUrl());
+  const c = golden.json.cases[1];
+  await runSentence(page, c.text, c.text_b);
+  await page.getByTestId('layer').selectOption('2');
+  await page.locator('.head-square[data-head="6"]').dblclick();
+  await page.waitForTimeout(200);
+  const url = page.url();
+  assert.match(url, /layer=2/);
+  assert.match(url, /heads=6/);
+  const again = await watchedPage(env.context);
+  await again.goto(url);
+  await again.locator('[data-testid=head-view] line').first().waitFor({ state: 'attached', timeout: 90_000 });
+  assert.equal(await again.locator('#text-a').inputValue(), c.text);
+  assert.equal(await again.locator('#text-b').inputValue(), c.text_b);
+  assert.equal(await again.getByTestId('layer').inputValue(), '2');
+  const drawn = await lines(again);
+  assert.deepEqual([...new Set(drawn.map((l) => l.head))], [6]);
+  assertMatches(drawn, golden.tensor('case1.attn'), 2);
+  await finish(again, 'permalink-restored');
+  await finish(page, 'permalink-source');
+});
+
+test('dark and light themes: follows the system, switchable', async () => {
+  const page = await watchedPage(env.context);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.goto(env.appUrl());
+  await runSentence(page, golden.json.cases[1].text, golden.json.cases[1].text_b);
+  const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(await bg(), 'rgb(21, 23, 26)', 'dark by the system setting');
+  await page.locator('.head-square[data-head="3"]').hover();
+  await finish(page, 'views-dark');
+  await page.getByTestId('theme-toggle').click();
+  assert.equal(await bg(), 'rgb(255, 255, 255)', 'switched to light');
+  await finish(page, 'views-light');
+  await page.getByTestId('theme-toggle').click();
+  await page.locator('#tab-clip').click();
+  await finish(page, 'clip-lab-dark');
+});
