@@ -141,3 +141,22 @@ fn cli_attention_json_matches_transformers() {
     let d = max_abs_diff(&flat, &to_f32(&tensors["case1.attn"]));
     assert!(d <= ATOL_ATTENTION, "CLI attention max |Δ| {d:e}");
 }
+
+/// `--format html` writes a standalone page with the attention embedded (and `<` escaped inside the script).
+#[test]
+fn cli_standalone_html_embeds_the_attention() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nlu-lab"))
+        .args(["attention", "--format", "html", "--model"])
+        .arg(minilm_dir())
+        .args(["--text", "a </script><img src=x onerror=alert(1)> test"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = String::from_utf8(out.stdout).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    let start = html.find(r#"<script id="attention-data" type="application/json">"#).unwrap();
+    let end = start + html[start..].find("</script>").unwrap();
+    let json: Value = serde_json::from_str(html[start..end].split_once('>').unwrap().1).unwrap();
+    assert_eq!(json["schema"], "nlu-lab/attention@1");
+    assert!(json["tokens"].as_array().unwrap().iter().any(|t| t == "<"), "the '<' survived as data");
+}

@@ -19,9 +19,10 @@ mod cli {
     use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
 
     const USAGE: &str = "usage:
-  nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--format json]
+  nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--format json|html]
       DIR holds config.json, tokenizer.json and model.safetensors (a BERT, RoBERTa or DistilBERT checkpoint).
-      Prints the attention data as JSON (schema nlu-lab/attention@1, see README).
+      Prints the attention data as JSON (schema nlu-lab/attention@1, see README), or with --format html a
+      standalone head view page that needs no network and no model.
   nlu-lab clip --model DIR --image FILE --caption TEXT --caption TEXT ... [--format json]
       DIR holds config.json, tokenizer.json, preprocessor_config.json and model.safetensors of a CLIP checkpoint.
       Prints input ids, logits and probabilities as JSON (schema nlu-lab/clip@1, see README).
@@ -147,8 +148,8 @@ mod cli {
         }
         let dir = model.ok_or("--model DIR is required")?;
         let text = text.ok_or("--text is required")?;
-        if format != "json" {
-            return Err(format!("unknown --format {format} (json)"));
+        if format != "json" && format != "html" {
+            return Err(format!("unknown --format {format} (json, html)"));
         }
         let config = String::from_utf8(read(&dir, "config.json")?).map_err(|_| "config.json is not UTF-8")?;
         let tokenizer = read(&dir, "tokenizer.json")?;
@@ -157,7 +158,18 @@ mod cli {
         let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights };
         let lab = AttentionModel::load(&name, &files).map_err(|e| e.to_string())?;
         let data = lab.attention(&text, text_b.as_deref(), qk).map_err(|e| e.to_string())?;
+        if format == "html" {
+            return print_text(&nlu_lab::engine::standalone::standalone_html(&data));
+        }
         print_json(&data.to_json())
+    }
+
+    fn print_text(text: &str) -> Result<(), String> {
+        use std::io::Write;
+        match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+            _ => Ok(()),
+        }
     }
 
     /// Print to stdout; a closed pipe (`| head`) ends quietly instead of panicking.

@@ -6,11 +6,13 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::head_analysis::HeadAnalysis;
+use super::export;
 use super::head_view::HeadView;
 use super::model_view::ModelView;
 use super::neuron_view::NeuronView;
 use crate::engine::attention::{AttentionData, MatrixOptions};
 use crate::engine::catalogue;
+use crate::engine::standalone::standalone_html;
 use crate::web::hub::hub_from_page;
 use crate::web::messages::{ModelSource, Request, Response};
 use crate::web::permalink::{self, AttentionLink};
@@ -21,6 +23,42 @@ fn format_bytes(b: u64) -> String {
         format!("{:.1} MB", b as f64 / (1u64 << 20) as f64)
     } else {
         format!("{:.0} kB", b as f64 / 1024.0)
+    }
+}
+
+/// Export buttons: the attention as JSON, the head view as SVG or PNG, and a standalone HTML page.
+#[component]
+fn ExportBar(data: Arc<AttentionData>) -> impl IntoView {
+    let message = RwSignal::new(None::<String>);
+    let report = move |r: Result<(), String>| message.set(r.err());
+    let json_data = data.clone();
+    let html_data = data;
+    view! {
+        <div class="export-bar" role="group" aria-label="export">
+            "Export: "
+            <button type="button" data-testid="export-json" on:click=move |_| {
+                report(export::download("attention.json", "application/json", json_data.to_json().to_string().as_bytes()))
+            }>"JSON"</button>
+            <button type="button" data-testid="export-svg" on:click=move |_| {
+                report(export::svg_markup("[data-testid=head-view]").and_then(|(svg, _, _)| export::download("head-view.svg", "image/svg+xml", svg.as_bytes())))
+            }>"SVG"</button>
+            <button type="button" data-testid="export-png" on:click=move |_| {
+                spawn_local(async move {
+                    let result = match export::svg_markup("[data-testid=head-view]") {
+                        Ok((svg, w, h)) => match export::svg_to_png(&svg, w, h, &export::background()).await {
+                            Ok(png) => export::download("head-view.png", "image/png", &png),
+                            Err(e) => Err(e),
+                        },
+                        Err(e) => Err(e),
+                    };
+                    report(result);
+                })
+            }>"PNG"</button>
+            <button type="button" data-testid="export-html" on:click=move |_| {
+                report(export::download("attention.html", "text/html", standalone_html(&html_data).as_bytes()))
+            }>"Standalone HTML"</button>
+            {move || message.get().map(|m| view! { <span class="error" role="alert">{m}</span> })}
+        </div>
     }
 }
 
@@ -172,6 +210,7 @@ pub fn AttentionLab() -> impl IntoView {
                 {move || data.get().map(|d| d.tokens.iter().map(|t| view! { <li>{t.clone()}</li> }).collect_view())}
             </ol>
             {move || data.get().map(|d| view! {
+                <ExportBar data=d.clone() />
                 <h3 id="head-view-title">"Head view"</h3>
                 <HeadView data=d.clone() options=options layer=layer active=active />
                 <h3>"Model view"</h3>

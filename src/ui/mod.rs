@@ -3,6 +3,7 @@
 mod attention_lab;
 mod clip_lab;
 mod draw;
+mod export;
 mod head_analysis;
 mod head_view;
 mod model_view;

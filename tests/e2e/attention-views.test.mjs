@@ -209,3 +209,44 @@ test('dark and light themes: follows the system, switchable', async () => {
   await page.locator('#tab-clip').click();
   await finish(page, 'clip-lab-dark');
 });
+
+test('exports: JSON, SVG, PNG, and a standalone HTML that renders offline', async () => {
+  const { readFileSync, writeFileSync } = await import('node:fs');
+  const page = await watchedPage(env.context);
+  await page.goto(env.appUrl());
+  const c = golden.json.cases[0];
+  await runSentence(page, c.text);
+  const save = async (id) => {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId(id).click()]);
+    return { name: dl.suggestedFilename(), bytes: readFileSync(await dl.path()) };
+  };
+  const json = await save('export-json');
+  assert.equal(json.name, 'attention.json');
+  const parsed = JSON.parse(json.bytes.toString('utf8'));
+  assert.equal(parsed.schema, 'nlu-lab/attention@1');
+  assert.deepEqual(parsed.tokens, c.tokens);
+  assert.ok(Math.abs(parsed.attention[3][2][4][5] - attention(golden.tensor('case0.attn'), 3, 2, 4, 5)) < TOL);
+  const svg = await save('export-svg');
+  const svgText = svg.bytes.toString('utf8');
+  assert.match(svgText, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.ok((svgText.match(/<line /g) || []).length === 12 * c.n * c.n);
+  const png = await save('export-png');
+  assert.deepEqual([...png.bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG signature');
+  assert.ok(png.bytes.length > 2000);
+  const html = await save('export-html');
+  const file = `${process.env.TMPDIR ?? '/tmp'}/nlu-lab-standalone-${process.pid}.html`;
+  writeFileSync(file, html.bytes);
+  await env.context.setOffline(true);
+  try {
+    const offline = await watchedPage(env.context);
+    await offline.goto(`file://${file}`);
+    const drawn = await offline.locator('svg line').evaluateAll((ls) => ls.map((l) => ({ head: +l.dataset.head, weight: +l.dataset.weight })));
+    assert.equal(drawn.length, 12 * c.n * c.n);
+    await offline.locator('text').nth(0).hover();
+    assert.equal(await offline.locator('svg line').count(), 12 * c.n);
+    await finish(offline, 'standalone-html-offline');
+  } finally {
+    await env.context.setOffline(false);
+  }
+  await finish(page, 'exports');
+});
