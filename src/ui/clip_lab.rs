@@ -8,6 +8,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::{Clamped, JsCast};
 use wasm_bindgen_futures::JsFuture;
 
+use super::clip_extras::{CaptionAttention, SubmissionExport, VisionHeatmap};
 use crate::engine::catalogue::{self, Family};
 use crate::engine::clip::ClipResult;
 use crate::web::hub::hub_from_page;
@@ -251,10 +252,17 @@ pub fn ClipLab() -> impl IntoView {
             <p class="status" role="status" aria-live="polite">{move || status.get()}</p>
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <div class="clip-output">
-                <figure><canvas node_ref=crop_canvas class="crop" width="224" height="224" aria-label="the 224×224 crop CLIP sees"></canvas>
-                    <figcaption>"What CLIP sees (224×224 centre crop)"</figcaption></figure>
-                <div>{results}</div>
+                <figure class="crop-figure"><div class="crop-stack">
+                    <canvas node_ref=crop_canvas class="crop" width="224" height="224" aria-label="the 224×224 crop CLIP sees"></canvas>
+                    {move || result.get().map(|r| view! { <VisionHeatmap result=r /> })}
+                </div><figcaption>"What CLIP sees (224×224 centre crop); red: where its [CLS] token attends"</figcaption></figure>
+                <div>{results}
+                    {move || result.get().zip(image.get()).map(|(r, img)| view! {
+                        <SubmissionExport result=r image=img.bytes revision=entry.revision crop=crop_canvas />
+                    })}
+                </div>
             </div>
+            {move || result.get().map(|r| view! { <h3>"Attention inside a caption"</h3><CaptionAttention result=r /> })}
             <h3>"Search for a confusing pair"</h3>
             <p class="hint">"One candidate caption per line; all are scored in one batch and the pairs ranked by how close their top probability is to 0.5."</p>
             <textarea data-testid="candidates" prop:value=move || candidates.get() on:input=move |ev| candidates.set(event_target_value(&ev))></textarea>

@@ -79,3 +79,40 @@ test('a broken image file gets a clear message', async () => {
   assert.ok(msg.length > 10 && !/panicked|RuntimeError/.test(msg), msg);
   await finish(page, 'clip-empty-file');
 });
+
+test('attention heatmap over the crop, a caption head view, and the submission PNG + JSON', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { createHash } = await import('node:crypto');
+  const page = await watchedPage(env.context);
+  const c = golden.json.cases[0];
+  await openWithImage(page, c.image);
+  await page.locator('#classify').click();
+  await page.getByTestId('prob').nth(1).waitFor({ timeout: 120_000 });
+  // The heatmap canvas has red pixels (rollout by default), and changes with the layer.
+  const redness = () => page.getByTestId('vision-heatmap').evaluate((cv) => {
+    const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+    let s = 0; for (let i = 3; i < d.length; i += 4) s += d[i]; return s;
+  });
+  const rollout = await redness();
+  assert.ok(rollout > 0, 'heatmap drawn');
+  await page.getByTestId('vision-layer').selectOption('1');
+  assert.notEqual(await redness(), rollout);
+  // The caption's causal attention: the first token's row has one line.
+  const firstRow = await page.locator('.caption-attention line.attn-line[data-from="0"]').count();
+  assert.equal(firstRow, 8, 'causal: token 0 attends only to itself, once per head (8 heads)');
+  const save = async (id) => {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId(id).click()]);
+    return { name: dl.suggestedFilename(), bytes: readFileSync(await dl.path()) };
+  };
+  const png = await save('submit-png');
+  assert.equal(png.name, 'clip-submission.png');
+  assert.deepEqual([...png.bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  const json = JSON.parse((await save('submit-json')).bytes.toString('utf8'));
+  assert.deepEqual(json.captions, c.captions);
+  const imageSha = createHash('sha256').update(readFileSync(join(REPO, 'tests/fixtures', c.image))).digest('hex');
+  assert.equal(json.image_sha256, imageSha);
+  assert.equal(json.revision, 'refs/pr/15');
+  assert.ok(Math.abs(json.probabilities[0] - c.probs[0]) < TOL);
+  assert.equal(json.confusing, Math.max(...c.probs) < 0.6);
+  await finish(page, 'clip-heatmap-and-submission');
+});

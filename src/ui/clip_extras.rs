@@ -1,0 +1,174 @@
+//! What the CLIP lab shows beyond the probabilities: where the image encoder's [CLS] token looks (a heatmap over
+//! the patch grid, per layer/head or rolled out across layers), the head view of a caption, and the submission
+//! export (a PNG card and a JSON file).
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use super::export;
+use super::head_view::HeadView;
+use crate::engine::attention::{MatrixOptions, Pick};
+use crate::engine::clip::ClipResult;
+
+fn context(canvas: &web_sys::HtmlCanvasElement) -> Option<web_sys::CanvasRenderingContext2d> {
+    canvas.get_context("2d").ok().flatten().map(|c| c.unchecked_into())
+}
+
+/// Draw a `grid × grid` heatmap (values scaled to their maximum) over a canvas of the crop's size.
+fn draw_heatmap(canvas: &web_sys::HtmlCanvasElement, values: &[f32], grid: usize) {
+    let Some(ctx) = context(canvas) else { return };
+    let (w, h) = (canvas.width() as f64, canvas.height() as f64);
+    ctx.clear_rect(0.0, 0.0, w, h);
+    let max = values.iter().copied().fold(0.0f32, f32::max).max(1e-12);
+    let (cw, ch) = (w / grid as f64, h / grid as f64);
+    for (i, v) in values.iter().enumerate() {
+        ctx.set_fill_style_str(&format!("rgba(220, 38, 38, {:.3})", 0.8 * v / max));
+        ctx.fill_rect((i % grid) as f64 * cw, (i / grid) as f64 * ch, cw, ch);
+    }
+}
+
+#[component]
+pub fn VisionHeatmap(result: Arc<ClipResult>) -> impl IntoView {
+    let overlay = NodeRef::<leptos::html::Canvas>::new();
+    let va = &result.vision_attention;
+    let (layers, heads) = (va.num_layers, va.num_heads);
+    // Layer: usize::MAX = rollout across layers; head: usize::MAX = mean over heads.
+    let layer = RwSignal::new(usize::MAX);
+    let head = RwSignal::new(usize::MAX);
+    let r = result.clone();
+    Effect::new(move |_| {
+        let (l, h) = (layer.get(), head.get());
+        let va = &r.vision_attention;
+        let values = if l == usize::MAX {
+            va.rollout_heatmap()
+        } else {
+            let pick = |x: usize| if x == usize::MAX { Pick::Mean } else { Pick::One(x) };
+            va.cls_heatmap(pick(l), pick(h))
+        };
+        if let Some(c) = overlay.get() {
+            draw_heatmap(&c, &values, va.grid);
+        }
+    });
+    let parse = |v: String| v.parse().unwrap_or(usize::MAX);
+    view! {
+        <div class="heatmap">
+            <div class="controls">
+                <label>"Layer " <select data-testid="vision-layer" on:change=move |ev| layer.set(parse(event_target_value(&ev)))>
+                    <option value="rollout">"rollout (all layers)"</option>
+                    {(0..layers).map(|l| view! { <option value=l.to_string()>{l.to_string()}</option> }).collect_view()}
+                </select></label>
+                <label>" Head " <select data-testid="vision-head" prop:disabled=move || layer.get() == usize::MAX
+                    on:change=move |ev| head.set(parse(event_target_value(&ev)))>
+                    <option value="mean">"mean"</option>
+                    {(0..heads).map(|h| view! { <option value=h.to_string()>{h.to_string()}</option> }).collect_view()}
+                </select></label>
+            </div>
+            <canvas node_ref=overlay class="heatmap-overlay" data-testid="vision-heatmap" width="224" height="224"
+                aria-label=format!("where the image encoder's [CLS] token attends, over the {0}×{0} patches", va.grid)></canvas>
+        </div>
+    }
+}
+
+/// The head view of one caption in CLIP's text encoder (causal: each token only sees those before it).
+#[component]
+pub fn CaptionAttention(result: Arc<ClipResult>) -> impl IntoView {
+    let caption = RwSignal::new(0usize);
+    let layer = RwSignal::new(0usize);
+    let heads = result.text_attention.first().map_or(0, |d| d.num_heads);
+    let active = RwSignal::new(vec![true; heads]);
+    let options = Signal::derive(MatrixOptions::default);
+    let captions = result.captions.clone();
+    view! {
+        <div class="caption-attention">
+            <label>"Caption " <select on:change=move |ev| caption.set(event_target_value(&ev).parse().unwrap_or(0))>
+                {captions.iter().enumerate().map(|(i, c)| view! { <option value=i.to_string()>{c.clone()}</option> }).collect_view()}
+            </select></label>
+            {move || result.text_attention.get(caption.get()).map(|d| view! {
+                <HeadView data=Arc::new(d.clone()) options=options layer=layer active=active />
+            })}
+        </div>
+    }
+}
+
+async fn sha256_hex(bytes: &[u8]) -> Result<String, String> {
+    let subtle = web_sys::window().ok_or("no window")?.crypto().map_err(|_| "no crypto")?.subtle();
+    let mut copy = bytes.to_vec();
+    let promise = subtle.digest_with_str_and_u8_array("SHA-256", &mut copy).map_err(|_| "cannot hash (needs https or localhost)")?;
+    let digest = JsFuture::from(promise).await.map_err(|_| "cannot hash the image")?;
+    Ok(js_sys::Uint8Array::new(&digest).to_vec().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The hand-in: a PNG card (the crop, the captions, their probabilities) and a JSON file.
+#[component]
+pub fn SubmissionExport(result: Arc<ClipResult>, image: Arc<Vec<u8>>, revision: &'static str, crop: NodeRef<leptos::html::Canvas>) -> impl IntoView {
+    let message = RwSignal::new(None::<String>);
+    let (r1, r2, img) = (result.clone(), result, image);
+    let json = move |_| {
+        let (r, img) = (r1.clone(), img.clone());
+        spawn_local(async move {
+            let outcome = async {
+                let sha = sha256_hex(&img).await?;
+                let doc = serde_json::json!({
+                    "schema": "nlu-lab/clip-submission@1",
+                    "model": r.model,
+                    "revision": revision,
+                    "image_sha256": sha,
+                    "captions": r.captions,
+                    "probabilities": r.probs,
+                    "logits": r.logits,
+                    "cosines": r.cosines,
+                    "top_probability": r.probs.iter().copied().fold(0.0f32, f32::max),
+                    "confusing": r.probs.iter().copied().fold(0.0f32, f32::max) < super::clip_lab::CONFUSING_BELOW,
+                });
+                export::download("clip-submission.json", "application/json", serde_json::to_string_pretty(&doc).unwrap_or_default().as_bytes())
+            }
+            .await;
+            message.set(outcome.err());
+        });
+    };
+    let card = move |_| {
+        let outcome = (|| -> Result<(), String> {
+            let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+            let canvas: web_sys::HtmlCanvasElement = doc.create_element("canvas").map_err(|_| "no canvas")?.unchecked_into();
+            let rows = r2.captions.len() as u32;
+            canvas.set_width(760);
+            canvas.set_height(260.max(70 + 34 * rows));
+            let ctx = context(&canvas).ok_or("no 2d context")?;
+            ctx.set_fill_style_str("#ffffff");
+            ctx.fill_rect(0.0, 0.0, 760.0, canvas.height() as f64);
+            if let Some(crop) = crop.get_untracked() {
+                ctx.draw_image_with_html_canvas_element(&crop, 18.0, 18.0).map_err(|_| "cannot draw the image")?;
+            }
+            ctx.set_fill_style_str("#1d1f23");
+            ctx.set_font("bold 16px system-ui, sans-serif");
+            ctx.fill_text(&format!("CLIP ({})", r2.model), 262.0, 36.0).ok();
+            ctx.set_font("15px system-ui, sans-serif");
+            for (i, (c, p)) in r2.captions.iter().zip(&r2.probs).enumerate() {
+                let y = 70.0 + 34.0 * i as f64;
+                ctx.set_fill_style_str("#1d1f23");
+                ctx.fill_text(c, 262.0, y).ok();
+                ctx.set_fill_style_str("#2b6cb0");
+                ctx.fill_rect(262.0, y + 6.0, 360.0 * *p as f64, 10.0);
+                ctx.set_fill_style_str("#1d1f23");
+                ctx.fill_text(&format!("{p:.4}"), 632.0, y + 16.0).ok();
+            }
+            let url = canvas.to_data_url_with_type("image/png").map_err(|_| "cannot encode PNG")?;
+            let b64 = url.split_once(',').map(|(_, b)| b).ok_or("bad PNG")?;
+            let binary = web_sys::window().ok_or("no window")?.atob(b64).map_err(|_| "bad base64")?;
+            export::download("clip-submission.png", "image/png", &binary.chars().map(|c| c as u8).collect::<Vec<u8>>())
+        })();
+        message.set(outcome.err());
+    };
+    view! {
+        <div class="export-bar" role="group" aria-label="submission">
+            "Hand in: "
+            <button type="button" data-testid="submit-png" on:click=card>"PNG card"</button>
+            <button type="button" data-testid="submit-json" on:click=json>"JSON"</button>
+            {move || message.get().map(|m| view! { <span class="error" role="alert">{m}</span> })}
+        </div>
+    }
+}
