@@ -62,6 +62,37 @@ fn ExportBar(data: Arc<AttentionData>) -> impl IntoView {
     }
 }
 
+/// Ask the worker for the attention of `text` (and `text_b`) under `repo`; progress and a summary go to `status`.
+async fn request_attention(hub: String, repo: String, text: String, text_b: String, status: RwSignal<String>) -> Result<AttentionData, String> {
+    let revision = catalogue::find(&repo).map(|e| e.revision).unwrap_or("main").to_string();
+    let text_b = Some(text_b).filter(|b| !b.trim().is_empty());
+    let request = Request::Attention { source: ModelSource { hub, repo, revision }, text, text_b, queries_keys: true };
+    let on_progress = move |p: &Response| {
+        if let Response::Progress { file, done, total } = p {
+            let pct = total.map(|t| format!(" of {} ({:.0} %)", format_bytes(t), *done as f64 * 100.0 / t.max(1) as f64));
+            status.set(format!("Downloading {file}: {}{}", format_bytes(*done), pct.unwrap_or_default()));
+        }
+    };
+    match worker_client::request(request, on_progress).await {
+        Response::Attention { data, forward_ms, load_ms } => {
+            let mut s = format!("{} tokens · forward pass {forward_ms:.0} ms", data.len());
+            if load_ms > 0.0 {
+                s += &format!(" · model loaded in {load_ms:.0} ms");
+            }
+            if data.dropped_tokens > 0 {
+                s += &format!(" · the input was too long: {} tokens were cut", data.dropped_tokens);
+            }
+            status.set(s);
+            Ok(data)
+        }
+        Response::Error(e) => {
+            status.set(String::new());
+            Err(e)
+        }
+        other => Err(format!("unexpected answer from the worker: {other:?}")),
+    }
+}
+
 #[component]
 pub fn AttentionLab() -> impl IntoView {
     let hub = StoredValue::new(hub_from_page());
@@ -116,35 +147,13 @@ pub fn AttentionLab() -> impl IntoView {
             Ok(h) => h,
             Err(e) => return error.set(Some(e)),
         };
-        let repo = model.get_untracked();
-        let revision = catalogue::find(&repo).map(|e| e.revision).unwrap_or("main").to_string();
-        let text_b = Some(text_b.get_untracked()).filter(|b| !b.trim().is_empty());
-        let request = Request::Attention {
-            source: ModelSource { hub, repo, revision },
-            text: text.get_untracked(),
-            text_b,
-            queries_keys: true,
-        };
         error.set(None);
         busy.set(true);
         status.set("Starting…".into());
+        let (repo, a, b) = (model.get_untracked(), text.get_untracked(), text_b.get_untracked());
         spawn_local(async move {
-            let on_progress = move |p: &Response| {
-                if let Response::Progress { file, done, total } = p {
-                    let pct = total.map(|t| format!(" of {} ({:.0} %)", format_bytes(t), *done as f64 * 100.0 / t.max(1) as f64));
-                    status.set(format!("Downloading {file}: {}{}", format_bytes(*done), pct.unwrap_or_default()));
-                }
-            };
-            match worker_client::request(request, on_progress).await {
-                Response::Attention { data: d, forward_ms, load_ms } => {
-                    let mut s = format!("{} tokens · forward pass {forward_ms:.0} ms", d.len());
-                    if load_ms > 0.0 {
-                        s += &format!(" · model loaded in {load_ms:.0} ms");
-                    }
-                    if d.dropped_tokens > 0 {
-                        s += &format!(" · the input was too long: {} tokens were cut", d.dropped_tokens);
-                    }
-                    status.set(s);
+            match request_attention(hub, repo, a, b, status).await {
+                Ok(d) => {
                     if layer.get_untracked() >= d.num_layers {
                         layer.set(0);
                     }
@@ -162,11 +171,28 @@ pub fn AttentionLab() -> impl IntoView {
                     }
                     data.set(Some(Arc::new(d)));
                 }
-                Response::Error(e) => {
-                    status.set(String::new());
-                    error.set(Some(e));
-                }
-                other => error.set(Some(format!("unexpected answer from the worker: {other:?}"))),
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+
+    // Compare: a second sentence (or model) drawn beside the first, same layer and heads.
+    let compare_model = RwSignal::new(model.get_untracked());
+    let compare_text = RwSignal::new("The dog sat on the log because it was tired.".to_string());
+    let compare_data = RwSignal::new(None::<Arc<AttentionData>>);
+    let compare_status = RwSignal::new(String::new());
+    let run_compare = move || {
+        let hub = match hub.get_value() {
+            Ok(h) => h,
+            Err(e) => return error.set(Some(e)),
+        };
+        busy.set(true);
+        let (repo, a) = (compare_model.get_untracked(), compare_text.get_untracked());
+        spawn_local(async move {
+            match request_attention(hub, repo, a, String::new(), compare_status).await {
+                Ok(d) => compare_data.set(Some(Arc::new(d))),
+                Err(e) => error.set(Some(e)),
             }
             busy.set(false);
         });
@@ -218,7 +244,31 @@ pub fn AttentionLab() -> impl IntoView {
                 <h3>"Neuron view"</h3>
                 <NeuronView data=d.clone() />
                 <h3>"Head analysis"</h3>
-                <HeadAnalysis data=d on_open=open_head />
+                <HeadAnalysis data=d.clone() on_open=open_head />
+                <details class="compare" data-testid="compare">
+                    <summary>"Compare with another sentence or model"</summary>
+                    <div class="input-form">
+                        <label for="compare-model">"Model"</label>
+                        <select id="compare-model" prop:value=move || compare_model.get() on:change=move |ev| compare_model.set(event_target_value(&ev))>
+                            {catalogue::encoders().map(|e| view! { <option value=e.repo>{e.display_name}</option> }).collect_view()}
+                        </select>
+                        <label for="compare-text">"Sentence"</label>
+                        <textarea id="compare-text" prop:value=move || compare_text.get() on:input=move |ev| compare_text.set(event_target_value(&ev))></textarea>
+                        <button type="button" id="run-compare" prop:disabled=move || busy.get() on:click=move |_| run_compare()>"Compare"</button>
+                    </div>
+                    <p class="status" role="status">{move || compare_status.get()}</p>
+                    {move || compare_data.get().map(|c| {
+                        // Same layer and heads on both sides when the models have the same shape.
+                        let same_shape = c.num_layers == d.num_layers && c.num_heads == d.num_heads;
+                        let (cl, ca) = if same_shape { (layer, active) } else { (RwSignal::new(0), RwSignal::new(vec![true; c.num_heads])) };
+                        view! {
+                            <div class="side-by-side">
+                                <div><h4>{format!("{}: {}", d.model, d.text)}</h4><HeadView data=d.clone() options=options layer=layer active=active /></div>
+                                <div data-testid="compare-view"><h4>{format!("{}: {}", c.model, c.text)}</h4><HeadView data=c options=options layer=cl active=ca /></div>
+                            </div>
+                        }
+                    })}
+                </details>
             })}
         </section>
     }

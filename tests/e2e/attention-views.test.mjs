@@ -250,3 +250,22 @@ test('exports: JSON, SVG, PNG, and a standalone HTML that renders offline', asyn
   }
   await finish(page, 'exports');
 });
+
+test('compare: a second sentence side by side, same layer and heads', async () => {
+  const page = await watchedPage(env.context);
+  await page.goto(env.appUrl());
+  await runSentence(page, golden.json.cases[0].text);
+  await page.getByTestId('compare').locator('summary').click();
+  await page.locator('#compare-text').fill(golden.json.cases[2].text);
+  await page.locator('#run-compare').click();
+  const compareLines = page.getByTestId('compare-view').locator('line.attn-line');
+  await compareLines.first().waitFor({ state: 'attached', timeout: 60_000 });
+  await page.getByTestId('layer').first().selectOption('3');
+  await page.locator('.head-square[data-head="4"]').first().dblclick();
+  await page.waitForTimeout(300);
+  const drawn = await compareLines.evaluateAll((ls) => ls.map((l) => ({ head: +l.dataset.head, from: +l.dataset.from, to: +l.dataset.to, weight: +l.dataset.weight })));
+  assert.deepEqual([...new Set(drawn.map((l) => l.head))], [4], 'the comparison follows the head selection');
+  assertMatches(drawn, golden.tensor('case2.attn'), 3);
+  await page.getByTestId('compare-view').scrollIntoViewIfNeeded();
+  await finish(page, 'compare-side-by-side');
+});
