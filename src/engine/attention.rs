@@ -232,6 +232,29 @@ pub struct NeuronView {
     pub softmax: Vec<f32>,
 }
 
+/// `[n, n]` of a layer/head pick from `[layers][heads][n][n]` weights, averaging where asked (shared by the text
+/// attention data and CLIP's vision attention).
+pub fn mean_attention(weights: &[f32], num_layers: usize, num_heads: usize, n: usize, layer: Pick, head: Pick) -> Vec<f32> {
+    let layers: Vec<usize> = match layer {
+        Pick::One(l) => vec![l],
+        Pick::Mean => (0..num_layers).collect(),
+    };
+    let heads: Vec<usize> = match head {
+        Pick::One(h) => vec![h],
+        Pick::Mean => (0..num_heads).collect(),
+    };
+    let mut out = vec![0.0f32; n * n];
+    for &l in &layers {
+        for &h in &heads {
+            let start = (l * num_heads + h) * n * n;
+            out.iter_mut().zip(&weights[start..start + n * n]).for_each(|(o, w)| *o += w);
+        }
+    }
+    let count = (layers.len() * heads.len()) as f32;
+    out.iter_mut().for_each(|o| *o /= count);
+    out
+}
+
 impl AttentionData {
     /// Assemble from a tokenized input and per-layer `[heads, n, n]` probabilities (and optional `[heads, n, d]`
     /// queries and keys), all flattened row-major.
@@ -301,26 +324,7 @@ impl AttentionData {
 
     /// `[n, n]` for a layer/head pick, averaging where asked.
     pub fn pick(&self, layer: Pick, head: Pick) -> Vec<f32> {
-        let layers: Vec<usize> = match layer {
-            Pick::One(l) => vec![l],
-            Pick::Mean => (0..self.num_layers).collect(),
-        };
-        let heads: Vec<usize> = match head {
-            Pick::One(h) => vec![h],
-            Pick::Mean => (0..self.num_heads).collect(),
-        };
-        let n = self.len();
-        let mut out = vec![0.0f32; n * n];
-        for &l in &layers {
-            for &h in &heads {
-                for (o, w) in out.iter_mut().zip(self.head(l, h)) {
-                    *o += w;
-                }
-            }
-        }
-        let count = (layers.len() * heads.len()) as f32;
-        out.iter_mut().for_each(|o| *o /= count);
-        out
+        mean_attention(&self.weights, self.num_layers, self.num_heads, self.len(), layer, head)
     }
 
     /// Token labels, or word labels (consecutive pieces of one word in one text merged).

@@ -4,7 +4,7 @@
 //! The three checkpoints share one post-LayerNorm layer; they differ in weight names, position ids and token
 //! types, so one set of structs loads all three through a table of names instead of a copy per variant.
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{Device, Module, Tensor};
 use candle_nn::{embedding, layer_norm, linear, Embedding, LayerNorm, Linear, VarBuilder};
 use serde::Deserialize;
 
@@ -241,10 +241,7 @@ const KNOWN_PREFIXES: [&str; 3] = ["bert", "roberta", "distilbert"];
 impl BertModel {
     /// Load from `model.safetensors` bytes.
     pub fn from_safetensors(bytes: &[u8], config: Config) -> Result<Self> {
-        let device = Device::Cpu;
-        let vb = VarBuilder::from_slice_safetensors(bytes, DType::F32, &device)
-            .map_err(|e| Error::Weights(format!("not a readable safetensors file: {e}")))?;
-        Self::load(vb, config)
+        Self::load(super::nn::weights_from_safetensors(bytes)?, config)
     }
 
     pub fn load(vb: VarBuilder, config: Config) -> Result<Self> {

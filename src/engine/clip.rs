@@ -11,7 +11,7 @@ use candle_nn::{embedding, layer_norm, linear, linear_no_bias, Embedding, LayerN
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::attention::{AttentionData, Pick};
+use super::attention::{mean_attention, AttentionData, Pick};
 use super::image_prep::{ImageInfo, PreparedImage, PreprocessConfig, ResizeTo};
 use super::nn::{causal_mask, Activation, ProjectionNames, SelfAttention};
 use super::tokenize::{Encoded, TextTokenizer};
@@ -431,10 +431,7 @@ pub struct ClipModel {
 impl ClipModel {
     /// Load from `model.safetensors` bytes (f16/bf16 checkpoints are widened to f32).
     pub fn from_safetensors(bytes: &[u8], config: Config) -> Result<Self> {
-        let device = Device::Cpu;
-        let vb = VarBuilder::from_slice_safetensors(bytes, DType::F32, &device)
-            .map_err(|e| Error::Weights(format!("not a readable safetensors file: {e}")))?;
-        Self::load(vb, config)
+        Self::load(super::nn::weights_from_safetensors(bytes)?, config)
     }
 
     pub fn load(vb: VarBuilder, config: Config) -> Result<Self> {
@@ -596,23 +593,7 @@ impl VisionAttention {
 
     /// `[tokens, tokens]` for a layer/head pick, averaging where asked.
     pub fn pick(&self, layer: Pick, head: Pick) -> Vec<f32> {
-        let layers: Vec<usize> = match layer {
-            Pick::One(l) => vec![l],
-            Pick::Mean => (0..self.num_layers).collect(),
-        };
-        let heads: Vec<usize> = match head {
-            Pick::One(h) => vec![h],
-            Pick::Mean => (0..self.num_heads).collect(),
-        };
-        let mut out = vec![0.0f32; self.tokens * self.tokens];
-        for &l in &layers {
-            for &h in &heads {
-                out.iter_mut().zip(self.head(l, h)).for_each(|(o, w)| *o += w);
-            }
-        }
-        let count = (layers.len() * heads.len()) as f32;
-        out.iter_mut().for_each(|o| *o /= count);
-        out
+        mean_attention(&self.weights, self.num_layers, self.num_heads, self.tokens, layer, head)
     }
 
     /// Where [CLS] looks, `[grid, grid]` row-major: the [CLS] row of a layer/head pick without [CLS] itself

@@ -1,7 +1,7 @@
 //! Building blocks shared by the encoders (BERT family and CLIP): activations and multi-head self-attention that
 //! hands back what the views draw — the attention probabilities and the per-head queries and keys.
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,4 +104,10 @@ pub fn causal_mask(n: usize, device: &candle_core::Device) -> Result<Tensor> {
     let mask: Vec<f32> =
         (0..n).flat_map(|i| (0..n).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 })).collect();
     Tensor::from_vec(mask, (n, n), device)
+}
+
+/// A `VarBuilder` over `model.safetensors` bytes, widening f16/bf16 to f32.
+pub fn weights_from_safetensors(bytes: &[u8]) -> crate::engine::Result<VarBuilder<'_>> {
+    VarBuilder::from_slice_safetensors(bytes, DType::F32, &Device::Cpu)
+        .map_err(|e| crate::engine::Error::Weights(format!("not a readable safetensors file: {e}")))
 }
