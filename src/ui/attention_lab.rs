@@ -118,6 +118,8 @@ pub fn AttentionLab() -> impl IntoView {
     let hide_special = RwSignal::new(false);
     let renormalize = RwSignal::new(false);
     let words = RwSignal::new(false);
+    let top_percent = RwSignal::new(100u32);
+    let top_mass = Signal::derive(move || top_percent.get() as f32 / 100.0);
     let options = Signal::derive(move || MatrixOptions {
         hide_special: hide_special.get(),
         renormalize: renormalize.get(),
@@ -136,7 +138,7 @@ pub fn AttentionLab() -> impl IntoView {
             model: Some(model.get_untracked()),
             text: Some(text.get_untracked()),
             text_b: Some(text_b.get_untracked()).filter(|b| !b.is_empty()),
-            layer: Some(layer.get()),
+            layer: Some(layer.get()).filter(|&l| l != super::head_view::MEAN_LAYER),
             heads,
         });
     });
@@ -231,6 +233,11 @@ pub fn AttentionLab() -> impl IntoView {
                     on:change=move |ev| renormalize.set(event_target_checked(&ev)) />" renormalise rows"</label>
                 <label><input type="checkbox" data-testid="words" prop:checked=move || words.get()
                     on:change=move |ev| words.set(event_target_checked(&ev)) />" whole words"</label>
+                <label>" strongest lines: "
+                    <input type="range" min="10" max="100" step="5" data-testid="top-mass" aria-label="show the strongest lines making up this share of each row"
+                        prop:value=move || top_percent.get().to_string()
+                        on:input=move |ev| top_percent.set(event_target_value(&ev).parse().unwrap_or(100)) />
+                    {move || format!(" {} % of each row", top_percent.get())}</label>
             </fieldset>
             <ol class="tokens" data-testid="tokens" aria-label="tokens">
                 {move || data.get().map(|d| d.tokens.iter().map(|t| view! { <li>{t.clone()}</li> }).collect_view())}
@@ -238,7 +245,7 @@ pub fn AttentionLab() -> impl IntoView {
             {move || data.get().map(|d| view! {
                 <ExportBar data=d.clone() />
                 <h3 id="head-view-title">"Head view"</h3>
-                <HeadView data=d.clone() options=options layer=layer active=active />
+                <HeadView data=d.clone() options=options layer=layer active=active top_mass=top_mass />
                 <h3>"Model view"</h3>
                 <ModelView data=d.clone() options=options on_open=open_head />
                 <h3>"Neuron view"</h3>

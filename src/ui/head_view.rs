@@ -14,6 +14,18 @@ use crate::engine::attention::{AttentionData, Matrix, MatrixOptions, PairFilter,
 const MAX_FULL_LINES: usize = 20_000;
 const THIN: f32 = 0.01;
 
+/// The layer selector's "mean of all layers".
+pub const MEAN_LAYER: usize = usize::MAX;
+
+/// Heads get their colour; the mean of the heads (index `num_heads`) is drawn in the text colour.
+fn line_colour(h: usize, num_heads: usize) -> &'static str {
+    if h == num_heads { "currentColor" } else { head_colour(h) }
+}
+
+fn head_name(h: usize, num_heads: usize) -> String {
+    if h == num_heads { "mean".into() } else { h.to_string() }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Hover {
     Left(usize),
@@ -28,7 +40,13 @@ pub fn HeadView(
     layer: RwSignal<usize>,
     /// Which heads are drawn (`num_heads` long).
     active: RwSignal<Vec<bool>>,
+    /// Keep, per row, the strongest lines that make up this share of the attention (1 = all).
+    #[prop(optional, into)]
+    top_mass: Option<Signal<f32>>,
 ) -> impl IntoView {
+    let top_mass = top_mass.unwrap_or_else(|| Signal::derive(|| 1.0));
+    // Draw the mean of the active heads as one set of lines instead of one set per head.
+    let average_heads = RwSignal::new(false);
     let num_heads = data.num_heads;
     let num_layers = data.num_layers;
     let filter = RwSignal::new(PairFilter::All);
@@ -39,8 +57,16 @@ pub fn HeadView(
         let data = data.clone();
         Memo::new(move |_| {
             let opts = MatrixOptions { filter: filter.get(), ..options.get() };
-            let l = layer.get();
-            (0..num_heads).map(|h| data.matrix(Pick::One(l), Pick::One(h), &opts)).collect::<Vec<Matrix>>()
+            let l = match layer.get() {
+                MEAN_LAYER => Pick::Mean,
+                l => Pick::One(l),
+            };
+            let top = top_mass.get();
+            let mut ms: Vec<Matrix> = (0..num_heads).map(|h| data.matrix(l, Pick::One(h), &opts)).collect();
+            if top < 1.0 {
+                ms = ms.iter().map(|m| m.keep_top_mass(top)).collect();
+            }
+            ms
         })
     };
 
@@ -65,13 +91,20 @@ pub fn HeadView(
 
     let geometry = Columns::default();
     let drawing = move || {
-        let ms = matrices.get();
+        let mut ms = matrices.get();
         let act = active.get();
         if act.len() != num_heads {
             return ().into_any();
         }
-        let heads: Vec<usize> = (0..num_heads).filter(|&h| act[h]).collect();
-        let Some(first) = ms.first() else { return ().into_any() };
+        let mut heads: Vec<usize> = (0..num_heads).filter(|&h| act[h]).collect();
+        let Some(first) = ms.first().cloned() else { return ().into_any() };
+        if average_heads.get() {
+            // One extra matrix, the mean of the active heads, drawn alone (index num_heads).
+            let mut mean = first.clone();
+            mean.values.iter_mut().enumerate().for_each(|(i, v)| *v = heads.iter().map(|&h| ms[h].values[i]).sum::<f32>() / heads.len() as f32);
+            ms.push(mean);
+            heads = vec![num_heads];
+        }
         let (rows, cols) = (first.rows.clone(), first.cols.clone());
         let height = geometry.height(rows.len().max(cols.len()));
         let k = heads.len().max(1) as f32;
@@ -94,8 +127,8 @@ pub fn HeadView(
                     }
                     lines.push(view! {
                         <line class="attn-line" x1=geometry.line_start_x() y1=geometry.y(r) x2=geometry.line_end_x() y2=geometry.y(c)
-                            stroke=head_colour(h) stroke-width="2" stroke-opacity=(w / k).to_string()
-                            data-weight=w.to_string() data-head=h.to_string() data-from=r.to_string() data-to=c.to_string() />
+                            stroke=line_colour(h, num_heads) stroke-width="2" stroke-opacity=(w / k).to_string()
+                            data-weight=w.to_string() data-head=head_name(h, num_heads) data-from=r.to_string() data-to=c.to_string() />
                     });
                 }
             }
@@ -116,8 +149,8 @@ pub fn HeadView(
                     };
                     boxes.push(view! {
                         <rect class="attn-box" x=x0 + i as f64 * stripe_w y=geometry.y(o) - geometry.row_height / 2.0 + 1.0
-                            width=stripe_w height=geometry.row_height - 2.0 fill=head_colour(h) fill-opacity=w.to_string()
-                            data-weight=w.to_string() data-head=h.to_string() />
+                            width=stripe_w height=geometry.row_height - 2.0 fill=line_colour(h, num_heads) fill-opacity=w.to_string()
+                            data-weight=w.to_string() data-head=head_name(h, num_heads) />
                     });
                 }
             }
@@ -172,11 +205,14 @@ pub fn HeadView(
         <div class="head-view-panel">
             <div class="controls">
                 <label>"Layer "
-                    <select data-testid="layer" on:change=move |ev| layer.set(event_target_value(&ev).parse().unwrap_or(0))
-                        prop:value=move || layer.get().to_string()>
+                    <select data-testid="layer" on:change=move |ev| layer.set(event_target_value(&ev).parse().unwrap_or(MEAN_LAYER))
+                        prop:value=move || match layer.get() { MEAN_LAYER => "mean".to_string(), l => l.to_string() }>
                         {(0..num_layers).map(|l| view! { <option value=l.to_string()>{l.to_string()}</option> }).collect_view()}
+                        <option value="mean">"mean of all layers"</option>
                     </select>
                 </label>
+                <label><input type="checkbox" data-testid="average-heads" prop:checked=move || average_heads.get()
+                    on:change=move |ev| average_heads.set(event_target_checked(&ev)) />" average the heads"</label>
                 {is_pair.then(|| view! {
                     <label>" Attention "
                         <select data-testid="pair-filter" on:change=move |ev| {

@@ -269,3 +269,71 @@ test('compare: a second sentence side by side, same layer and heads', async () =
   await page.getByTestId('compare-view').scrollIntoViewIfNeeded();
   await finish(page, 'compare-side-by-side');
 });
+
+test('averages over layers and heads, and the strongest-lines threshold', async () => {
+  const page = await watchedPage(env.context);
+  await page.goto(env.appUrl());
+  const c = golden.json.cases[0];
+  const attn = golden.tensor('case0.attn');
+  const n = c.n;
+  await runSentence(page, c.text);
+  // Mean of all layers, one head.
+  await page.getByTestId('layer').selectOption('mean');
+  await page.locator('.head-square[data-head="2"]').dblclick();
+  let drawn = await lines(page);
+  let worst = 0;
+  for (const l of drawn) {
+    let m = 0; for (let L = 0; L < 6; L++) m += attention(attn, L, 2, l.from, l.to);
+    worst = Math.max(worst, Math.abs(l.weight - m / 6));
+  }
+  assert.equal(drawn.length, n * n);
+  assert.ok(worst <= TOL, `mean over layers differs by ${worst}`);
+  // Average of all heads in layer 1.
+  await page.locator('.head-square[data-head="2"]').dblclick();
+  await page.getByTestId('layer').selectOption('1');
+  await page.getByTestId('average-heads').check();
+  drawn = await page.locator('[data-testid=head-view] line.attn-line').evaluateAll((ls) => ls.map((l) => ({ head: l.dataset.head, from: +l.dataset.from, to: +l.dataset.to, weight: +l.dataset.weight })));
+  assert.ok(drawn.every((l) => l.head === 'mean') && drawn.length === n * n);
+  worst = 0;
+  for (const l of drawn) {
+    let m = 0; for (let h = 0; h < 12; h++) m += attention(attn, 1, h, l.from, l.to);
+    worst = Math.max(worst, Math.abs(l.weight - m / 12));
+  }
+  assert.ok(worst <= TOL, `mean over heads differs by ${worst}`);
+  // Strongest lines making up 50 % of each row: fewer lines, each row keeps at least half its attention.
+  await page.getByTestId('top-mass').fill('50');
+  drawn = await page.locator('[data-testid=head-view] line.attn-line').evaluateAll((ls) => ls.map((l) => ({ from: +l.dataset.from, weight: +l.dataset.weight })));
+  assert.ok(drawn.length < n * n);
+  for (let r = 0; r < n; r++) {
+    const kept = drawn.filter((l) => l.from === r).reduce((s, l) => s + l.weight, 0);
+    assert.ok(kept >= 0.5 - 1e-4, `row ${r} keeps ${kept}`);
+  }
+  await finish(page, 'head-view-average-threshold');
+});
+
+test('a 144-token paragraph stays usable (timings for the record)', async () => {
+  const page = await watchedPage(env.context);
+  await page.goto(env.appUrl());
+  const short = await runSentence(page, 'The quick brown fox jumps over the lazy dog near the river bank.'); // 16 tokens
+  const c = golden.json.cases[5];
+  const t0 = Date.now();
+  await page.locator('#text-a').fill(c.text);
+  await page.locator('#run').click();
+  await page.locator('[data-testid=tokens] li').nth(c.n - 1).waitFor({ state: 'attached', timeout: 90_000 });
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=head-view] text.token.left').length === n, c.n);
+  const long = Date.now() - t0;
+  const t1 = Date.now();
+  await page.getByTestId('model-view').scrollIntoViewIfNeeded();
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  const model = Date.now() - t1;
+  console.log(`run → head view drawn: 16 tokens ${short} ms (incl. first download), ${c.n} tokens ${long} ms; model view on screen after ${model} ms more`);
+  const drawn = await lines(page);
+  assertMatches(drawn, golden.tensor('case5.attn'), 0);
+  // Still responsive: a layer change redraws.
+  const t2 = Date.now();
+  await page.getByTestId('layer').selectOption('5');
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
+  console.log(`layer change at ${c.n} tokens: ${Date.now() - t2} ms`);
+  assertMatches(await lines(page), golden.tensor('case5.attn'), 5);
+  await finish(page, 'head-view-144-tokens');
+});
