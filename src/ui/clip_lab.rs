@@ -8,6 +8,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::{Clamped, JsCast};
 use wasm_bindgen_futures::JsFuture;
 
+use super::camera::Camera;
 use super::clip_extras::{CaptionAttention, SubmissionExport, VisionHeatmap};
 use crate::engine::catalogue::{self, Family};
 use crate::engine::clip::ClipResult;
@@ -43,6 +44,15 @@ async fn url_bytes(url: String) -> Result<ImageInput, String> {
     let preview = web_sys::Url::create_object_url_with_blob(&blob).unwrap_or_default();
     let name = url.rsplit('/').next().unwrap_or("image").to_string();
     Ok(ImageInput { name, bytes: Arc::new(bytes), url: preview })
+}
+
+fn photo_input(png: Vec<u8>) -> ImageInput {
+    let array = js_sys::Uint8Array::from(png.as_slice());
+    let url = web_sys::Blob::new_with_u8_array_sequence(&js_sys::Array::of1(&array))
+        .ok()
+        .and_then(|b| web_sys::Url::create_object_url_with_blob(&b).ok())
+        .unwrap_or_default();
+    ImageInput { name: "camera photo".into(), bytes: Arc::new(png), url }
 }
 
 /// Draw the 224×224 RGB crop the model saw.
@@ -235,6 +245,8 @@ pub fn ClipLab() -> impl IntoView {
                         let input: web_sys::HtmlInputElement = event_target(&ev);
                         take_files(input.files());
                     } />
+                <Camera on_photo=Callback::new(move |png: Vec<u8>| set_image(Box::pin(async move { Ok(photo_input(png)) })))
+                    on_error=Callback::new(move |e| error.set(Some(e))) />
                 <div class="url-row">
                     <input type="url" placeholder="https://… image URL" aria-label="image URL" prop:value=move || url_field.get()
                         on:input=move |ev| url_field.set(event_target_value(&ev)) />

@@ -1,6 +1,7 @@
 //! Leptos views. The UI thread only draws: every model call goes to the worker.
 
 mod attention_lab;
+mod camera;
 mod clip_extras;
 mod clip_lab;
 mod draw;

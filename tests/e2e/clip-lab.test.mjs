@@ -116,3 +116,18 @@ test('attention heatmap over the crop, a caption head view, and the submission P
   assert.equal(json.confusing, Math.max(...c.probs) < 0.6);
   await finish(page, 'clip-heatmap-and-submission');
 });
+
+test('camera: take a photo and classify it', async () => {
+  const page = await watchedPage(env.context);
+  await page.goto(env.appUrl());
+  await page.locator('#tab-clip').click();
+  await page.getByTestId('camera-open').click();
+  await page.waitForFunction(() => document.querySelector('video.camera-preview')?.videoWidth > 0, null, { timeout: 20_000 });
+  await page.getByTestId('camera-shoot').click();
+  await page.locator('img.original').waitFor();
+  await page.locator('#classify').click();
+  await page.getByTestId('prob').nth(1).waitFor({ timeout: 120_000 });
+  const probs = await page.getByTestId('prob').evaluateAll((ps) => ps.map((p) => +p.dataset.prob));
+  assert.ok(Math.abs(probs[0] + probs[1] - 1) < 1e-5);
+  await finish(page, 'clip-camera');
+});
