@@ -110,6 +110,24 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         download_mb: 605,
         files: CLIP_FILES,
     },
+    CatalogueEntry {
+        repo: "openai/clip-vit-base-patch16",
+        revision: "main",
+        display_name: "CLIP ViT-B/16",
+        description: "12+12 layers, 16-pixel patches (14×14 grid): slower, sharper — 599 MB",
+        family: Family::Clip,
+        download_mb: 599,
+        files: CLIP_FILES,
+    },
+    CatalogueEntry {
+        repo: "openai/clip-vit-large-patch14",
+        revision: "main",
+        display_name: "CLIP ViT-L/14",
+        description: "24+12 layers, the large CLIP: needs a strong laptop — 1.71 GB",
+        family: Family::Clip,
+        download_mb: 1710,
+        files: CLIP_FILES,
+    },
 ];
 
 pub fn find(repo: &str) -> Option<&'static CatalogueEntry> {
@@ -118,4 +136,30 @@ pub fn find(repo: &str) -> Option<&'static CatalogueEntry> {
 
 pub fn encoders() -> impl Iterator<Item = &'static CatalogueEntry> {
     CATALOGUE.iter().filter(|e| e.family == Family::Encoder)
+}
+
+pub fn clips() -> impl Iterator<Item = &'static CatalogueEntry> {
+    CATALOGUE.iter().filter(|e| e.family == Family::Clip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_entry_is_complete_and_unique() {
+        let mut repos: Vec<&str> = CATALOGUE.iter().map(|e| e.repo).collect();
+        repos.sort();
+        repos.dedup();
+        assert_eq!(repos.len(), CATALOGUE.len(), "one entry per repo");
+        for e in CATALOGUE {
+            assert!(e.repo.contains('/') && !e.revision.is_empty() && e.download_mb > 0, "{e:?}");
+            assert!(e.files.iter().any(|f| f.name == "model.safetensors"));
+            if e.family == Family::Clip {
+                assert!(e.files.iter().any(|f| f.name == "preprocessor_config.json"));
+            }
+        }
+        assert_eq!(find("openai/clip-vit-base-patch32").unwrap().revision, "refs/pr/15", "where its safetensors live");
+        assert_eq!(encoders().next().unwrap().repo, "sentence-transformers/all-MiniLM-L6-v2", "the quick default");
+    }
 }

@@ -10,7 +10,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::camera::Camera;
 use super::clip_extras::{CaptionAttention, SubmissionExport, VisionHeatmap};
-use crate::engine::catalogue::{self, Family};
+use crate::engine::catalogue;
 use crate::engine::clip::ClipResult;
 use crate::web::hub::hub_from_page;
 use crate::web::messages::{ModelSource, Request, Response};
@@ -87,7 +87,8 @@ pub fn rank_pairs(logits: &[f32]) -> Vec<(usize, usize, f32)> {
 #[component]
 pub fn ClipLab() -> impl IntoView {
     let hub = StoredValue::new(hub_from_page());
-    let entry = catalogue::CATALOGUE.iter().find(|e| e.family == Family::Clip).expect("a CLIP model");
+    let model = RwSignal::new(catalogue::clips().next().expect("a CLIP model").repo.to_string());
+    let entry = move || catalogue::find(&model.get()).expect("a catalogue entry");
     let image = RwSignal::new(None::<ImageInput>);
     let captions = RwSignal::new(vec!["a photo of a cat".to_string(), "a photo of a dog".to_string()]);
     let template = RwSignal::new(String::new());
@@ -132,7 +133,8 @@ pub fn ClipLab() -> impl IntoView {
             Ok(h) => h,
             Err(e) => return error.set(Some(e)),
         };
-        let source = ModelSource { hub, repo: entry.repo.into(), revision: entry.revision.into() };
+        let e = catalogue::find(&model.get_untracked()).expect("a catalogue entry");
+        let source = ModelSource { hub, repo: e.repo.into(), revision: e.revision.into() };
         let list: Vec<String> = list.iter().map(|c| applied(c)).collect();
         let request = Request::Classify { source, image: img.bytes.as_ref().clone(), captions: list.clone() };
         error.set(None);
@@ -231,7 +233,12 @@ pub fn ClipLab() -> impl IntoView {
     view! {
         <section class="lab" aria-labelledby="clip-lab-title">
             <h2 id="clip-lab-title">"CLIP lab"</h2>
-            <p class="hint">{format!("{} — {}", entry.display_name, entry.description)}</p>
+            <label>"Model "
+                <select id="clip-model" on:change=move |ev| { model.set(event_target_value(&ev)); result.set(None); }>
+                    {catalogue::clips().map(|e| view! { <option value=e.repo>{format!("{} — {} MB", e.display_name, e.download_mb)}</option> }).collect_view()}
+                </select>
+            </label>
+            <p class="hint">{move || entry().description}</p>
             <div class="drop-zone" tabindex="0" data-testid="drop-zone" aria-label="image: drop or paste here"
                 on:dragover=move |ev: web_sys::DragEvent| ev.prevent_default()
                 on:drop=move |ev: web_sys::DragEvent| { ev.prevent_default(); take_files(ev.data_transfer().and_then(|d| d.files())); }
@@ -270,7 +277,7 @@ pub fn ClipLab() -> impl IntoView {
                 </div><figcaption>"What CLIP sees (224×224 centre crop); red: where its [CLS] token attends"</figcaption></figure>
                 <div>{results}
                     {move || result.get().zip(image.get()).map(|(r, img)| view! {
-                        <SubmissionExport result=r image=img.bytes revision=entry.revision crop=crop_canvas />
+                        <SubmissionExport result=r image=img.bytes revision=entry().revision crop=crop_canvas />
                     })}
                 </div>
             </div>
