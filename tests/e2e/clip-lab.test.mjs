@@ -131,3 +131,36 @@ test('camera: take a photo and classify it', async () => {
   assert.ok(Math.abs(probs[0] + probs[1] - 1) < 1e-5);
   await finish(page, 'clip-camera');
 });
+
+test('an image dropped on the drop zone, or pasted, is used', async () => {
+  const { readFileSync } = await import('node:fs');
+  const page = await watchedPage(env.context);
+  const c = golden.json.cases[5]; // greyscale image, two captions
+  await page.goto(env.appUrl());
+  await page.locator('#tab-clip').click();
+  const b64 = readFileSync(join(REPO, 'tests/fixtures', c.image)).toString('base64');
+  const dt = await page.evaluateHandle((data) => {
+    const bytes = Uint8Array.from(atob(data), (ch) => ch.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+    return transfer;
+  }, b64);
+  await page.getByTestId('drop-zone').dispatchEvent('drop', { dataTransfer: dt });
+  await page.locator('img.original[alt*="dropped.png"]').waitFor();
+  const captions = page.locator('input.caption');
+  await captions.nth(0).fill(c.captions[0]);
+  await captions.nth(1).fill(c.captions[1]);
+  await page.locator('#classify').click();
+  await page.getByTestId('prob').nth(1).waitFor({ timeout: 120_000 });
+  const probs = await page.getByTestId('prob').evaluateAll((ps) => ps.map((p) => +p.dataset.prob));
+  probs.forEach((p, i) => assert.ok(Math.abs(p - c.probs[i]) <= TOL, `caption ${i}: ${p} vs ${c.probs[i]}`));
+  // Paste replaces it.
+  await page.getByTestId('drop-zone').evaluate((zone, data) => {
+    const bytes = Uint8Array.from(atob(data), (ch) => ch.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], 'pasted.png', { type: 'image/png' }));
+    zone.dispatchEvent(new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true }));
+  }, b64);
+  await page.locator('img.original[alt*="pasted.png"]').waitFor();
+  await finish(page, 'clip-drop-and-paste');
+});
