@@ -28,9 +28,10 @@ mod cli {
       Prints input ids, logits and probabilities as JSON (schema nlu-lab/clip@1, see README).
   nlu-lab bench
       Times a bert-base-shaped encoder (synthetic weights) at 16/64/128 tokens, attention and Q/K captured.
-  nlu-lab synth-clip --fixture DIR --out DIR
+  nlu-lab synth-clip --fixture DIR --out DIR [--full-depth]
       Writes a CLIP checkpoint with the deterministic synthetic weights of tests/fixtures/clip (see its README):
-      DIR's config.json, tokenizer.json, preprocessor_config.json plus a generated model.safetensors.";
+      DIR's config.json, tokenizer.json, preprocessor_config.json plus a generated model.safetensors;
+      --full-depth: ViT-B/32's 12 + 12 layers (about 600 MB), for speed and memory figures.";
 
     pub fn run() -> Result<(), String> {
         let mut parser = lexopt::Parser::from_env();
@@ -102,21 +103,33 @@ mod cli {
 
     fn synth_clip(mut parser: lexopt::Parser) -> Result<(), String> {
         use nlu_lab::engine::{clip, synth};
-        let (mut fixture, mut out) = (None::<PathBuf>, None::<PathBuf>);
+        let (mut fixture, mut out, mut full_depth) = (None::<PathBuf>, None::<PathBuf>, false);
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
             match arg {
                 Long("fixture") => fixture = Some(value(&mut parser)?.into()),
+                Long("full-depth") => full_depth = true,
                 Long("out") => out = Some(value(&mut parser)?.into()),
                 other => return Err(format!("{}\n{USAGE}", other.unexpected())),
             }
         }
         let (fixture, out) = (fixture.ok_or("--fixture DIR is required")?, out.ok_or("--out DIR is required")?);
         std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-        for file in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
+        for file in ["tokenizer.json", "preprocessor_config.json"] {
             std::fs::copy(fixture.join(file), out.join(file)).map_err(|e| format!("{file}: {e}"))?;
         }
         let config = String::from_utf8(read(&fixture, "config.json")?).map_err(|_| "config.json is not UTF-8")?;
-        let config = clip::Config::from_json(&config).map_err(|e| e.to_string())?;
+        let config = if full_depth {
+            // The fixture's widths with ViT-B/32's full 12 + 12 layers: the speed and memory stand-in.
+            let mut json: serde_json::Value = serde_json::from_str(&config).map_err(|e| e.to_string())?;
+            json["text_config"]["num_hidden_layers"] = 12.into();
+            json["vision_config"]["num_hidden_layers"] = 12.into();
+            let text = json.to_string();
+            std::fs::write(out.join("config.json"), &text).map_err(|e| e.to_string())?;
+            clip::Config::from_json(&text).map_err(|e| e.to_string())?
+        } else {
+            std::fs::copy(fixture.join("config.json"), out.join("config.json")).map_err(|e| e.to_string())?;
+            clip::Config::from_json(&config).map_err(|e| e.to_string())?
+        };
         let bytes = synth::clip_checkpoint(&config, synth::CLIP_FIXTURE_SEED).map_err(|e| e.to_string())?;
         // Write then rename: an interrupted run never leaves a file that looks complete.
         let part = out.join("model.safetensors.part");

@@ -1,0 +1,70 @@
+// Timings of what a student waits for, in the release app (headless Chromium, inference in the worker, weights
+// from the loopback hub). Not a test: prints figures. Run by scripts/bench_app.sh.
+//   - attention lab, MiniLM: press Run → head view drawn, 16 and 128 tokens (first run includes download + load)
+//   - model view at 128 tokens
+//   - CLIP lab on a full-depth ViT-B/32-shaped CLIP (synthetic weights): Classify → probabilities, 2 and 8 captions
+import { join } from 'node:path';
+import { setup, makeHubRoot, watchedPage, MINILM_DIR, MINILM_REPO, CLIP_REPO, REPO } from './harness.mjs';
+import { startHub } from '../hub/hub.mjs';
+
+const fullClip = process.argv[2];
+const env = await setup({ hub: false });
+const hub = await startHub({ root: await makeHubRoot({ [MINILM_REPO]: MINILM_DIR, [CLIP_REPO]: fullClip }) });
+const url = `${env.site.url}?hub=${encodeURIComponent(hub.url)}`;
+const page = await watchedPage(env.context);
+await page.goto(url);
+
+const words = 'the history of natural language processing started in the fifties with machine translation and rules'.split(' ');
+const sentence = (tokens) => Array.from({ length: tokens - 2 }, (_, i) => words[i % words.length]).join(' ');
+async function attention(tokens) {
+  await page.locator('#text-a').fill(sentence(tokens));
+  const t0 = Date.now();
+  await page.locator('#run').click();
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=head-view] text.token.left').length === n
+    && document.querySelector('[data-testid=head-view] line'), tokens, { timeout: 120_000 });
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  return Date.now() - t0;
+}
+const first = await attention(16);
+const warm16 = [];
+for (let i = 0; i < 3; i++) warm16.push(await attention(16 + (i % 2)));
+const warm128 = [];
+for (let i = 0; i < 3; i++) warm128.push(await attention(128 - (i % 2)));
+const model = await page.evaluate(async () => {
+  const t0 = performance.now();
+  document.querySelector('[data-testid=model-view]').scrollIntoView();
+  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return performance.now() - t0;
+});
+const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log(`app attention MiniLM first run (download 91 MB + load + forward + draw), 16 tokens: ${first} ms`);
+console.log(`app attention MiniLM run → head view drawn, 16 tokens: ${med(warm16)} ms (median of 3)`);
+console.log(`app attention MiniLM run → head view drawn, 128 tokens: ${med(warm128)} ms (median of 3)`);
+console.log(`app model view at 128 tokens, on screen after: ${model.toFixed(0)} ms more`);
+
+await page.locator('#tab-clip').click();
+await page.getByTestId('image-file').setInputFiles(join(REPO, 'tests/fixtures/images/chelsea.png'));
+const captions8 = ['a photo of a cat', 'a photo of a dog', 'a kitten', 'a tiger', 'a lion', 'a fox', 'a plush toy', 'a painting of a cat'];
+async function classify(captions) {
+  await page.evaluate(() => { for (const b of document.querySelectorAll('.caption-row button[aria-label^="remove"]')) b.click(); });
+  for (let i = 0; i < captions.length; i++) {
+    await page.getByRole('button', { name: 'Add caption' }).click();
+    await page.locator('input.caption').nth(i).fill(captions[i]);
+  }
+  await page.evaluate(() => { const s = document.querySelector('.clip-lab-status, [role=status]'); });
+  const before = await page.locator('.lab .status').nth(1).textContent();
+  const t0 = Date.now();
+  await page.locator('#classify').click();
+  await page.waitForFunction((b) => { const s = document.querySelectorAll('.lab .status')[1]?.textContent ?? ''; return s !== b && s.includes('captions scored'); }, before, { timeout: 300_000 });
+  return Date.now() - t0;
+}
+const clipFirst = await classify(captions8.slice(0, 2));
+const clip2 = [], clip8 = [];
+for (let i = 0; i < 3; i++) clip2.push(await classify(captions8.slice(0, 2)));
+for (let i = 0; i < 3; i++) clip8.push(await classify(captions8));
+console.log(`app CLIP B/32 (full depth) first classify (download ${(hub.stats().bytesSent / 1e6).toFixed(0)} MB total + load + forward): ${clipFirst} ms`);
+console.log(`app CLIP B/32 classify → probabilities, 1 image + 2 captions: ${med(clip2)} ms (median of 3)`);
+console.log(`app CLIP B/32 classify → probabilities, 1 image + 8 captions: ${med(clip8)} ms (median of 3)`);
+if (page.problems.length) console.log('page problems:', page.problems);
+await hub.close();
+await env.close();
