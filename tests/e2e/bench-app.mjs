@@ -51,11 +51,12 @@ async function classify(captions) {
     await page.getByRole('button', { name: 'Add caption' }).click();
     await page.locator('input.caption').nth(i).fill(captions[i]);
   }
-  await page.evaluate(() => { const s = document.querySelector('.clip-lab-status, [role=status]'); });
-  const before = await page.locator('.lab .status').nth(1).textContent();
+  const status = 'section[aria-labelledby=clip-lab-title] > .status';
+  const before = await page.locator(status).textContent();
   const t0 = Date.now();
   await page.locator('#classify').click();
-  await page.waitForFunction((b) => { const s = document.querySelectorAll('.lab .status')[1]?.textContent ?? ''; return s !== b && s.includes('captions scored'); }, before, { timeout: 300_000 });
+  // Each answer names its caption count and time, so a new answer changes the text.
+  await page.waitForFunction(([sel, b]) => { const s = document.querySelector(sel)?.textContent ?? ''; return s !== b && s.includes('captions scored'); }, [status, before], { timeout: 300_000 });
   return Date.now() - t0;
 }
 const clipFirst = await classify(captions8.slice(0, 2));
