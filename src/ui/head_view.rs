@@ -90,34 +90,39 @@ pub fn HeadView(
     };
 
     let geometry = Columns::default();
-    let drawing = move || {
+    // What is drawn: the matrices (plus their mean when averaging) and which of them. Hovering only redraws the
+    // lines and boxes, not the tokens (re-creating the hovered element would lose the hover, and cost time).
+    let drawn = Memo::new(move |_| {
         let mut ms = matrices.get();
         let act = active.get();
-        if act.len() != num_heads {
-            return ().into_any();
+        if act.len() != num_heads || ms.is_empty() {
+            return (ms, vec![]);
         }
         let mut heads: Vec<usize> = (0..num_heads).filter(|&h| act[h]).collect();
-        let Some(first) = ms.first().cloned() else { return ().into_any() };
         if average_heads.get() {
             // One extra matrix, the mean of the active heads, drawn alone (index num_heads).
-            let mut mean = first.clone();
+            let mut mean = ms[0].clone();
             mean.values.iter_mut().enumerate().for_each(|(i, v)| *v = heads.iter().map(|&h| ms[h].values[i]).sum::<f32>() / heads.len() as f32);
             ms.push(mean);
             heads = vec![num_heads];
         }
-        let (rows, cols) = (first.rows.clone(), first.cols.clone());
-        let height = geometry.height(rows.len().max(cols.len()));
+        (ms, heads)
+    });
+    let lines = move || {
+        let (ms, heads) = drawn.get();
+        let Some(first) = ms.first() else { return vec![] };
+        let (rows, cols) = (first.rows.len(), first.cols.len());
         let k = heads.len().max(1) as f32;
         let hov = hover.get();
-        let thin = if rows.len() * cols.len() * heads.len() > MAX_FULL_LINES { THIN } else { 0.0 };
+        let thin = if rows * cols * heads.len() > MAX_FULL_LINES { THIN } else { 0.0 };
         let mut lines = Vec::new();
         for &h in &heads {
             let m = &ms[h];
-            for r in 0..rows.len() {
+            for r in 0..rows {
                 if matches!(hov, Some(Hover::Left(x)) if x != r) {
                     continue;
                 }
-                for c in 0..cols.len() {
+                for c in 0..cols {
                     if matches!(hov, Some(Hover::Right(x)) if x != c) {
                         continue;
                     }
@@ -133,28 +138,38 @@ pub fn HeadView(
                 }
             }
         }
-        // Boxes in the opposite column while a token is hovered: one stripe per active head, opacity = weight.
-        let stripe_w = (geometry.column_width - 12.0) / k as f64;
+        lines
+    };
+    // Boxes in the opposite column while a token is hovered: one stripe per drawn head, opacity = weight.
+    let boxes = move || {
+        let (ms, heads) = drawn.get();
+        let (Some(hv), Some(first)) = (hover.get(), ms.first()) else { return vec![] };
+        let stripe_w = (geometry.column_width - 12.0) / heads.len().max(1) as f64;
+        let (others, x0) = match hv {
+            Hover::Left(_) => (first.cols.len(), geometry.right_text_x() - 3.0),
+            Hover::Right(_) => (first.rows.len(), 3.0),
+        };
         let mut boxes = Vec::new();
-        if let Some(hv) = hov {
-            let (others, x0) = match hv {
-                Hover::Left(_) => (cols.len(), geometry.right_text_x() - 3.0),
-                Hover::Right(_) => (rows.len(), 3.0),
-            };
-            for o in 0..others {
-                for (i, &h) in heads.iter().enumerate() {
-                    let w = match hv {
-                        Hover::Left(r) => ms[h].get(r, o),
-                        Hover::Right(c) => ms[h].get(o, c),
-                    };
-                    boxes.push(view! {
-                        <rect class="attn-box" x=x0 + i as f64 * stripe_w y=geometry.y(o) - geometry.row_height / 2.0 + 1.0
-                            width=stripe_w height=geometry.row_height - 2.0 fill=line_colour(h, num_heads) fill-opacity=w.to_string()
-                            data-weight=w.to_string() data-head=head_name(h, num_heads) />
-                    });
-                }
+        for o in 0..others {
+            for (i, &h) in heads.iter().enumerate() {
+                let w = match hv {
+                    Hover::Left(r) => ms[h].get(r, o),
+                    Hover::Right(c) => ms[h].get(o, c),
+                };
+                boxes.push(view! {
+                    <rect class="attn-box" x=x0 + i as f64 * stripe_w y=geometry.y(o) - geometry.row_height / 2.0 + 1.0
+                        width=stripe_w height=geometry.row_height - 2.0 fill=line_colour(h, num_heads) fill-opacity=w.to_string()
+                        data-weight=w.to_string() data-head=head_name(h, num_heads) />
+                });
             }
         }
+        boxes
+    };
+    let drawing = move || {
+        let ms = matrices.get();
+        let Some(first) = ms.first() else { return ().into_any() };
+        let (rows, cols) = (first.rows.clone(), first.cols.clone());
+        let height = geometry.height(rows.len().max(cols.len()));
         let left = rows
             .iter()
             .enumerate()
