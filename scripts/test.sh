@@ -36,7 +36,7 @@ for _ in $(seq 50); do grep -q 'hub listening' "$HUB_ROOT.log" 2>/dev/null && br
 export NLU_LAB_TEST_HUB=$(grep -o 'http://[0-9.:]*' "$HUB_ROOT.log" | head -1)
 layer "browser: wasm-bindgen-test in headless Chromium" env \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver \
-  cargo test --target wasm32-unknown-unknown --test web
+  cargo test --target wasm32-unknown-unknown --test web --test web_store
 kill "$HUB_PID" 2>/dev/null; HUB_PID=; rm -f "$HUB_ROOT.log"
 
 # 3. Release site, and its SIMD128 check.

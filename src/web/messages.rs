@@ -11,6 +11,7 @@ use wasm_bindgen::JsValue;
 use crate::engine::attention::AttentionData;
 use crate::engine::clip::ClipResult;
 use crate::engine::tokenize::Encoded;
+use crate::web::store::{Estimate, StoredFile};
 
 /// Where a model's files come from: `<hub>/<repo>/resolve/<revision>/<file>`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,6 +29,19 @@ pub enum Request {
     Attention { source: ModelSource, text: String, text_b: Option<String>, queries_keys: bool },
     /// Fetch (or reuse) a CLIP checkpoint and score the captions against the image (its file bytes).
     Classify { source: ModelSource, image: Vec<u8>, captions: Vec<String> },
+    /// Cache manager: every complete file in the weights store → `CacheFiles`.
+    CacheList,
+    /// Cache manager: delete a model's files at a revision, complete or partial → `CacheDone`.
+    CacheDeleteModel { repo: String, revision: String },
+    /// Cache manager: delete everything in the weights store → `CacheDone`.
+    CacheDeleteAll,
+    /// Cache manager: re-hash a stored file and compare with its manifest → `CacheVerified`.
+    CacheVerify { repo: String, revision: String, file: String },
+    /// Cache manager: storage used and allowed for this origin → `CacheEstimate`.
+    CacheEstimate,
+    /// Cancel every download in progress → `CacheDone`; the requests waiting for them answer with an error, and what
+    /// arrived is kept for a resume.
+    CancelDownloads,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -40,6 +54,12 @@ pub enum Response {
     Attention { data: AttentionData, forward_ms: f64, load_ms: f64 },
     Clip { result: Box<ClipResult>, forward_ms: f64, load_ms: f64 },
     Error(String),
+    /// The complete files in the weights store, sorted by repo, revision, file.
+    CacheFiles(Vec<StoredFile>),
+    /// `None`: not stored; `Some(ok)`: whether the bytes still match the sha256 recorded when they were stored.
+    CacheVerified(Option<bool>),
+    CacheEstimate(Estimate),
+    CacheDone,
 }
 
 /// A request or response with the id that pairs them.

@@ -1,8 +1,11 @@
 //! Browser glue: how the UI thread and the inference worker talk, where weights come from.
 
+pub mod cache_requests;
+pub mod download;
 pub mod fetch;
 pub mod hub;
 pub mod messages;
 pub mod permalink;
+pub mod store;
 pub mod worker;
 pub mod worker_client;

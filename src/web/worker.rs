@@ -8,8 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::fetch::fetch_bytes;
-use super::hub::file_url;
+use super::download::fetch_stored;
 use super::messages::{decode, encode, Envelope, ModelSource, Request, Response};
 use crate::engine::clip::{ClipClassifier, ClipFiles};
 use crate::engine::pipeline::{AttentionModel, CheckpointFiles};
@@ -45,10 +44,12 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
+/// From the weights store (IndexedDB) when the file is complete there; otherwise downloaded into it first
+/// (resumable, size- and sha256-checked), then read back.
 async fn fetch_file(id: u32, source: &ModelSource, file: &str) -> Result<Vec<u8>, String> {
-    let url = file_url(&source.hub, &source.repo, &source.revision, file);
     let name = file.to_string();
-    fetch_bytes(&url, &move |done, total| send(id, Response::Progress { file: name.clone(), done, total })).await
+    let on_progress = move |done, total| send(id, Response::Progress { file: name.clone(), done, total });
+    fetch_stored(&source.hub, &source.repo, &source.revision, file, &on_progress).await
 }
 
 async fn tokenizer(id: u32, source: &ModelSource) -> Result<Rc<TextTokenizer>, String> {
@@ -119,6 +120,12 @@ async fn handle(id: u32, request: Request) -> Response {
                 let result = model.classify(&image, &captions).map_err(|e| e.to_string())?;
                 Ok(Response::Clip { result: Box::new(result), forward_ms: now_ms() - start, load_ms })
             }
+            request @ (Request::CacheList
+            | Request::CacheDeleteModel { .. }
+            | Request::CacheDeleteAll
+            | Request::CacheVerify { .. }
+            | Request::CacheEstimate
+            | Request::CancelDownloads) => super::cache_requests::handle(request).await,
         }
     }
     .await;

@@ -1,0 +1,560 @@
+//! The weights store: model files kept in IndexedDB, in chunks, so that a model is downloaded once per browser.
+//!
+//! Layout (database `nlu-lab-weights`, version 1, three object stores, all with out-of-line array keys):
+//! - `chunks`: `[repo, revision, file, offset]` → `Uint8Array` of at most [`CHUNK_SIZE`] bytes. Chunks of one file
+//!   sort by offset (IndexedDB compares array keys element by element, numbers numerically), cover the file without
+//!   gaps, and are each written in their own transaction: a 600 MB file never needs a 600 MB JS allocation.
+//! - `partials`: `[repo, revision, file]` → JSON [`Partial`]: what a download in progress expects (size, ETag).
+//! - `files`: `[repo, revision, file]` → JSON [`StoredFile`], the manifest. Written only after every chunk is in and
+//!   the checksum has been compared, in the same transaction that removes the partial record: a file without a
+//!   manifest is never taken for complete, whatever happened to the download.
+//!
+//! Keys carry no hub URL: the same repo and revision from a mirror are the same bytes.
+//!
+//! Works on the page and in the worker: `indexedDB` and `navigator.storage` are taken from the global object.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use futures::channel::oneshot;
+use gloo::events::EventListener;
+use idb::{Factory, KeyRange, ObjectStoreParams, Query, TransactionMode};
+use js_sys::{Array, Reflect, Uint8Array};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{DomException, IdbTransaction};
+
+const DB_NAME: &str = "nlu-lab-weights";
+const DB_VERSION: u32 = 1;
+const CHUNKS: &str = "chunks";
+const FILES: &str = "files";
+const PARTIALS: &str = "partials";
+
+/// 8 MiB: big enough that a 600 MB model is ~75 records (one transaction each), small enough that the JS copy
+/// made for each write, and the bytes lost when a tab closes mid-chunk, stay small.
+pub const CHUNK_SIZE: usize = 8 << 20;
+
+/// A file of a model at a revision, independent of the hub it came from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FileKey {
+    pub repo: String,
+    pub revision: String,
+    pub file: String,
+}
+
+impl FileKey {
+    pub fn new(repo: &str, revision: &str, file: &str) -> Self {
+        Self { repo: repo.into(), revision: revision.into(), file: file.into() }
+    }
+}
+
+impl std::fmt::Display for FileKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}/{}", self.repo, self.revision, self.file)
+    }
+}
+
+/// The manifest of a complete file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredFile {
+    pub repo: String,
+    pub revision: String,
+    pub file: String,
+    pub size: u64,
+    /// sha256 (hex) of the stored bytes, computed while they were stored.
+    pub sha256: String,
+    /// Whether that sha256 was compared with a known one (catalogue or the hub's LFS id) before it was accepted;
+    /// otherwise only the size was checked.
+    pub sha256_checked: bool,
+    /// When it was completed, in milliseconds since the Unix epoch.
+    pub stored_at: f64,
+}
+
+impl StoredFile {
+    pub fn key(&self) -> FileKey {
+        FileKey::new(&self.repo, &self.revision, &self.file)
+    }
+}
+
+/// What an interrupted download expected, kept next to its chunks so that a resume can tell whether the server
+/// still has the same file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Partial {
+    pub size: Option<u64>,
+    pub etag: Option<String>,
+}
+
+/// `navigator.storage.estimate()` for this origin.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub usage: u64,
+    pub quota: u64,
+    /// `navigator.storage.persisted()`, where the browser answers.
+    pub persisted: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the browser has no room left to keep the model files (storage quota exceeded). Delete models you no longer \
+         need in the cache manager, or free some disk space, then try again"
+    )]
+    Quota,
+    #[error("the browser's model storage (IndexedDB) is not available: {0}")]
+    Unavailable(String),
+    #[error("the browser's model storage (IndexedDB) failed: {0}")]
+    Failed(String),
+    #[error("the stored copy of {0} is damaged: {1}")]
+    Damaged(String, String),
+}
+
+/// A DOM error name from whatever idb or web-sys handed back.
+fn dom_name(value: &JsValue) -> Option<String> {
+    value
+        .dyn_ref::<DomException>()
+        .map(|e| e.name())
+        .or_else(|| Reflect::get(value, &"name".into()).ok().and_then(|n| n.as_string()))
+}
+
+fn js_text(value: &JsValue) -> String {
+    if let Some(e) = value.dyn_ref::<DomException>() {
+        return format!("{}: {}", e.name(), e.message());
+    }
+    if let Some(e) = value.dyn_ref::<js_sys::Error>() {
+        return String::from(e.message());
+    }
+    value.as_string().unwrap_or_else(|| format!("{value:?}"))
+}
+
+/// Map a JS error (usually a `DOMException`) to a [`StoreError`]; `QuotaExceededError` becomes [`StoreError::Quota`].
+pub fn map_js_error(value: &JsValue) -> StoreError {
+    match dom_name(value).as_deref() {
+        Some("QuotaExceededError") => StoreError::Quota,
+        _ => StoreError::Failed(js_text(value)),
+    }
+}
+
+fn map_idb(e: idb::Error) -> StoreError {
+    use idb::Error as E;
+    let value: Option<JsValue> = match &e {
+        E::DomException(d) => Some(d.clone().into()),
+        E::AddFailed(v)
+        | E::UpdateFailed(v)
+        | E::DeleteFailed(v)
+        | E::ClearFailed(v)
+        | E::GetFailed(v)
+        | E::GetAllKeysFailed(v)
+        | E::GetAllFailed(v)
+        | E::TransactionOpenFailed(v)
+        | E::IndexedDbOpenFailed(v) => Some(v.clone()),
+        _ => None,
+    };
+    match value {
+        Some(v) if dom_name(&v).as_deref() == Some("QuotaExceededError") => StoreError::Quota,
+        _ => StoreError::Failed(e.to_string()),
+    }
+}
+
+fn file_key(key: &FileKey) -> JsValue {
+    Array::of3(&key.repo.as_str().into(), &key.revision.as_str().into(), &key.file.as_str().into()).into()
+}
+
+fn chunk_key(key: &FileKey, offset: u64) -> JsValue {
+    let k = Array::of3(&key.repo.as_str().into(), &key.revision.as_str().into(), &key.file.as_str().into());
+    k.push(&JsValue::from_f64(offset as f64));
+    k.into()
+}
+
+/// All keys that start with `prefix` (array keys): `[..prefix]` up to `[..prefix, []]`, since an array sorts
+/// after every number and string in the next position.
+fn prefix_range(prefix: &[&str]) -> Result<Query, StoreError> {
+    let lower: Array = prefix.iter().map(|s| JsValue::from(*s)).collect();
+    let upper = lower.slice(0, lower.length());
+    upper.push(&Array::new());
+    KeyRange::bound(&lower.into(), &upper.into(), Some(false), Some(false)).map(Query::from).map_err(map_idb)
+}
+
+fn chunks_of(key: &FileKey) -> Result<Query, StoreError> {
+    prefix_range(&[&key.repo, &key.revision, &key.file])
+}
+
+/// Wait for a transaction to commit. Listens with gloo's `EventListener` (removed on drop) rather than idb's
+/// `TransactionFuture`: that one resolves on the first `error` event and drops its `Closure::once` handlers, so the
+/// `abort` event that follows would call a dropped closure and throw in the worker.
+async fn committed(tx: &IdbTransaction) -> Result<(), StoreError> {
+    let (sender, receiver) = oneshot::channel::<bool>();
+    let sender = Rc::new(RefCell::new(Some(sender)));
+    let on = |name: &'static str, ok: bool| {
+        let sender = sender.clone();
+        EventListener::once(tx, name, move |_| {
+            if let Some(s) = sender.borrow_mut().take() {
+                let _ = s.send(ok);
+            }
+        })
+    };
+    let _complete = on("complete", true);
+    let _abort = on("abort", false);
+    if receiver.await.unwrap_or(false) {
+        return Ok(());
+    }
+    Err(match tx.error() {
+        Some(e) => map_js_error(&e.into()),
+        None => StoreError::Failed("the transaction was aborted".into()),
+    })
+}
+
+/// An open connection to the weights database.
+pub struct Store {
+    db: idb::Database,
+    /// Test hook: pretend the quota is exhausted once this many chunk bytes have been written by this handle.
+    write_limit: Cell<Option<u64>>,
+    written: Cell<u64>,
+}
+
+thread_local! {
+    static SHARED: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
+}
+
+impl Store {
+    pub async fn open() -> Result<Store, StoreError> {
+        let factory = Factory::new().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut request =
+            factory.open(DB_NAME, Some(DB_VERSION)).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        request.on_upgrade_needed(|event| {
+            // No panics here: a failure leaves the stores missing, and the first transaction reports it.
+            use idb::DatabaseEvent;
+            let result = event.database().and_then(|db| {
+                let names = db.store_names();
+                for name in [CHUNKS, FILES, PARTIALS] {
+                    if !names.iter().any(|n| n == name) {
+                        db.create_object_store(name, ObjectStoreParams::new())?;
+                    }
+                }
+                Ok(())
+            });
+            if let Err(e) = result {
+                web_sys::console::error_1(&format!("cannot create the weights store: {e}").into());
+            }
+        });
+        let db = request.await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Store { db, write_limit: Cell::new(None), written: Cell::new(0) })
+    }
+
+    /// One connection per thread (page or worker), opened on first use.
+    pub async fn shared() -> Result<Rc<Store>, StoreError> {
+        if let Some(store) = SHARED.with(|s| s.borrow().clone()) {
+            return Ok(store);
+        }
+        let store = Rc::new(Store::open().await?);
+        // Two callers may race to open: keep the first connection (the other closes when dropped).
+        Ok(SHARED.with(|s| s.borrow_mut().get_or_insert(store).clone()))
+    }
+
+    fn transaction(
+        &self,
+        stores: &[&str],
+        mode: TransactionMode,
+    ) -> Result<(idb::Transaction, IdbTransaction), StoreError> {
+        let tx = self.db.transaction(stores, mode).map_err(map_idb)?;
+        let raw: IdbTransaction = tx.into();
+        Ok((idb::Transaction::from(raw.clone()), raw))
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        store: &str,
+        key: &FileKey,
+    ) -> Result<Option<T>, StoreError> {
+        let (tx, _raw) = self.transaction(&[store], TransactionMode::ReadOnly)?;
+        let value =
+            tx.object_store(store).map_err(map_idb)?.get(file_key(key)).map_err(map_idb)?.await.map_err(map_idb)?;
+        match value.and_then(|v| v.as_string()) {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| StoreError::Damaged(key.to_string(), format!("unreadable record: {e}"))),
+        }
+    }
+
+    /// The manifest of a complete file, if there is one.
+    pub async fn manifest(&self, key: &FileKey) -> Result<Option<StoredFile>, StoreError> {
+        self.get_json(FILES, key).await
+    }
+
+    /// What an unfinished download of this file expected, if one was started.
+    pub async fn partial(&self, key: &FileKey) -> Result<Option<Partial>, StoreError> {
+        self.get_json(PARTIALS, key).await
+    }
+
+    pub async fn set_partial(&self, key: &FileKey, partial: &Partial) -> Result<(), StoreError> {
+        let text = serde_json::to_string(partial).map_err(|e| StoreError::Failed(e.to_string()))?;
+        let (tx, raw) = self.transaction(&[PARTIALS], TransactionMode::ReadWrite)?;
+        tx.object_store(PARTIALS).map_err(map_idb)?.put(&text.into(), Some(&file_key(key))).map_err(map_idb)?;
+        committed(&raw).await
+    }
+
+    /// Offsets of the chunks stored for a file (complete or not), in order.
+    pub async fn chunk_offsets(&self, key: &FileKey) -> Result<Vec<u64>, StoreError> {
+        let (tx, _raw) = self.transaction(&[CHUNKS], TransactionMode::ReadOnly)?;
+        let keys =
+            tx.object_store(CHUNKS).map_err(map_idb)?.get_all_keys(Some(chunks_of(key)?), None).map_err(map_idb)?;
+        let keys = keys.await.map_err(map_idb)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            let offset = Reflect::get_u32(&k, 3).ok().and_then(|o| o.as_f64()).unwrap_or(-1.0);
+            if offset < 0.0 {
+                return Err(StoreError::Damaged(key.to_string(), "a chunk key has no offset".into()));
+            }
+            out.push(offset as u64);
+        }
+        Ok(out)
+    }
+
+    /// One chunk's bytes, as the JS array IndexedDB handed back.
+    pub async fn chunk(&self, key: &FileKey, offset: u64) -> Result<Option<Uint8Array>, StoreError> {
+        let (tx, _raw) = self.transaction(&[CHUNKS], TransactionMode::ReadOnly)?;
+        let value = tx
+            .object_store(CHUNKS)
+            .map_err(map_idb)?
+            .get(chunk_key(key, offset))
+            .map_err(map_idb)?
+            .await
+            .map_err(map_idb)?;
+        match value {
+            None => Ok(None),
+            Some(v) => v
+                .dyn_into::<Uint8Array>()
+                .map(Some)
+                .map_err(|_| StoreError::Damaged(key.to_string(), format!("the chunk at {offset} is not bytes"))),
+        }
+    }
+
+    /// Store one chunk, durably (the transaction has committed when this returns).
+    pub async fn put_chunk(&self, key: &FileKey, offset: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        if let Some(limit) = self.write_limit.get() {
+            if self.written.get() + bytes.len() as u64 > limit {
+                let e = DomException::new_with_message_and_name("simulated quota", "QuotaExceededError")
+                    .map_err(|e| map_js_error(&e))?;
+                return Err(map_js_error(&e.into()));
+            }
+        }
+        // A fresh array of exactly this length: structured clone stores a view's *whole* buffer, which for a view
+        // into wasm memory would be all of it.
+        let value = Uint8Array::new_with_length(bytes.len() as u32);
+        value.copy_from(bytes);
+        let (tx, raw) = self.transaction(&[CHUNKS], TransactionMode::ReadWrite)?;
+        tx.object_store(CHUNKS).map_err(map_idb)?.put(&value.into(), Some(&chunk_key(key, offset))).map_err(map_idb)?;
+        committed(&raw).await?;
+        self.written.set(self.written.get() + bytes.len() as u64);
+        Ok(())
+    }
+
+    /// Delete the chunks at or after `from` (a resume found a gap or too many bytes).
+    pub async fn truncate(&self, key: &FileKey, from: u64) -> Result<(), StoreError> {
+        let lower = chunk_key(key, from);
+        let upper: Array =
+            [key.repo.as_str(), key.revision.as_str(), key.file.as_str()].iter().map(|s| JsValue::from(*s)).collect();
+        upper.push(&Array::new());
+        let range = KeyRange::bound(&lower, &upper.into(), Some(false), Some(false)).map_err(map_idb)?;
+        let (tx, raw) = self.transaction(&[CHUNKS], TransactionMode::ReadWrite)?;
+        tx.object_store(CHUNKS).map_err(map_idb)?.delete(range).map_err(map_idb)?;
+        committed(&raw).await
+    }
+
+    /// Record a file as complete: manifest in, partial record out, in one transaction.
+    pub async fn commit_file(&self, file: &StoredFile) -> Result<(), StoreError> {
+        let text = serde_json::to_string(file).map_err(|e| StoreError::Failed(e.to_string()))?;
+        let key = file_key(&file.key());
+        let (tx, raw) = self.transaction(&[FILES, PARTIALS], TransactionMode::ReadWrite)?;
+        tx.object_store(FILES).map_err(map_idb)?.put(&text.into(), Some(&key)).map_err(map_idb)?;
+        tx.object_store(PARTIALS).map_err(map_idb)?.delete(key).map_err(map_idb)?;
+        committed(&raw).await
+    }
+
+    /// Take a file's manifest away (before it is downloaded again), keeping its chunks.
+    pub async fn forget_manifest(&self, key: &FileKey) -> Result<(), StoreError> {
+        let (tx, raw) = self.transaction(&[FILES], TransactionMode::ReadWrite)?;
+        tx.object_store(FILES).map_err(map_idb)?.delete(file_key(key)).map_err(map_idb)?;
+        committed(&raw).await
+    }
+
+    async fn delete_range(&self, chunks: Query, records: Query) -> Result<(), StoreError> {
+        let (tx, raw) = self.transaction(&[CHUNKS, FILES, PARTIALS], TransactionMode::ReadWrite)?;
+        tx.object_store(CHUNKS).map_err(map_idb)?.delete(chunks).map_err(map_idb)?;
+        tx.object_store(FILES).map_err(map_idb)?.delete(records.clone()).map_err(map_idb)?;
+        tx.object_store(PARTIALS).map_err(map_idb)?.delete(records).map_err(map_idb)?;
+        committed(&raw).await
+    }
+
+    /// Delete one file: manifest, partial record and chunks.
+    pub async fn delete_file(&self, key: &FileKey) -> Result<(), StoreError> {
+        self.delete_range(chunks_of(key)?, Query::Key(file_key(key))).await
+    }
+
+    /// Delete every file of a model at a revision, complete or partial.
+    pub async fn delete_model(&self, repo: &str, revision: &str) -> Result<(), StoreError> {
+        self.delete_range(prefix_range(&[repo, revision])?, prefix_range(&[repo, revision])?).await
+    }
+
+    /// Delete everything this app stored.
+    pub async fn delete_all(&self) -> Result<(), StoreError> {
+        let (tx, raw) = self.transaction(&[CHUNKS, FILES, PARTIALS], TransactionMode::ReadWrite)?;
+        for name in [CHUNKS, FILES, PARTIALS] {
+            tx.object_store(name).map_err(map_idb)?.clear().map_err(map_idb)?;
+        }
+        committed(&raw).await
+    }
+
+    /// Every complete file.
+    pub async fn list(&self) -> Result<Vec<StoredFile>, StoreError> {
+        let (tx, _raw) = self.transaction(&[FILES], TransactionMode::ReadOnly)?;
+        let values =
+            tx.object_store(FILES).map_err(map_idb)?.get_all(None, None).map_err(map_idb)?.await.map_err(map_idb)?;
+        let mut files: Vec<StoredFile> =
+            values.iter().filter_map(|v| v.as_string()).filter_map(|t| serde_json::from_str(&t).ok()).collect();
+        files.sort_by(|a, b| (&a.repo, &a.revision, &a.file).cmp(&(&b.repo, &b.revision, &b.file)));
+        Ok(files)
+    }
+
+    /// Bytes stored for a file so far (complete or not): the chunks' total length (reads them all).
+    pub async fn stored_bytes(&self, key: &FileKey) -> Result<u64, StoreError> {
+        let mut total = 0;
+        for offset in self.chunk_offsets(key).await? {
+            if let Some(bytes) = self.chunk(key, offset).await? {
+                total += bytes.length() as u64;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Walk a file's chunks in order, handing each to `visit(offset, bytes)`, as long as they follow each other
+    /// without a gap. Returns the contiguous length, and whether a gap (or more chunks after it) was found.
+    pub async fn walk_chunks(
+        &self,
+        key: &FileKey,
+        visit: &mut dyn FnMut(u64, &Uint8Array),
+    ) -> Result<(u64, bool), StoreError> {
+        let mut next = 0u64;
+        for offset in self.chunk_offsets(key).await? {
+            if offset != next {
+                return Ok((next, true));
+            }
+            let Some(bytes) = self.chunk(key, offset).await? else { return Ok((next, true)) };
+            visit(offset, &bytes);
+            next += bytes.length() as u64;
+        }
+        Ok((next, false))
+    }
+
+    /// The whole file, assembled from its chunks, if it is complete. Chunks are copied into wasm memory one at a
+    /// time, so the JS side never holds more than one chunk of it.
+    pub async fn get_file(&self, key: &FileKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(manifest) = self.manifest(key).await? else { return Ok(None) };
+        let size =
+            usize::try_from(manifest.size).map_err(|_| StoreError::Damaged(key.to_string(), "too large".into()))?;
+        let mut bytes = Vec::new();
+        bytes.try_reserve_exact(size).map_err(|_| {
+            StoreError::Failed(format!("not enough memory to load {} ({} MB)", key.file, manifest.size >> 20))
+        })?;
+        let (len, gap) = self
+            .walk_chunks(key, &mut |offset, chunk| {
+                let start = offset as usize;
+                let end = start + chunk.length() as usize;
+                if end <= size {
+                    bytes.resize(end, 0);
+                    chunk.copy_to(&mut bytes[start..end]);
+                }
+            })
+            .await?;
+        if gap || len != manifest.size || bytes.len() != size {
+            return Err(StoreError::Damaged(key.to_string(), format!("{len} of {} bytes are there", manifest.size)));
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Re-hash a stored file and compare with its manifest: `Ok(None)` if it is not stored, else whether it matches.
+    pub async fn verify(&self, key: &FileKey) -> Result<Option<bool>, StoreError> {
+        let Some(manifest) = self.manifest(key).await? else { return Ok(None) };
+        let mut hasher = Sha256::new();
+        let mut buffer = Vec::new();
+        let (len, gap) = self
+            .walk_chunks(key, &mut |_, chunk| {
+                buffer.resize(chunk.length() as usize, 0);
+                chunk.copy_to(&mut buffer);
+                hasher.update(&buffer);
+            })
+            .await?;
+        Ok(Some(!gap && len == manifest.size && hex(&hasher.finalize()) == manifest.sha256))
+    }
+
+    /// Test hook: make chunk writes fail with `QuotaExceededError` once `limit` bytes were written through this handle.
+    #[doc(hidden)]
+    pub fn simulate_quota_for_tests(&self, limit: Option<u64>) {
+        self.written.set(0);
+        self.write_limit.set(limit);
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Closes once its transactions are done; without this the connection stays open until garbage collection.
+        self.db.close();
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn storage_manager() -> Result<web_sys::StorageManager, String> {
+    let global = js_sys::global();
+    let navigator: JsValue = if let Some(scope) = global.dyn_ref::<web_sys::WorkerGlobalScope>() {
+        scope.navigator().into()
+    } else if let Some(window) = global.dyn_ref::<web_sys::Window>() {
+        window.navigator().into()
+    } else {
+        return Err("no navigator here".into());
+    };
+    // `navigator.storage` exists only in secure contexts (https, or http on localhost).
+    let storage = Reflect::get(&navigator, &"storage".into()).unwrap_or(JsValue::UNDEFINED);
+    storage
+        .dyn_into::<web_sys::StorageManager>()
+        .map_err(|_| "the browser offers no storage manager here (not a secure context?)".to_string())
+}
+
+fn number(value: &JsValue, field: &str) -> u64 {
+    Reflect::get(value, &field.into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0) as u64
+}
+
+/// How much this origin stores and may store (`navigator.storage.estimate()`), on the page or in the worker.
+pub async fn estimate() -> Result<Estimate, String> {
+    let storage = storage_manager()?;
+    let promise = storage.estimate().map_err(|e| js_text(&e))?;
+    let value = JsFuture::from(promise).await.map_err(|e| js_text(&e))?;
+    let persisted = match storage.persisted() {
+        Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_bool()),
+        Err(_) => None,
+    };
+    Ok(Estimate { usage: number(&value, "usage"), quota: number(&value, "quota"), persisted })
+}
+
+/// The reason [`persist`] gives in a worker.
+pub const PERSIST_PAGE_ONLY: &str =
+    "persistent storage can only be requested from the page: the Storage Standard exposes navigator.storage.persist() \
+     to windows, not workers";
+
+/// Ask the browser to keep this origin's storage under pressure (`navigator.storage.persist()`); `Ok(granted)`.
+/// The standard exposes `persist()` on windows only: in a worker this returns `Err(PERSIST_PAGE_ONLY)` unless the
+/// browser offers it there too — the page should call it (e.g. when the user asks to keep models).
+pub async fn persist() -> Result<bool, String> {
+    let storage = storage_manager()?;
+    let has_persist = Reflect::get(&storage, &"persist".into()).map(|f| f.is_function()).unwrap_or(false);
+    if !has_persist {
+        return Err(PERSIST_PAGE_ONLY.to_string());
+    }
+    let promise = storage.persist().map_err(|e| js_text(&e))?;
+    let value = JsFuture::from(promise).await.map_err(|e| js_text(&e))?;
+    Ok(value.as_bool().unwrap_or(false))
+}

@@ -1,0 +1,460 @@
+//! The weights store and the downloader, in headless Chromium, *inside a dedicated worker* (where the app runs them),
+//! against the loopback hub (started by scripts/test.sh; its URL baked in at compile time) and its fault injection.
+//! Each test uses its own revision (the hub ignores it, the store keys on it), so tests do not see each other's files.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use nlu_lab::web::cache_requests;
+use nlu_lab::web::download::{download, fetch_stored, Cancel, DownloadError, DownloadOptions};
+use nlu_lab::web::messages::{Request, Response};
+use nlu_lab::web::store::{estimate, map_js_error, persist, FileKey, Store, StoreError, PERSIST_PAGE_ONLY};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_dedicated_worker);
+
+const REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";
+const WEIGHTS: &str = "model.safetensors";
+const WEIGHTS_SIZE: u64 = 90_868_376;
+const WEIGHTS_SHA: &str = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
+const TOKENIZER_SIZE: u64 = 466_247;
+const CONFIG_SIZE: u64 = 612;
+
+fn hub() -> &'static str {
+    let Some(hub) = option_env!("NLU_LAB_TEST_HUB") else {
+        panic!("NLU_LAB_TEST_HUB is not set: run the browser tests through scripts/test.sh");
+    };
+    hub
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+fn log(text: &str) {
+    web_sys::console::log_1(&text.into());
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A request to the hub's control endpoints.
+async fn control(method: &str, path: &str, body: Option<Value>) -> Value {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(body) = body {
+        init.set_body(&body.to_string().into());
+    }
+    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let promise = scope.fetch_with_str_and_init(&format!("{}{path}", hub()), &init);
+    let response: web_sys::Response = JsFuture::from(promise).await.unwrap().unchecked_into();
+    assert!(response.ok(), "{method} {path}: HTTP {}", response.status());
+    let text = JsFuture::from(response.text().unwrap()).await.unwrap().as_string().unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn set_faults(faults: Value) {
+    control("POST", "/__faults", Some(faults)).await;
+}
+
+/// Clear faults and stats: every test starts from a well-behaved hub.
+async fn fresh_hub() {
+    control("DELETE", "/__faults", None).await;
+    control("DELETE", "/__stats", None).await;
+}
+
+async fn stats() -> Value {
+    control("GET", "/__stats", None).await
+}
+
+fn requests_for(stats: &Value, revision: &str, file: &str) -> u64 {
+    let path = format!("/{REPO}/resolve/{revision}/{file}");
+    stats["requests"][path].as_u64().unwrap_or(0)
+}
+
+fn key(revision: &str, file: &str) -> FileKey {
+    FileKey::new(REPO, revision, file)
+}
+
+fn fast_options() -> DownloadOptions {
+    DownloadOptions { stall_timeout_ms: 5_000, backoff_ms: 50, ..DownloadOptions::default() }
+}
+
+fn weights_options() -> DownloadOptions {
+    DownloadOptions { expected_size: Some(WEIGHTS_SIZE), expected_sha256: Some(WEIGHTS_SHA.into()), ..fast_options() }
+}
+
+type Progress = Rc<RefCell<Vec<(u64, Option<u64>)>>>;
+
+fn recorder() -> (Progress, impl Fn(u64, Option<u64>)) {
+    let seen: Progress = Rc::default();
+    let s = seen.clone();
+    (seen, move |done, total| s.borrow_mut().push((done, total)))
+}
+
+fn assert_rises_to(seen: &Progress, size: u64) {
+    let seen = seen.borrow();
+    assert!(seen.len() >= 2, "too few progress events: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "progress went backwards");
+    assert_eq!(*seen.last().unwrap(), (size, Some(size)), "progress ends at 100 %");
+}
+
+/// Nothing marked complete, and the store agrees.
+async fn assert_not_stored(store: &Store, key: &FileKey) {
+    assert_eq!(store.manifest(key).await.unwrap(), None, "{key} must have no manifest");
+    assert_eq!(store.get_file(key).await.unwrap(), None);
+    assert!(!store.list().await.unwrap().iter().any(|f| f.key() == *key));
+}
+
+fn wasm_memory_mb() -> f64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    let buffer: js_sys::ArrayBuffer = memory.buffer().unchecked_into();
+    buffer.byte_length() as f64 / 1048576.0
+}
+
+/// The real MiniLM through the worker's entry point: progress to 100 %, the right bytes, then served from IndexedDB
+/// without a request. Prints the timings (run with --nocapture to see them).
+#[wasm_bindgen_test]
+async fn minilm_is_downloaded_once_then_served_from_indexeddb() {
+    fresh_hub().await;
+    let memory_before = wasm_memory_mb();
+    let (seen, on_progress) = recorder();
+    let start = now();
+    let bytes = fetch_stored(hub(), REPO, "main", WEIGHTS, &on_progress).await.unwrap();
+    let download_ms = now() - start;
+    assert_eq!(bytes.len() as u64, WEIGHTS_SIZE);
+    assert_eq!(sha256(&bytes), WEIGHTS_SHA);
+    assert_rises_to(&seen, WEIGHTS_SIZE);
+    drop(bytes);
+
+    let store = Store::shared().await.unwrap();
+    let manifest = store.manifest(&key("main", WEIGHTS)).await.unwrap().expect("a manifest");
+    assert_eq!((manifest.size, manifest.sha256.as_str(), manifest.sha256_checked), (WEIGHTS_SIZE, WEIGHTS_SHA, true));
+
+    // The small files: sizes from the catalogue, sha256 from the hub's paths-info.
+    for (file, size) in [("config.json", CONFIG_SIZE), ("tokenizer.json", TOKENIZER_SIZE)] {
+        let bytes = fetch_stored(hub(), REPO, "main", file, &|_, _| {}).await.unwrap();
+        assert_eq!(bytes.len() as u64, size);
+        assert!(store.manifest(&key("main", file)).await.unwrap().unwrap().sha256_checked, "{file}: hub sha256 used");
+    }
+
+    control("DELETE", "/__stats", None).await;
+    let start = now();
+    let again = fetch_stored(hub(), REPO, "main", WEIGHTS, &|_, _| {}).await.unwrap();
+    let read_ms = now() - start;
+    assert_eq!(sha256(&again), WEIGHTS_SHA);
+    for file in ["config.json", "tokenizer.json"] {
+        fetch_stored(hub(), REPO, "main", file, &|_, _| {}).await.unwrap();
+    }
+    assert_eq!(stats().await["totalRequests"], 0, "the second time, nothing is asked of the hub");
+    log(&format!(
+        "MiniLM weights through fetch_stored: first call (download, store, read back) {download_ms:.0} ms, second call (read back from IndexedDB) {read_ms:.0} ms; wasm memory {memory_before:.0} → {:.0} MB",
+        wasm_memory_mb()
+    ));
+}
+
+/// The connection is cut three times; every retry resumes with a Range request; the result is byte-identical.
+#[wasm_bindgen_test]
+async fn cut_downloads_resume_with_range_requests_to_identical_bytes() {
+    fresh_hub().await;
+    set_faults(json!({ "match": WEIGHTS, "cut": { "offsets": [3_000_000, 20_000_000, 50_000_000] } })).await;
+    let store = Store::shared().await.unwrap();
+    let key = key("t-cut", WEIGHTS);
+    let (seen, on_progress) = recorder();
+    let start = now();
+    let manifest = download(&store, hub(), &key, &weights_options(), &on_progress).await.unwrap();
+    log(&format!("cut three times, resumed: {:.0} ms", now() - start));
+    assert_eq!(manifest.sha256, WEIGHTS_SHA);
+    let stats = stats().await;
+    assert_eq!(stats["faultsApplied"], 3);
+    assert!(stats["rangeRequests"].as_u64().unwrap() >= 3, "resumed with Range: {stats}");
+    // Resumed, not restarted: little more than the file went over the wire.
+    assert!(stats["bytesSent"].as_u64().unwrap() < WEIGHTS_SIZE * 11 / 10, "{stats}");
+    assert_rises_to(&seen, WEIGHTS_SIZE);
+    let bytes = store.get_file(&key).await.unwrap().unwrap();
+    assert_eq!((bytes.len() as u64, sha256(&bytes).as_str()), (WEIGHTS_SIZE, WEIGHTS_SHA));
+    store.delete_file(&key).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn truncated_body_is_rejected() {
+    fresh_hub().await;
+    set_faults(json!({ "match": WEIGHTS, "truncate": { "bytes": 100_000 } })).await;
+    let store = Store::shared().await.unwrap();
+    // Size known from the catalogue.
+    let k = key("t-truncate", WEIGHTS);
+    let err = download(&store, hub(), &k, &weights_options(), &|_, _| {}).await.unwrap_err();
+    assert!(matches!(err, DownloadError::Size { .. }), "{err}");
+    assert!(err.to_string().contains("wrong size"), "{err}");
+    assert_not_stored(&store, &k).await;
+    assert!(store.chunk_offsets(&k).await.unwrap().is_empty(), "bad bytes are dropped");
+    // Size unknown to the caller: the hub's paths-info knows it.
+    let k = key("t-truncate-hub", WEIGHTS);
+    let err = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap_err();
+    assert!(matches!(err, DownloadError::Size { .. }), "{err}");
+    assert_not_stored(&store, &k).await;
+}
+
+#[wasm_bindgen_test]
+async fn corrupt_byte_is_caught_by_the_checksum() {
+    fresh_hub().await;
+    set_faults(json!({ "match": "tokenizer.json", "corrupt": { "offset": 12_345 } })).await;
+    let store = Store::shared().await.unwrap();
+    let k = key("t-corrupt", "tokenizer.json");
+    let err = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap_err();
+    assert!(matches!(err, DownloadError::Checksum { .. }), "{err}");
+    assert!(err.to_string().contains("corrupt"), "{err}");
+    assert_not_stored(&store, &k).await;
+    assert!(store.chunk_offsets(&k).await.unwrap().is_empty(), "bad bytes are dropped");
+}
+
+/// The first response is corrupt and stalls; the resumed rest is fine, so the spliced file fails its checksum: one
+/// fresh download from byte 0 follows, and succeeds.
+#[wasm_bindgen_test]
+async fn a_spliced_file_failing_its_checksum_is_downloaded_once_more() {
+    fresh_hub().await;
+    set_faults(json!({ "match": "tokenizer.json", "times": 1, "corrupt": { "offset": 100 }, "stall": { "afterBytes": 200_000 } }))
+        .await;
+    let store = Store::shared().await.unwrap();
+    let k = key("t-splice", "tokenizer.json");
+    let options = DownloadOptions { stall_timeout_ms: 300, ..fast_options() };
+    let manifest = download(&store, hub(), &k, &options, &|_, _| {}).await.unwrap();
+    assert!(manifest.sha256_checked);
+    let stats = stats().await;
+    assert_eq!(requests_for(&stats, "t-splice", "tokenizer.json"), 3, "stalled, resumed, then from scratch: {stats}");
+    assert_eq!(stats["rangeRequests"], 1);
+    assert_eq!(store.verify(&k).await.unwrap(), Some(true));
+}
+
+#[wasm_bindgen_test]
+async fn http_errors_and_html_pages_are_rejected() {
+    fresh_hub().await;
+    let store = Store::shared().await.unwrap();
+    set_faults(json!({ "match": "config.json", "status": 500 })).await;
+    let k = key("t-500", "config.json");
+    let err = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap_err();
+    assert!(matches!(err, DownloadError::Http { status: 500, .. }), "{err}");
+    assert!(err.to_string().contains("HTTP 500"), "{err}");
+    assert_not_stored(&store, &k).await;
+
+    set_faults(json!({ "match": "config.json", "html200": true })).await;
+    let k = key("t-html", "config.json");
+    let err = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap_err();
+    assert!(matches!(err, DownloadError::Html { .. }), "{err}");
+    assert!(err.to_string().contains("web page"), "{err}");
+    assert_not_stored(&store, &k).await;
+
+    fresh_hub().await;
+    let k = key("t-404", "nope.bin");
+    let err = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap_err();
+    assert!(err.to_string().contains("HTTP 404"), "{err}");
+    assert_not_stored(&store, &k).await;
+}
+
+#[wasm_bindgen_test]
+async fn a_stalled_server_is_given_up_with_a_clear_message() {
+    fresh_hub().await;
+    set_faults(json!({ "match": "tokenizer.json", "stall": { "afterBytes": 0 } })).await;
+    let store = Store::shared().await.unwrap();
+    let k = key("t-stall", "tokenizer.json");
+    let options = DownloadOptions { stall_timeout_ms: 400, max_retries: 1, ..fast_options() };
+    let start = now();
+    let err = download(&store, hub(), &k, &options, &|_, _| {}).await.unwrap_err();
+    assert!(matches!(err, DownloadError::Stalled { attempts: 2, .. }), "{err}");
+    assert!(err.to_string().contains("stalled"), "{err}");
+    assert!(now() - start < 5_000.0);
+    assert_not_stored(&store, &k).await;
+}
+
+/// Every byte stored but no manifest (the tab closed between the last chunk and the manifest): with no size known,
+/// the resume's `Range: bytes=612-` gets 416 from the hub, which completes the file without a body.
+#[wasm_bindgen_test]
+async fn all_bytes_stored_but_no_manifest_completes_through_416() {
+    fresh_hub().await;
+    let store = Store::shared().await.unwrap();
+    let k = key("t-416", "config.json");
+    let options = || DownloadOptions { ask_hub: false, ..fast_options() };
+    download(&store, hub(), &k, &options(), &|_, _| {}).await.unwrap();
+    store.forget_manifest(&k).await.unwrap();
+    assert_not_stored(&store, &k).await;
+    control("DELETE", "/__stats", None).await;
+    let manifest = download(&store, hub(), &k, &options(), &|_, _| {}).await.unwrap();
+    assert_eq!(manifest.size, CONFIG_SIZE);
+    assert!(!manifest.sha256_checked, "no sha256 was known: only the size was checked");
+    let stats = stats().await;
+    assert_eq!((stats["rangeRequests"].as_u64(), stats["bytesSent"].as_u64()), (Some(1), Some(0)), "{stats}");
+    let bytes = store.get_file(&k).await.unwrap().unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap()["hidden_size"], 384);
+}
+
+#[wasm_bindgen_test]
+async fn a_cancelled_download_keeps_its_part_and_resumes() {
+    fresh_hub().await;
+    set_faults(json!({ "match": "tokenizer.json", "slow": { "bytesPerSecond": 400_000 } })).await;
+    let store = Store::shared().await.unwrap();
+    let k = key("t-cancel", "tokenizer.json");
+    let cancel = Cancel::new();
+    let options = DownloadOptions { cancel: cancel.clone(), ..fast_options() };
+    let c = cancel.clone();
+    let err = download(&store, hub(), &k, &options, &move |done, _| {
+        if done >= 100_000 {
+            c.cancel();
+        }
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, DownloadError::Cancelled(_)), "{err}");
+    assert_not_stored(&store, &k).await;
+    let kept = store.stored_bytes(&k).await.unwrap();
+    assert!((100_000..TOKENIZER_SIZE).contains(&kept), "kept {kept} bytes");
+
+    fresh_hub().await;
+    let manifest = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap();
+    assert!(manifest.sha256_checked);
+    assert_eq!(stats().await["rangeRequests"], 1, "resumed from byte {kept}");
+    assert_eq!(store.get_file(&k).await.unwrap().unwrap().len() as u64, TOKENIZER_SIZE);
+}
+
+#[wasm_bindgen_test]
+async fn two_requests_for_one_file_download_it_once() {
+    fresh_hub().await;
+    let (a, b) = futures::join!(
+        fetch_stored(hub(), REPO, "t-twice", "tokenizer.json", &|_, _| {}),
+        fetch_stored(hub(), REPO, "t-twice", "tokenizer.json", &|_, _| {}),
+    );
+    assert_eq!(a.unwrap(), b.unwrap());
+    assert_eq!(requests_for(&stats().await, "t-twice", "tokenizer.json"), 1);
+}
+
+#[wasm_bindgen_test]
+async fn verify_and_damage_are_detected() {
+    fresh_hub().await;
+    let store = Store::shared().await.unwrap();
+    let k = key("t-verify", "config.json");
+    download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap();
+    assert_eq!(store.verify(&k).await.unwrap(), Some(true));
+    assert_eq!(store.verify(&key("t-verify", "absent.json")).await.unwrap(), None);
+    store.put_chunk(&k, 0, &[b'x'; CONFIG_SIZE as usize]).await.unwrap();
+    assert_eq!(store.verify(&k).await.unwrap(), Some(false), "a changed byte is found");
+    store.truncate(&k, 0).await.unwrap();
+    let err = store.get_file(&k).await.unwrap_err();
+    assert!(matches!(err, StoreError::Damaged(..)), "{err}");
+    // The worker's path repairs it: a damaged copy is downloaded again.
+    let bytes = fetch_stored(hub(), REPO, "t-verify", "config.json", &|_, _| {}).await.unwrap();
+    assert_eq!(bytes.len() as u64, CONFIG_SIZE);
+}
+
+#[wasm_bindgen_test]
+async fn delete_frees_the_entries() {
+    fresh_hub().await;
+    let store = Store::shared().await.unwrap();
+    for revision in ["t-delete", "t-keep"] {
+        for file in ["config.json", "tokenizer.json"] {
+            download(&store, hub(), &key(revision, file), &fast_options(), &|_, _| {}).await.unwrap();
+        }
+    }
+    // And a partial download, which must go too.
+    // (A stall rather than a cut: after a reset the browser may drop bytes it had not handed over yet.)
+    set_faults(json!({ "match": "tokenizer.json", "stall": { "afterBytes": 100_000 } })).await;
+    let partial = key("t-delete", "tokenizer.json");
+    store.delete_file(&partial).await.unwrap();
+    let options = DownloadOptions { max_retries: 0, stall_timeout_ms: 300, ..fast_options() };
+    assert!(download(&store, hub(), &partial, &options, &|_, _| {}).await.is_err());
+    assert_eq!(store.stored_bytes(&partial).await.unwrap(), 100_000);
+
+    let count = |revision: &'static str| {
+        let store = store.clone();
+        async move { store.list().await.unwrap().iter().filter(|f| f.revision == revision).count() }
+    };
+    assert_eq!((count("t-delete").await, count("t-keep").await), (1, 2));
+    store.delete_model(REPO, "t-delete").await.unwrap();
+    assert_eq!((count("t-delete").await, count("t-keep").await), (0, 2));
+    for file in ["config.json", "tokenizer.json"] {
+        assert!(store.chunk_offsets(&key("t-delete", file)).await.unwrap().is_empty(), "{file}: chunks deleted");
+        assert_eq!(store.partial(&key("t-delete", file)).await.unwrap(), None);
+    }
+    assert!(!store.chunk_offsets(&key("t-keep", "config.json")).await.unwrap().is_empty(), "another revision stays");
+}
+
+#[wasm_bindgen_test]
+async fn delete_all_empties_the_store() {
+    // A separate database handle: what one connection deletes, another no longer sees.
+    let store = Store::open().await.unwrap();
+    download(&store, hub(), &key("t-all", "config.json"), &fast_options(), &|_, _| {}).await.unwrap();
+    store.delete_all().await.unwrap();
+    let shared = Store::shared().await.unwrap();
+    assert!(shared.list().await.unwrap().is_empty());
+    assert!(shared.chunk_offsets(&key("t-all", "config.json")).await.unwrap().is_empty());
+}
+
+/// Chromium's real quota cannot be reached cheaply here, so the store's test hook makes a chunk write fail with a
+/// `QuotaExceededError` DOMException half-way; the mapping of the real exception is checked on its own.
+#[wasm_bindgen_test]
+async fn quota_exceeded_is_a_clear_error_and_leaves_nothing() {
+    fresh_hub().await;
+    let quota = web_sys::DomException::new_with_message_and_name("full", "QuotaExceededError").unwrap();
+    assert_eq!(map_js_error(&quota.into()), StoreError::Quota);
+    let other = web_sys::DomException::new_with_message_and_name("disk on fire", "UnknownError").unwrap();
+    assert!(matches!(map_js_error(&other.into()), StoreError::Failed(m) if m.contains("disk on fire")));
+
+    let store = Store::open().await.unwrap();
+    store.simulate_quota_for_tests(Some(20 << 20));
+    let k = key("t-quota", WEIGHTS);
+    let err = download(&store, hub(), &k, &weights_options(), &|_, _| {}).await.unwrap_err();
+    store.simulate_quota_for_tests(None);
+    assert_eq!(err, DownloadError::Store(StoreError::Quota), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("no room left") && message.contains("quota exceeded"), "{message}");
+    assert_not_stored(&store, &k).await;
+    assert!(store.chunk_offsets(&k).await.unwrap().is_empty(), "the partial chunks are freed");
+    assert_eq!(store.partial(&k).await.unwrap(), None);
+}
+
+#[wasm_bindgen_test]
+async fn estimate_and_persist_answer_in_the_worker() {
+    assert!(js_sys::global().is_instance_of::<web_sys::DedicatedWorkerGlobalScope>(), "these tests run in a worker");
+    let estimate = estimate().await.unwrap();
+    assert!(estimate.quota > 0, "{estimate:?}");
+    let persisted = persist().await;
+    log(&format!("in the worker: {estimate:?}; persist() → {persisted:?}"));
+    match persisted {
+        Ok(_) => {}
+        Err(e) => assert_eq!(e, PERSIST_PAGE_ONLY),
+    }
+}
+
+/// The worker's cache-manager requests, called as the worker's `handle` calls them.
+#[wasm_bindgen_test]
+async fn cache_requests_list_verify_delete_and_cancel() {
+    fresh_hub().await;
+    fetch_stored(hub(), REPO, "t-cache", "config.json", &|_, _| {}).await.unwrap();
+    let Ok(Response::CacheFiles(files)) = cache_requests::handle(Request::CacheList).await else { panic!("no list") };
+    assert!(files.iter().any(|f| f.revision == "t-cache" && f.file == "config.json" && f.size == CONFIG_SIZE));
+    let verify = Request::CacheVerify { repo: REPO.into(), revision: "t-cache".into(), file: "config.json".into() };
+    assert!(matches!(cache_requests::handle(verify).await, Ok(Response::CacheVerified(Some(true)))));
+    let estimate = cache_requests::handle(Request::CacheEstimate).await;
+    assert!(matches!(estimate, Ok(Response::CacheEstimate(e)) if e.usage > 0 && e.quota > 0));
+    let delete = Request::CacheDeleteModel { repo: REPO.into(), revision: "t-cache".into() };
+    assert!(matches!(cache_requests::handle(delete).await, Ok(Response::CacheDone)));
+    let Ok(Response::CacheFiles(files)) = cache_requests::handle(Request::CacheList).await else { panic!("no list") };
+    assert!(!files.iter().any(|f| f.revision == "t-cache"));
+
+    // CancelDownloads stops a download the worker's fetch path started.
+    set_faults(json!({ "match": "tokenizer.json", "slow": { "bytesPerSecond": 200_000 } })).await;
+    let (fetched, cancelled) =
+        futures::join!(fetch_stored(hub(), REPO, "t-cache", "tokenizer.json", &|_, _| {}), async {
+            gloo::timers::future::TimeoutFuture::new(400).await;
+            cache_requests::handle(Request::CancelDownloads).await
+        });
+    assert!(matches!(cancelled, Ok(Response::CacheDone)));
+    let err = fetched.unwrap_err();
+    assert!(err.contains("cancelled"), "{err}");
+    let store = Store::shared().await.unwrap();
+    assert_not_stored(&store, &key("t-cache", "tokenizer.json")).await;
+}
