@@ -18,7 +18,7 @@ use crate::web::messages::{ModelSource, Request, Response};
 use crate::web::permalink::{self, AttentionLink};
 use crate::web::worker_client;
 
-fn format_bytes(b: u64) -> String {
+pub(super) fn format_bytes(b: u64) -> String {
     if b >= 1 << 20 {
         format!("{:.1} MB", b as f64 / (1u64 << 20) as f64)
     } else {
@@ -94,7 +94,7 @@ async fn request_attention(hub: String, repo: String, text: String, text_b: Stri
 }
 
 #[component]
-pub fn AttentionLab() -> impl IntoView {
+pub fn AttentionLab(cache: super::cache_panel::CacheState) -> impl IntoView {
     let hub = StoredValue::new(hub_from_page());
     let link = permalink::read();
     let default_model = catalogue::encoders().next().expect("an encoder").repo.to_string();
@@ -176,6 +176,7 @@ pub fn AttentionLab() -> impl IntoView {
                 Err(e) => error.set(Some(e)),
             }
             busy.set(false);
+            cache.refresh();
         });
     };
 
@@ -213,7 +214,8 @@ pub fn AttentionLab() -> impl IntoView {
                 <label for="model">"Model"</label>
                 <select id="model" on:change=move |ev| model.set(event_target_value(&ev))>
                     {catalogue::encoders().map(|e| view! {
-                        <option value=e.repo title=e.description>{format!("{} — {} MB", e.display_name, e.download_mb)}</option>
+                        <option value=e.repo title=e.description>{move || format!("{} — {} MB{}", e.display_name, e.download_mb,
+                            if cache.has_model(e.repo) { " · stored, works offline" } else { "" })}</option>
                     }).collect_view()}
                 </select>
                 <label for="text-a">"Sentence A"</label>

@@ -85,7 +85,7 @@ pub fn rank_pairs(logits: &[f32]) -> Vec<(usize, usize, f32)> {
 }
 
 #[component]
-pub fn ClipLab() -> impl IntoView {
+pub fn ClipLab(cache: super::cache_panel::CacheState) -> impl IntoView {
     let hub = StoredValue::new(hub_from_page());
     let model = RwSignal::new(catalogue::clips().next().expect("a CLIP model").repo.to_string());
     let entry = move || catalogue::find(&model.get()).expect("a catalogue entry");
@@ -155,6 +155,7 @@ pub fn ClipLab() -> impl IntoView {
                             rank_pairs(&r.logits).into_iter().take(10).map(|(i, j, p)| (list[i].clone(), list[j].clone(), p)).collect(),
                         );
                     } else {
+                        cache.refresh();
                         if let Some(canvas) = crop_canvas.get_untracked() {
                             draw_crop(&canvas, &r);
                         }
@@ -235,7 +236,8 @@ pub fn ClipLab() -> impl IntoView {
             <h2 id="clip-lab-title">"CLIP lab"</h2>
             <label>"Model "
                 <select id="clip-model" on:change=move |ev| { model.set(event_target_value(&ev)); result.set(None); }>
-                    {catalogue::clips().map(|e| view! { <option value=e.repo>{format!("{} — {} MB", e.display_name, e.download_mb)}</option> }).collect_view()}
+                    {catalogue::clips().map(|e| view! { <option value=e.repo>{move || format!("{} — {} MB{}", e.display_name, e.download_mb,
+                        if cache.has_model(e.repo) { " · stored, works offline" } else { "" })}</option> }).collect_view()}
                 </select>
             </label>
             <p class="hint">{move || entry().description}</p>

@@ -1,6 +1,7 @@
 //! Leptos views. The UI thread only draws: every model call goes to the worker.
 
 mod attention_lab;
+mod cache_panel;
 mod camera;
 mod clip_extras;
 mod clip_lab;
@@ -57,6 +58,7 @@ enum Tab {
 pub fn App() -> impl IntoView {
     crate::web::worker_client::warm_up();
     let tab = RwSignal::new(Tab::Attention);
+    let cache = cache_panel::CacheState::new();
     view! {
         <header class="app-header">
             <h1>"nlu-lab"</h1>
@@ -71,8 +73,9 @@ pub fn App() -> impl IntoView {
         </nav>
         <main>
             // Both labs stay mounted so switching tabs keeps what the student typed.
-            <div hidden=move || tab.get() != Tab::Attention><AttentionLab /></div>
-            <div hidden=move || tab.get() != Tab::Clip><ClipLab /></div>
+            <div hidden=move || tab.get() != Tab::Attention><AttentionLab cache=cache /></div>
+            <div hidden=move || tab.get() != Tab::Clip><ClipLab cache=cache /></div>
+            <cache_panel::CachePanel state=cache />
         </main>
     }
 }

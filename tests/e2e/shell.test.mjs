@@ -27,3 +27,43 @@ test('a hub that is not https or loopback is refused with a message', async () =
   await assert.doesNotReject(page.getByRole('alert').filter({ hasText: 'must be an https URL' }).waitFor({ timeout: 10_000 }));
   await finish(page, 'shell-bad-hub');
 });
+
+test('stored models: listed, used when the hub is down, deleted on request', async () => {
+  const page = await watchedPage(env.context);
+  page.expectedErrors = [];
+  await page.goto(env.appUrl());
+  await page.locator('#run').click();
+  await page.locator('[data-testid=tokens] li').first().waitFor({ timeout: 60_000 });
+  await page.getByTestId('cache-panel').locator('summary').click();
+  const row = page.locator('[data-testid=cached-model][data-repo="sentence-transformers/all-MiniLM-L6-v2"]');
+  await row.waitFor({ timeout: 10_000 });
+  assert.match(await row.textContent(), /model\.safetensors — 86\.7 MB, sha256 checked/);
+  assert.match(await page.locator('#model option').first().textContent(), /stored, works offline/);
+  await finish(page, 'cache-panel');
+
+  // The hub answers 500 to everything: a new page still runs the model, from IndexedDB.
+  env.hub.setFaults({ status: { code: 500 } });
+  env.hub.resetStats();
+  try {
+    const offline = await watchedPage(env.context);
+    await offline.goto(env.appUrl());
+    await offline.locator('#text-a').fill('Stored weights need no network.');
+    await offline.locator('#run').click();
+    await offline.locator('[data-testid=head-view] line').first().waitFor({ state: 'attached', timeout: 60_000 });
+    assert.equal(env.hub.stats().totalRequests, 0, 'nothing was asked of the hub');
+    await finish(offline, 'hub-down-from-indexeddb');
+  } finally {
+    env.hub.clearFaults();
+  }
+
+  // Delete frees it: the row goes, and the next run downloads again.
+  await row.getByTestId('delete-model').click();
+  await row.waitFor({ state: 'detached', timeout: 10_000 });
+  env.hub.resetStats();
+  const again = await watchedPage(env.context);
+  await again.goto(env.appUrl());
+  await again.locator('#run').click();
+  await again.locator('[data-testid=tokens] li').first().waitFor({ timeout: 60_000 });
+  assert.ok(env.hub.stats().bytesSent >= 90_868_376, 'downloaded again after the delete');
+  await finish(again, 'after-delete');
+});
