@@ -8,7 +8,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 out=$(mktemp)
 cargo run --quiet --release --bin nlu-lab -- bench | tee "$out"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver \
-  cargo test --quiet --release --target wasm32-unknown-unknown --test bench_web -- --nocapture 2>&1 \
+  cargo test --release --target wasm32-unknown-unknown --test bench_web -- --nocapture 2>&1 \
   | grep -E '^bench wasm' | tee -a "$out"
 echo
 printf '%-8s %12s %12s %12s %12s %8s\n' seq "native ms" "native GF/s" "wasm ms" "wasm GF/s" "wasm/nat"
