@@ -56,7 +56,12 @@ async function classify(captions) {
   const t0 = Date.now();
   await page.locator('#classify').click();
   // Each answer names its caption count and time, so a new answer changes the text.
-  await page.waitForFunction(([sel, b]) => { const s = document.querySelector(sel)?.textContent ?? ''; return s !== b && s.includes('captions scored'); }, [status, before], { timeout: 300_000 });
+  await page.waitForFunction(([sel, b]) => {
+    const s = document.querySelector(sel)?.textContent ?? '';
+    return (s !== b && s.includes('captions scored')) || document.querySelector('section[aria-labelledby=clip-lab-title] [role=alert]');
+  }, [status, before], { timeout: 600_000 });
+  const alert = page.locator('section[aria-labelledby=clip-lab-title] [role=alert]');
+  if (await alert.count()) throw new Error(`CLIP lab says: ${await alert.first().textContent()}`);
   return Date.now() - t0;
 }
 const clipFirst = await classify(captions8.slice(0, 2));
