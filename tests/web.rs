@@ -4,7 +4,7 @@
 
 use candle_core::Device;
 use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
-use nlu_lab::web::hub::{file_url, validate_hub};
+use nlu_lab::web::hub::{file_url, validate_hub, DEFAULT_HUB};
 use nlu_lab::web::messages::{decode, encode, Envelope, ModelSource, Request, Response};
 use wasm_bindgen_test::*;
 
@@ -51,7 +51,7 @@ fn messages_survive_the_transfer_encoding() {
     let request = Envelope {
         id: 7,
         body: Request::Attention {
-            source: ModelSource { hub: "https://huggingface.co".into(), repo: "a/b".into(), revision: "main".into() },
+            source: ModelSource { hub: DEFAULT_HUB.into(), repo: "a/b".into(), revision: "main".into() },
             text: "Grüße 🙂".into(),
             text_b: Some("zwei".into()),
             queries_keys: true,
@@ -67,7 +67,7 @@ fn messages_survive_the_transfer_encoding() {
 
 #[wasm_bindgen_test]
 fn hub_urls_are_https_or_loopback() {
-    assert_eq!(validate_hub("https://huggingface.co/").unwrap(), "https://huggingface.co");
+    assert_eq!(validate_hub(&format!("{DEFAULT_HUB}/")).unwrap(), DEFAULT_HUB, "a trailing slash is dropped");
     assert!(validate_hub("https://mirror.example.edu/hf").is_ok());
     assert!(validate_hub("http://127.0.0.1:8090").is_ok());
     assert!(validate_hub("http://localhost:8090").is_ok());
@@ -75,8 +75,8 @@ fn hub_urls_are_https_or_loopback() {
     assert!(validate_hub("javascript:alert(1)").is_err());
     assert!(validate_hub("not a url").is_err());
     assert_eq!(
-        file_url("https://huggingface.co", "openai/clip-vit-base-patch32", "refs/pr/15", "model.safetensors"),
-        "https://huggingface.co/openai/clip-vit-base-patch32/resolve/refs%2Fpr%2F15/model.safetensors"
+        file_url(DEFAULT_HUB, "openai/clip-vit-base-patch32", "refs/pr/15", "model.safetensors"),
+        format!("{DEFAULT_HUB}/openai/clip-vit-base-patch32/resolve/refs%2Fpr%2F15/model.safetensors")
     );
 }
 

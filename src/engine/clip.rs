@@ -194,6 +194,19 @@ pub struct EncoderLayer {
     activation: Activation,
 }
 
+/// The widths of a tower's layers, from its config (text and vision configs name them alike).
+macro_rules! layer_shape {
+    ($c:expr) => {
+        LayerShape {
+            hidden: $c.hidden_size,
+            intermediate: $c.intermediate_size,
+            heads: $c.num_attention_heads,
+            activation: $c.hidden_act,
+            eps: $c.layer_norm_eps,
+        }
+    };
+}
+
 /// The widths one tower's layers share.
 #[derive(Clone, Copy)]
 struct LayerShape {
@@ -279,13 +292,7 @@ pub struct TextTransformer {
 
 impl TextTransformer {
     fn load(vb: VarBuilder, c: &TextConfig) -> candle_core::Result<Self> {
-        let shape = LayerShape {
-            hidden: c.hidden_size,
-            intermediate: c.intermediate_size,
-            heads: c.num_attention_heads,
-            activation: c.hidden_act,
-            eps: c.layer_norm_eps,
-        };
+        let shape = layer_shape!(c);
         Ok(Self {
             embeddings: TextEmbeddings::load(vb.pp("embeddings"), c)?,
             encoder: Encoder::load(vb.pp("encoder"), c.num_hidden_layers, shape)?,
@@ -364,13 +371,7 @@ pub struct VisionTransformer {
 
 impl VisionTransformer {
     fn load(vb: VarBuilder, c: &VisionConfig) -> candle_core::Result<Self> {
-        let shape = LayerShape {
-            hidden: c.hidden_size,
-            intermediate: c.intermediate_size,
-            heads: c.num_attention_heads,
-            activation: c.hidden_act,
-            eps: c.layer_norm_eps,
-        };
+        let shape = layer_shape!(c);
         Ok(Self {
             embeddings: VisionEmbeddings::load(vb.pp("embeddings"), c)?,
             // (sic: transformers' name)
