@@ -18,14 +18,6 @@ use crate::web::messages::{ModelSource, Request, Response};
 use crate::web::permalink::{self, AttentionLink};
 use crate::web::worker_client;
 
-pub(super) fn format_bytes(b: u64) -> String {
-    if b >= 1 << 20 {
-        format!("{:.1} MB", b as f64 / (1u64 << 20) as f64)
-    } else {
-        format!("{:.0} kB", b as f64 / 1024.0)
-    }
-}
-
 /// Export buttons: the attention as JSON, the head view as SVG or PNG, and a standalone HTML page.
 #[component]
 fn ExportBar(data: Arc<AttentionData>) -> impl IntoView {
@@ -68,9 +60,8 @@ async fn request_attention(hub: String, repo: String, text: String, text_b: Stri
     let text_b = Some(text_b).filter(|b| !b.trim().is_empty());
     let request = Request::Attention { source: ModelSource { hub, repo, revision }, text, text_b, queries_keys: true };
     let on_progress = move |p: &Response| {
-        if let Response::Progress { file, done, total } = p {
-            let pct = total.map(|t| format!(" of {} ({:.0} %)", format_bytes(t), *done as f64 * 100.0 / t.max(1) as f64));
-            status.set(format!("Downloading {file}: {}{}", format_bytes(*done), pct.unwrap_or_default()));
+        if let Some(text) = export::progress_text(p) {
+            status.set(text);
         }
     };
     match worker_client::request(request, on_progress).await {

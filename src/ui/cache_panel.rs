@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::attention_lab::format_bytes;
+use super::export::format_bytes;
 use crate::web::messages::{Request, Response};
 use crate::web::store::{Estimate, StoredFile};
 use crate::web::worker_client;

@@ -41,10 +41,7 @@ fn capture(video: &web_sys::HtmlVideoElement) -> Result<Vec<u8>, String> {
     canvas.set_height(h);
     let ctx: web_sys::CanvasRenderingContext2d = canvas.get_context("2d").ok().flatten().ok_or("no 2d context")?.unchecked_into();
     ctx.draw_image_with_html_video_element(video, 0.0, 0.0).map_err(|_| "cannot read the frame")?;
-    let url = canvas.to_data_url_with_type("image/png").map_err(|_| "cannot encode the frame")?;
-    let b64 = url.split_once(',').map(|(_, b)| b).ok_or("bad frame")?;
-    let binary = web_sys::window().ok_or("no window")?.atob(b64).map_err(|_| "bad frame")?;
-    Ok(binary.chars().map(|c| c as u8).collect())
+    super::export::canvas_png(&canvas)
 }
 
 /// A "Use camera" button; while open, a preview and "Take photo", which calls `on_photo` with PNG bytes.

@@ -156,10 +156,7 @@ pub fn SubmissionExport(result: Arc<ClipResult>, image: Arc<Vec<u8>>, revision: 
                 ctx.set_fill_style_str("#1d1f23");
                 ctx.fill_text(&format!("{p:.4}"), 632.0, y + 16.0).ok();
             }
-            let url = canvas.to_data_url_with_type("image/png").map_err(|_| "cannot encode PNG")?;
-            let b64 = url.split_once(',').map(|(_, b)| b).ok_or("bad PNG")?;
-            let binary = web_sys::window().ok_or("no window")?.atob(b64).map_err(|_| "bad base64")?;
-            export::download("clip-submission.png", "image/png", &binary.chars().map(|c| c as u8).collect::<Vec<u8>>())
+            export::download("clip-submission.png", "image/png", &export::canvas_png(&canvas)?)
         })();
         message.set(outcome.err());
     };

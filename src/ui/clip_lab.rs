@@ -142,9 +142,8 @@ pub fn ClipLab(cache: super::cache_panel::CacheState) -> impl IntoView {
         status.set("Starting…".into());
         spawn_local(async move {
             let on_progress = move |p: &Response| {
-                if let Response::Progress { file, done, total } = p {
-                    let pct = total.map(|t| format!(" ({:.0} %)", *done as f64 * 100.0 / t.max(1) as f64)).unwrap_or_default();
-                    status.set(format!("Downloading {file}: {:.1} MB{pct}", *done as f64 / 1048576.0));
+                if let Some(text) = super::export::progress_text(p) {
+                    status.set(text);
                 }
             };
             match worker_client::request(request, on_progress).await {

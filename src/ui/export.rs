@@ -81,10 +81,30 @@ pub async fn svg_to_png(markup: &str, width: f64, height: f64, background: &str)
     ctx.fill_rect(0.0, 0.0, width * scale, height * scale);
     ctx.scale(scale, scale).ok();
     ctx.draw_image_with_html_image_element(&img, 0.0, 0.0).map_err(|_| "cannot draw the image")?;
+    canvas_png(&canvas)
+}
+
+/// A canvas's pixels as PNG file bytes (via its data URL: `toBlob` would need a callback for the same result).
+pub fn canvas_png(canvas: &web_sys::HtmlCanvasElement) -> Result<Vec<u8>, String> {
     let data_url = canvas.to_data_url_with_type("image/png").map_err(|_| "cannot encode PNG")?;
     let b64 = data_url.split_once(',').map(|(_, b)| b).ok_or("bad PNG data")?;
     let binary = web_sys::window().ok_or("no window")?.atob(b64).map_err(|_| "bad base64")?;
     Ok(binary.chars().map(|c| c as u8).collect())
+}
+
+/// "Downloading model.safetensors: 12.3 MB of 86.7 MB (14 %)" for a worker's progress message.
+pub fn progress_text(progress: &crate::web::messages::Response) -> Option<String> {
+    let crate::web::messages::Response::Progress { file, done, total } = progress else { return None };
+    let of = total.map(|t| format!(" of {} ({:.0} %)", format_bytes(t), *done as f64 * 100.0 / t.max(1) as f64));
+    Some(format!("Downloading {file}: {}{}", format_bytes(*done), of.unwrap_or_default()))
+}
+
+pub fn format_bytes(b: u64) -> String {
+    if b >= 1 << 20 {
+        format!("{:.1} MB", b as f64 / (1u64 << 20) as f64)
+    } else {
+        format!("{:.0} kB", b as f64 / 1024.0)
+    }
 }
 
 /// The page's background colour (for PNGs that match the theme).

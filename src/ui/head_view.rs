@@ -8,11 +8,33 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use super::draw::{head_colour, Columns};
-use crate::engine::attention::{AttentionData, Matrix, MatrixOptions, PairFilter, Pick};
+use crate::engine::attention::{AttentionData, Label, Matrix, MatrixOptions, PairFilter, Pick};
 
 /// Above this many line elements, lines lighter than `THIN` are left out (invisible anyway) to keep the page fluid.
 const MAX_FULL_LINES: usize = 20_000;
 const THIN: f32 = 0.01;
+
+/// One column of token labels; focusing or hovering a token isolates its lines.
+fn token_column(labels: &[Label], geometry: Columns, hover: RwSignal<Option<Hover>>, left: bool) -> impl IntoView {
+    let (x, anchor, side) = if left {
+        (geometry.left_text_x(), "end", "left")
+    } else {
+        (geometry.right_text_x(), "start", "right")
+    };
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let this = if left { Hover::Left(i) } else { Hover::Right(i) };
+            view! {
+                <text class=format!("token {side}") class:special=l.special x=x y=geometry.y(i) text-anchor=anchor
+                    dominant-baseline="middle" tabindex="0" role="button" aria-label=format!("token {}: {}", i, l.text)
+                    on:mouseenter=move |_| hover.set(Some(this)) on:mouseleave=move |_| hover.set(None)
+                    on:focus=move |_| hover.set(Some(this)) on:blur=move |_| hover.set(None)>{l.text.clone()}</text>
+            }
+        })
+        .collect_view()
+}
 
 /// The layer selector's "mean of all layers".
 pub const MEAN_LAYER: usize = usize::MAX;
@@ -170,30 +192,8 @@ pub fn HeadView(
         let Some(first) = ms.first() else { return ().into_any() };
         let (rows, cols) = (first.rows.clone(), first.cols.clone());
         let height = geometry.height(rows.len().max(cols.len()));
-        let left = rows
-            .iter()
-            .enumerate()
-            .map(|(r, l)| {
-                view! {
-                    <text class="token left" class:special=l.special x=geometry.left_text_x() y=geometry.y(r) text-anchor="end"
-                        dominant-baseline="middle" tabindex="0" role="button" aria-label=format!("token {}: {}", r, l.text)
-                        on:mouseenter=move |_| hover.set(Some(Hover::Left(r))) on:mouseleave=move |_| hover.set(None)
-                        on:focus=move |_| hover.set(Some(Hover::Left(r))) on:blur=move |_| hover.set(None)>{l.text.clone()}</text>
-                }
-            })
-            .collect_view();
-        let right = cols
-            .iter()
-            .enumerate()
-            .map(|(c, l)| {
-                view! {
-                    <text class="token right" class:special=l.special x=geometry.right_text_x() y=geometry.y(c) dominant-baseline="middle"
-                        tabindex="0" role="button" aria-label=format!("token {}: {}", c, l.text)
-                        on:mouseenter=move |_| hover.set(Some(Hover::Right(c))) on:mouseleave=move |_| hover.set(None)
-                        on:focus=move |_| hover.set(Some(Hover::Right(c))) on:blur=move |_| hover.set(None)>{l.text.clone()}</text>
-                }
-            })
-            .collect_view();
+        let left = token_column(&rows, geometry, hover, true);
+        let right = token_column(&cols, geometry, hover, false);
         view! {
             <svg class="head-view" data-testid="head-view" width=geometry.width() height=height
                 viewBox=format!("0 0 {} {}", geometry.width(), height) role="img" aria-label="attention lines between tokens">
