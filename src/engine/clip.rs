@@ -712,9 +712,21 @@ pub struct ClipClassifier {
 
 impl ClipClassifier {
     pub fn load(name: &str, files: &ClipFiles) -> Result<Self> {
-        let config = Config::from_json(files.config_json)?;
-        let tokenizer = TextTokenizer::from_bytes(files.tokenizer_json)?;
-        let preprocess = PreprocessConfig::from_json(files.preprocessor_config_json)?;
+        let weights = super::nn::weights_from_safetensors(files.safetensors)?;
+        Self::from_parts(name, files.config_json, files.tokenizer_json, files.preprocessor_config_json, weights)
+    }
+
+    /// From the three small files and weights already read (e.g. streamed from the weights store).
+    pub fn from_parts(
+        name: &str,
+        config_json: &str,
+        tokenizer_json: &[u8],
+        preprocessor_config_json: &str,
+        weights: VarBuilder,
+    ) -> Result<Self> {
+        let config = Config::from_json(config_json)?;
+        let tokenizer = TextTokenizer::from_bytes(tokenizer_json)?;
+        let preprocess = PreprocessConfig::from_json(preprocessor_config_json)?;
         let side = config.vision.image_size;
         let fixed_size = match (preprocess.crop, preprocess.resize) {
             (Some(crop), _) => Some(crop),
@@ -729,7 +741,7 @@ impl ClipClassifier {
         }
         // transformers pads CLIP batches with <|endoftext|>; any id would do behind the causal mask.
         let pad_id = tokenizer.token_to_id("<|endoftext|>").unwrap_or(config.text.eos_token_id);
-        let model = ClipModel::from_safetensors(files.safetensors, config)?;
+        let model = ClipModel::load(weights, config)?;
         Ok(Self { name: name.to_string(), tokenizer, preprocess, model, pad_id })
     }
 

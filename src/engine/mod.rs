@@ -9,6 +9,7 @@ pub mod error;
 pub mod image_prep;
 pub mod nn;
 pub mod pipeline;
+pub mod safetensors_stream;
 pub mod standalone;
 pub mod synth;
 pub mod tokenize;

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use candle_nn::VarBuilder;
+
 use super::attention::AttentionData;
 use super::bert::{BertModel, Config, EncoderOutput};
 use super::nn::AttentionCapture;
@@ -23,9 +25,15 @@ pub struct AttentionModel {
 
 impl AttentionModel {
     pub fn load(name: &str, files: &CheckpointFiles) -> Result<Self> {
-        let config = Config::from_json(files.config_json)?;
-        let tokenizer = TextTokenizer::from_bytes(files.tokenizer_json)?;
-        let model = BertModel::from_safetensors(files.safetensors, config)?;
+        let weights = super::nn::weights_from_safetensors(files.safetensors)?;
+        Self::from_parts(name, files.config_json, files.tokenizer_json, weights)
+    }
+
+    /// From the config and tokenizer files and weights already read (e.g. streamed from the weights store).
+    pub fn from_parts(name: &str, config_json: &str, tokenizer_json: &[u8], weights: VarBuilder) -> Result<Self> {
+        let config = Config::from_json(config_json)?;
+        let tokenizer = TextTokenizer::from_bytes(tokenizer_json)?;
+        let model = BertModel::load(weights, config)?;
         Ok(Self { name: name.to_string(), tokenizer, model })
     }
 

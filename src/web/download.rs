@@ -14,7 +14,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, ReadableStreamDefaultReader, RequestCache, RequestInit, Response};
 
 use super::hub::file_url;
-use super::store::{hex, FileKey, Partial, Store, StoreError, StoredFile, CHUNK_SIZE};
+use super::store::{hex, ByteSink, FileKey, Partial, Store, StoreError, StoredFile, WholeFile, CHUNK_SIZE};
 use crate::engine::catalogue;
 
 /// A handle to stop a download; clones share the same switch.
@@ -644,9 +644,8 @@ pub fn cancel_all() -> usize {
     active.len()
 }
 
-/// A file's bytes: from the store when it is complete there, else downloaded into it (with the catalogue's size and
-/// sha256 where it knows them) and then read back. If IndexedDB cannot be opened (some private modes), the file is
-/// fetched without being kept.
+/// A model file from the weights store (IndexedDB) when it is complete there; otherwise downloaded into it first
+/// (resumable, size- and sha256-checked), then read back.
 pub async fn fetch_stored(
     hub: &str,
     repo: &str,
@@ -654,23 +653,44 @@ pub async fn fetch_stored(
     file: &str,
     on_progress: &dyn Fn(u64, Option<u64>),
 ) -> Result<Vec<u8>, String> {
+    let mut bytes = WholeFile::default();
+    stream_stored(hub, repo, revision, file, on_progress, &mut bytes).await?;
+    Ok(bytes.0)
+}
+
+/// Like [`fetch_stored`], but the bytes go to `sink` chunk by chunk instead of into one buffer, so a 600 MB
+/// checkpoint is never held whole next to the model built from it.
+pub async fn stream_stored(
+    hub: &str,
+    repo: &str,
+    revision: &str,
+    file: &str,
+    on_progress: &dyn Fn(u64, Option<u64>),
+    sink: &mut dyn ByteSink,
+) -> Result<(), String> {
     let key = FileKey::new(repo, revision, file);
     let store = match Store::shared().await {
         Ok(store) => store,
         Err(e) => {
             web_sys::console::warn_1(&format!("{e}; downloading {key} without keeping it").into());
-            return super::fetch::fetch_bytes(&file_url(hub, repo, revision, file), on_progress).await;
+            let bytes = super::fetch::fetch_bytes(&file_url(hub, repo, revision, file), on_progress).await?;
+            sink.reset(bytes.len() as u64);
+            return sink.push(&bytes);
         }
     };
     let lock = LOCKS.with(|l| l.borrow_mut().entry(key.clone()).or_default().clone());
     let _guard = lock.lock().await;
-    match store.get_file(&key).await {
-        Ok(Some(bytes)) => {
-            on_progress(bytes.len() as u64, Some(bytes.len() as u64));
-            return Ok(bytes);
+    match store.read_into(&key, sink).await {
+        Ok(true) => {
+            let size = store.manifest(&key).await.ok().flatten().map(|m| m.size);
+            if let Some(size) = size {
+                on_progress(size, Some(size));
+            }
+            return Ok(());
         }
-        Ok(None) => {}
-        Err(e) => {
+        Ok(false) => {}
+        Err(Ok(message)) => return Err(message),
+        Err(Err(e)) => {
             web_sys::console::warn_1(&format!("{e}; downloading it again").into());
             store.delete_file(&key).await.map_err(|e| e.to_string())?;
         }
@@ -680,5 +700,10 @@ pub async fn fetch_stored(
     let result = download(&store, hub, &key, &options, on_progress).await;
     ACTIVE.with(|a| a.borrow_mut().retain(|c| !Rc::ptr_eq(&c.0, &options.cancel.0)));
     result.map_err(|e| e.to_string())?;
-    store.get_file(&key).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("{key} vanished from the store"))
+    match store.read_into(&key, sink).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!("{key} vanished from the store")),
+        Err(Ok(message)) => Err(message),
+        Err(Err(e)) => Err(e.to_string()),
+    }
 }

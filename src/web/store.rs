@@ -95,6 +95,33 @@ pub struct Estimate {
     pub persisted: Option<bool>,
 }
 
+/// Where a stored file's bytes go as they are read back: a whole-file buffer, or straight into model tensors.
+pub trait ByteSink {
+    /// Start (again) from the first byte of a file of `size` bytes.
+    fn reset(&mut self, size: u64);
+    fn push(&mut self, bytes: &[u8]) -> Result<(), String>;
+}
+
+/// The file in one buffer (small files: config, tokenizer).
+#[derive(Default)]
+pub struct WholeFile(pub Vec<u8>);
+
+impl ByteSink for WholeFile {
+    fn reset(&mut self, size: u64) {
+        self.0.clear();
+        // A wrong size only costs a re-allocation, so a failed reservation is not an error here.
+        let _ = self.0.try_reserve_exact(size as usize);
+    }
+    fn push(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.0.try_reserve(bytes.len()).map_err(|_| "not enough memory to read the file".to_string())?;
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// A sink's own message (`Ok`), or the store's error (`Err`).
+pub type SinkOrStoreError = Result<String, StoreError>;
+
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum StoreError {
     #[error(
@@ -448,30 +475,45 @@ impl Store {
         Ok((next, false))
     }
 
-    /// The whole file, assembled from its chunks, if it is complete. Chunks are copied into wasm memory one at a
-    /// time, so the JS side never holds more than one chunk of it.
-    pub async fn get_file(&self, key: &FileKey) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(manifest) = self.manifest(key).await? else { return Ok(None) };
-        let size =
-            usize::try_from(manifest.size).map_err(|_| StoreError::Damaged(key.to_string(), "too large".into()))?;
-        let mut bytes = Vec::new();
-        bytes.try_reserve_exact(size).map_err(|_| {
-            StoreError::Failed(format!("not enough memory to load {} ({} MB)", key.file, manifest.size >> 20))
-        })?;
+    /// Hand a complete stored file to `sink`, chunk by chunk in order, so only one chunk of it is ever in wasm
+    /// memory besides what the sink keeps. `Ok(false)`: not stored. A sink error stops the walk and comes back as
+    /// `Err(Ok(message))`; a store error as `Err(Err(..))`.
+    pub async fn read_into(&self, key: &FileKey, sink: &mut dyn ByteSink) -> Result<bool, SinkOrStoreError> {
+        let Some(manifest) = self.manifest(key).await.map_err(Err)? else { return Ok(false) };
+        sink.reset(manifest.size);
+        let mut buffer = Vec::new();
+        let mut failure = None;
         let (len, gap) = self
-            .walk_chunks(key, &mut |offset, chunk| {
-                let start = offset as usize;
-                let end = start + chunk.length() as usize;
-                if end <= size {
-                    bytes.resize(end, 0);
-                    chunk.copy_to(&mut bytes[start..end]);
+            .walk_chunks(key, &mut |_, chunk| {
+                if failure.is_some() {
+                    return;
+                }
+                buffer.resize(chunk.length() as usize, 0);
+                chunk.copy_to(&mut buffer);
+                if let Err(e) = sink.push(&buffer) {
+                    failure = Some(e);
                 }
             })
-            .await?;
-        if gap || len != manifest.size || bytes.len() != size {
-            return Err(StoreError::Damaged(key.to_string(), format!("{len} of {} bytes are there", manifest.size)));
+            .await
+            .map_err(Err)?;
+        if let Some(e) = failure {
+            return Err(Ok(e));
         }
-        Ok(Some(bytes))
+        if gap || len != manifest.size {
+            return Err(Err(StoreError::Damaged(key.to_string(), format!("{len} of {} bytes are there", manifest.size))));
+        }
+        Ok(true)
+    }
+
+    /// The whole file, assembled from its chunks, if it is complete.
+    pub async fn get_file(&self, key: &FileKey) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut bytes = WholeFile::default();
+        match self.read_into(key, &mut bytes).await {
+            Ok(true) => Ok(Some(bytes.0)),
+            Ok(false) => Ok(None),
+            Err(Ok(message)) => Err(StoreError::Failed(message)),
+            Err(Err(e)) => Err(e),
+        }
     }
 
     /// Re-hash a stored file and compare with its manifest: `Ok(None)` if it is not stored, else whether it matches.

@@ -8,10 +8,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::download::fetch_stored;
+use super::download::{fetch_stored, stream_stored};
+use super::store::ByteSink;
 use super::messages::{decode, encode, Envelope, ModelSource, Request, Response};
-use crate::engine::clip::{ClipClassifier, ClipFiles};
-use crate::engine::pipeline::{AttentionModel, CheckpointFiles};
+use crate::engine::clip::ClipClassifier;
+use crate::engine::safetensors_stream::TensorStream;
+use crate::engine::pipeline::AttentionModel;
 use crate::engine::tokenize::TextTokenizer;
 
 #[derive(Default)]
@@ -52,6 +54,31 @@ async fn fetch_file(id: u32, source: &ModelSource, file: &str) -> Result<Vec<u8>
     fetch_stored(&source.hub, &source.repo, &source.revision, file, &on_progress).await
 }
 
+fn text(bytes: Vec<u8>, file: &str) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|_| format!("{file} is not UTF-8 text"))
+}
+
+/// The stored bytes of `model.safetensors` go straight into the tensors they belong to.
+struct TensorSink(TensorStream);
+
+impl ByteSink for TensorSink {
+    fn reset(&mut self, _size: u64) {
+        self.0 = TensorStream::new();
+    }
+    fn push(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.0.push(bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// `model.safetensors` as tensors, built while its chunks are read from the store (downloaded there first if needed).
+async fn stream_weights(id: u32, source: &ModelSource) -> Result<candle_nn::VarBuilder<'static>, String> {
+    let file = "model.safetensors";
+    let on_progress = move |done, total| send(id, Response::Progress { file: file.to_string(), done, total });
+    let mut sink = TensorSink(TensorStream::new());
+    stream_stored(&source.hub, &source.repo, &source.revision, file, &on_progress, &mut sink).await?;
+    sink.0.into_var_builder().map_err(|e| e.to_string())
+}
+
 async fn tokenizer(id: u32, source: &ModelSource) -> Result<Rc<TextTokenizer>, String> {
     if let Some(t) = STATE.with(|s| s.borrow().tokenizers.iter().find(|(k, _)| k == source).map(|(_, t)| t.clone())) {
         return Ok(t);
@@ -66,13 +93,11 @@ async fn attention_model(id: u32, source: &ModelSource) -> Result<(Rc<AttentionM
     if let Some(m) = STATE.with(|s| s.borrow().models.iter().find(|(k, _)| k == source).map(|(_, m)| m.clone())) {
         return Ok((m, 0.0));
     }
-    let config = fetch_file(id, source, "config.json").await?;
+    let config = text(fetch_file(id, source, "config.json").await?, "config.json")?;
     let tokenizer = fetch_file(id, source, "tokenizer.json").await?;
-    let weights = fetch_file(id, source, "model.safetensors").await?;
     let start = now_ms();
-    let config = String::from_utf8(config).map_err(|_| "config.json is not UTF-8 text".to_string())?;
-    let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights };
-    let model = Rc::new(AttentionModel::load(&source.repo, &files).map_err(|e| e.to_string())?);
+    let weights = stream_weights(id, source).await?;
+    let model = Rc::new(AttentionModel::from_parts(&source.repo, &config, &tokenizer, weights).map_err(|e| e.to_string())?);
     let load_ms = now_ms() - start;
     STATE.with(|s| s.borrow_mut().models.push((source.clone(), model.clone())));
     Ok((model, load_ms))
@@ -82,19 +107,14 @@ async fn clip_model(id: u32, source: &ModelSource) -> Result<(Rc<ClipClassifier>
     if let Some(m) = STATE.with(|s| s.borrow().clip_models.iter().find(|(k, _)| k == source).map(|(_, m)| m.clone())) {
         return Ok((m, 0.0));
     }
-    let text = |bytes: Vec<u8>, file: &str| String::from_utf8(bytes).map_err(|_| format!("{file} is not UTF-8 text"));
     let config = text(fetch_file(id, source, "config.json").await?, "config.json")?;
     let preprocessor = text(fetch_file(id, source, "preprocessor_config.json").await?, "preprocessor_config.json")?;
     let tokenizer = fetch_file(id, source, "tokenizer.json").await?;
-    let weights = fetch_file(id, source, "model.safetensors").await?;
     let start = now_ms();
-    let files = ClipFiles {
-        config_json: &config,
-        tokenizer_json: &tokenizer,
-        preprocessor_config_json: &preprocessor,
-        safetensors: &weights,
-    };
-    let model = Rc::new(ClipClassifier::load(&source.repo, &files).map_err(|e| e.to_string())?);
+    let weights = stream_weights(id, source).await?;
+    let model = Rc::new(
+        ClipClassifier::from_parts(&source.repo, &config, &tokenizer, &preprocessor, weights).map_err(|e| e.to_string())?,
+    );
     let load_ms = now_ms() - start;
     STATE.with(|s| s.borrow_mut().clip_models.push((source.clone(), model.clone())));
     Ok((model, load_ms))

@@ -46,6 +46,24 @@ fn fail_all(client: &Rc<RefCell<Client>>, message: &str) {
     }
 }
 
+/// The worker's wasm cannot be trusted after it trapped (its memory may be half-updated): fail what waits on it
+/// and start a fresh worker on the next request.
+fn restart(client: &Rc<RefCell<Client>>, reason: &str) {
+    web_sys::console::warn_1(&format!("the inference worker stopped ({reason}); a new one starts on the next request").into());
+    client.borrow().worker.terminate();
+    CLIENT.with(|slot| {
+        if slot.borrow().as_ref().is_some_and(|c| Rc::ptr_eq(c, client)) {
+            *slot.borrow_mut() = None;
+        }
+    });
+    let message = if reason.contains("memory") || reason.contains("Memory") {
+        format!("The model ran out of memory in this browser tab ({reason}). Close other tabs or pick a smaller model, then try again.")
+    } else {
+        format!("The inference worker failed ({reason}). Please try again; if it happens again, reload the page.")
+    };
+    fail_all(client, &message);
+}
+
 fn start() -> Result<Rc<RefCell<Client>>, String> {
     let worker = Worker::new(WORKER_SCRIPT).map_err(|e| format!("cannot start the inference worker: {e:?}"))?;
     let client = Rc::new(RefCell::new(Client { worker: worker.clone(), ready: false, queued: vec![], pending: HashMap::new(), next_id: 1 }));
@@ -53,6 +71,10 @@ fn start() -> Result<Rc<RefCell<Client>>, String> {
     let weak = Rc::downgrade(&client);
     let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
         let Some(client) = weak.upgrade() else { return };
+        // worker.js posts a plain string when the worker's wasm died (a trap or an unhandled rejection).
+        if let Some(reason) = event.data().as_string() {
+            return restart(&client, &reason);
+        }
         let envelope: Envelope<Response> = match decode(&event.data()) {
             Ok(e) => e,
             Err(e) => return fail_all(&client, &e),
@@ -91,7 +113,7 @@ fn start() -> Result<Rc<RefCell<Client>>, String> {
     let weak = Rc::downgrade(&client);
     let on_error = Closure::<dyn Fn(web_sys::ErrorEvent)>::new(move |event: web_sys::ErrorEvent| {
         if let Some(client) = weak.upgrade() {
-            fail_all(&client, &format!("the inference worker failed: {}", event.message()));
+            restart(&client, &event.message());
         }
     });
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
