@@ -65,10 +65,10 @@ async fn request_attention(hub: String, repo: String, text: String, text_b: Stri
         }
     };
     match worker_client::request(request, on_progress).await {
-        Response::Attention { data, forward_ms, load_ms } => {
+        Response::Attention { data, forward_ms, load_ms, memory_bytes } => {
             let mut s = format!("{} tokens · forward pass {forward_ms:.0} ms", data.len());
             if load_ms > 0.0 {
-                s += &format!(" · model loaded in {load_ms:.0} ms");
+                s += &format!(" · model loaded in {load_ms:.0} ms · worker memory {}", export::format_bytes(memory_bytes));
             }
             if data.dropped_tokens > 0 {
                 s += &format!(" · the input was too long: {} tokens were cut", data.dropped_tokens);
@@ -215,7 +215,7 @@ pub fn AttentionLab(cache: super::cache_panel::CacheState) -> impl IntoView {
                 <textarea id="text-b" prop:value=move || text_b.get() on:input=move |ev| text_b.set(event_target_value(&ev))></textarea>
                 <button id="run" type="submit" prop:disabled=move || busy.get()>"Run"</button>
             </form>
-            <p class="status" role="status" aria-live="polite">{move || status.get()}</p>
+            <p class="status" data-testid="attention-status" role="status" aria-live="polite">{move || status.get()}</p>
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <fieldset class="options">
                 <legend>"Show"</legend>

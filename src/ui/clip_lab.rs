@@ -10,6 +10,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::camera::Camera;
 use super::clip_extras::{CaptionAttention, SubmissionExport, VisionHeatmap};
+use super::export;
 use crate::engine::catalogue;
 use crate::engine::clip::ClipResult;
 use crate::web::hub::hub_from_page;
@@ -147,8 +148,12 @@ pub fn ClipLab(cache: super::cache_panel::CacheState) -> impl IntoView {
                 }
             };
             match worker_client::request(request, on_progress).await {
-                Response::Clip { result: r, forward_ms, .. } => {
-                    status.set(format!("{} captions scored in {forward_ms:.0} ms", r.captions.len()));
+                Response::Clip { result: r, forward_ms, load_ms, memory_bytes } => {
+                    let mut s = format!("{} captions scored in {forward_ms:.0} ms", r.captions.len());
+                    if load_ms > 0.0 {
+                        s += &format!(" · model loaded in {load_ms:.0} ms · worker memory {}", export::format_bytes(memory_bytes));
+                    }
+                    status.set(s);
                     if search {
                         ranked.set(
                             rank_pairs(&r.logits).into_iter().take(10).map(|(i, j, p)| (list[i].clone(), list[j].clone(), p)).collect(),

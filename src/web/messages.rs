@@ -51,8 +51,10 @@ pub enum Response {
     /// Download or load progress for a request still running.
     Progress { file: String, done: u64, total: Option<u64> },
     Tokens(Encoded),
-    Attention { data: AttentionData, forward_ms: f64, load_ms: f64 },
-    Clip { result: Box<ClipResult>, forward_ms: f64, load_ms: f64 },
+    /// `load_ms`: reading (or downloading) and building the model, 0 when it was already loaded. `memory_bytes`: the
+    /// worker's wasm memory afterwards — it never shrinks, so this is its peak so far.
+    Attention { data: AttentionData, forward_ms: f64, load_ms: f64, memory_bytes: u64 },
+    Clip { result: Box<ClipResult>, forward_ms: f64, load_ms: f64, memory_bytes: u64 },
     Error(String),
     /// The complete files in the weights store, sorted by repo, revision, file.
     CacheFiles(Vec<StoredFile>),

@@ -42,6 +42,11 @@ fn send(id: u32, body: Response) {
     }
 }
 
+/// The size of this worker's wasm linear memory.
+fn memory_bytes() -> u64 {
+    wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>().buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as u64
+}
+
 fn now_ms() -> f64 {
     js_sys::Date::now()
 }
@@ -132,13 +137,13 @@ async fn handle(id: u32, request: Request) -> Response {
                 let (model, load_ms) = attention_model(id, &source).await?;
                 let start = now_ms();
                 let data = model.attention(&text, text_b.as_deref(), queries_keys).map_err(|e| e.to_string())?;
-                Ok(Response::Attention { data, forward_ms: now_ms() - start, load_ms })
+                Ok(Response::Attention { data, forward_ms: now_ms() - start, load_ms, memory_bytes: memory_bytes() })
             }
             Request::Classify { source, image, captions } => {
                 let (model, load_ms) = clip_model(id, &source).await?;
                 let start = now_ms();
                 let result = model.classify(&image, &captions).map_err(|e| e.to_string())?;
-                Ok(Response::Clip { result: Box::new(result), forward_ms: now_ms() - start, load_ms })
+                Ok(Response::Clip { result: Box::new(result), forward_ms: now_ms() - start, load_ms, memory_bytes: memory_bytes() })
             }
             request @ (Request::CacheList
             | Request::CacheDeleteModel { .. }
