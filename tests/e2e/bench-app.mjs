@@ -3,11 +3,11 @@
 //   - attention lab, MiniLM: press Run → head view drawn, 16 and 128 tokens (first run includes download + load)
 //   - model view at 128 tokens
 //   - CLIP lab on a full-depth ViT-B/32-shaped CLIP (synthetic weights): Classify → probabilities, 2 and 8 captions
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setup, makeHubRoot, watchedPage, MINILM_DIR, MINILM_REPO, CLIP_REPO, REPO } from './harness.mjs';
 import { startHub } from '../hub/hub.mjs';
 
-const fullClip = process.argv[2];
+const fullClip = resolve(process.argv[2]);
 const env = await setup({ hub: false });
 const hub = await startHub({ root: await makeHubRoot({ [MINILM_REPO]: MINILM_DIR, [CLIP_REPO]: fullClip }) });
 const url = `${env.site.url}?hub=${encodeURIComponent(hub.url)}`;
@@ -38,8 +38,12 @@ const loadFigures = async (statusSelector) => {
   if (!m) throw new Error(`no load figures in the status: ${s}`);
   return { ms: Number(m[1]), memory: Number(m[2]) * (m[3] === 'GB' ? 1e9 : 1e6) };
 };
+// The permalink in the URL restores the sentence and runs it, as a student's bookmark would.
+const t0 = Date.now();
 await page.reload();
-const warmStart = await attention(16);
+await page.waitForFunction(() => document.querySelector('[data-testid=attention-status]')?.textContent.includes('model loaded in')
+  && document.querySelector('[data-testid=head-view] line'), null, { timeout: 120_000 });
+const warmStart = Date.now() - t0;
 const minilmLoad = await loadFigures('[data-testid=attention-status]');
 const model = await page.evaluate(async () => {
   const t0 = performance.now();
