@@ -241,7 +241,8 @@ pub fn AttentionLab(
                     let b = text_b.get();
                     if b.is_empty() { text.get() } else { format!("{} / {b}", text.get()) }
                 }}</p>
-                <p class="status" role="status" aria-live="polite">{move || if data.with(Option::is_some) { String::new() } else { status.get() }}</p>
+                // Progress only while loading: once drawn, the view is all the room there is.
+                {move || data.with(Option::is_none).then(|| view! { <p class="status" role="status" aria-live="polite">{move || status.get()}</p> })}
                 {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 {move || data.get().map(|d| match embed {
                     EmbedView::Model => view! { <ModelView data=d options=options on_open=open_head /> }.into_any(),

@@ -133,3 +133,32 @@ test('the CLIP lab embeds with its captions', async () => {
   assert.equal(await embedded.getByTestId('open-full').count(), 1);
   await finish(embedded, 'embed-clip');
 });
+
+test('embedded neuron and model views start at the linked layer and head', async () => {
+  const c = golden.json.cases[0];
+  const attn = golden.tensor('case0.attn');
+  const neuron = await watchedPage(env.context);
+  await neuron.goto(env.appUrl({ embed: 'neuron', text: c.text, layer: '2', heads: '7' }));
+  await neuron.getByTestId('softmax-bar').first().waitFor({ timeout: 90_000 });
+  assert.equal(await neuron.getByTestId('neuron-layer').inputValue(), '2');
+  assert.equal(await neuron.getByTestId('neuron-head').inputValue(), '7');
+  assert.equal(await neuron.getByTestId('head-view').count(), 0, 'only the neuron view');
+  await neuron.getByTestId('neuron-token').selectOption('3');
+  const bars = await neuron.getByTestId('softmax-bar').evaluateAll((bs) => bs.map((b) => +b.dataset.weight));
+  bars.forEach((w, j) => assert.ok(Math.abs(w - attention(attn, 2, 7, 3, j)) <= TOL, `bar ${j}: ${w}`));
+  await finish(neuron, 'embed-neuron');
+
+  const model = await watchedPage(env.context);
+  await model.goto(env.appUrl({ embed: 'model', text: c.text }));
+  const canvas = model.getByTestId('model-view');
+  await canvas.waitFor({ timeout: 90_000 });
+  assert.equal(await model.getByTestId('head-view').count(), 0, 'only the model view');
+  assert.equal(await model.getByTestId('neuron-view').count(), 0);
+  await model.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  const inked = await canvas.evaluate((cv) => {
+    const d = cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data;
+    let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n += 1; return n;
+  });
+  assert.ok(inked > 1000, `the thumbnails are drawn (${inked} pixels)`);
+  await finish(model, 'embed-model');
+});
