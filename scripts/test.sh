@@ -41,6 +41,9 @@ kill "$HUB_PID" 2>/dev/null; HUB_PID=; rm -f "$HUB_ROOT.log"
 
 # 3. Release site, and its SIMD128 check.
 layer "release build" bash scripts/build.sh
+# The same site built for a sub-path (as GitHub Pages serves a project site), for tests/e2e/subpath.test.mjs.
+# Trunk reuses the compiled wasm: this costs only wasm-bindgen and wasm-opt again (about 2 minutes here).
+layer "release build for /nlu-lab/" bash scripts/build.sh --public-url /nlu-lab/ --dist target/dist-subpath
 layer "SIMD128 check" bash scripts/check_simd.sh
 
 # 4. End to end: the loopback hub's own tests, then Playwright against dist/. The CLIP lab runs on a CLIP of

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::head_analysis::HeadAnalysis;
+use super::embed::{EmbedPanel, EmbedView};
 use super::export;
+use super::guide;
+use super::head_analysis::HeadAnalysis;
 use super::head_view::HeadView;
 use super::model_view::ModelView;
 use super::neuron_view::NeuronView;
@@ -85,7 +87,13 @@ async fn request_attention(hub: String, repo: String, text: String, text_b: Stri
 }
 
 #[component]
-pub fn AttentionLab(cache: super::cache_panel::CacheState) -> impl IntoView {
+pub fn AttentionLab(
+    cache: super::cache_panel::CacheState,
+    /// Embedded (`?embed=head|model|neuron`): only this view, run straight away on the URL's sentence.
+    #[prop(optional)]
+    embed: Option<EmbedView>,
+) -> impl IntoView {
+    let guide = guide::progress();
     let hub = StoredValue::new(hub_from_page());
     let link = permalink::read();
     let default_model = catalogue::encoders().next().expect("an encoder").repo.to_string();
@@ -100,6 +108,7 @@ pub fn AttentionLab(cache: super::cache_panel::CacheState) -> impl IntoView {
     let layer = RwSignal::new(0usize);
     let active = RwSignal::new(Vec::<bool>::new());
     let open_head = Callback::new(move |(l, h): (usize, usize)| {
+        guide::mark(guide, |g| g.heads_compared);
         layer.set(l);
         active.update(|a| a.iter_mut().enumerate().for_each(|(i, x)| *x = i == h));
         if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("head-view-title")) {
@@ -118,21 +127,45 @@ pub fn AttentionLab(cache: super::cache_panel::CacheState) -> impl IntoView {
         ..Default::default()
     });
 
-    // Keep the URL in step with what is shown, so copying it shares this exact view.
-    Effect::new(move |_| {
-        if data.with(Option::is_none) {
-            return;
-        }
+    // What is shown, as a link: the result's model and sentences, the head view's layer and heads.
+    let shown_link = move || {
+        let d = data.get()?;
         let act = active.get();
         let heads = (act.iter().any(|a| !a)).then(|| act.iter().enumerate().filter(|(_, a)| **a).map(|(h, _)| h).collect());
-        permalink::write(&AttentionLink {
-            model: Some(model.get_untracked()),
-            text: Some(text.get_untracked()),
-            text_b: Some(text_b.get_untracked()).filter(|b| !b.is_empty()),
+        Some(AttentionLink {
+            model: Some(d.model.clone()),
+            text: Some(d.text.clone()),
+            text_b: d.text_b.clone().filter(|b| !b.is_empty()),
             layer: Some(layer.get()).filter(|&l| l != super::head_view::MEAN_LAYER),
             heads,
-        });
+        })
+    };
+    // Keep the URL in step with what is shown, so copying it shares this exact view.
+    Effect::new(move |_| {
+        if let Some(link) = shown_link() {
+            permalink::write(&link);
+        }
     });
+    let embed_url = Callback::new(move |view: EmbedView| {
+        let mut params = shown_link().map(|l| l.params()).unwrap_or_default();
+        params.push(("embed", vec![view.key().to_string()]));
+        permalink::page_url(&params)
+    });
+    // The guide: a suggested sentence to fill in, and "compared layers" once the layer changes on a result.
+    if let Some(g) = guide {
+        Effect::new(move |_| {
+            if let Some(sentence) = g.suggested_sentence.get() {
+                text.set(sentence);
+                text_b.set(String::new());
+                g.suggested_sentence.set(None);
+            }
+        });
+        Effect::watch(move || layer.get(), move |_, _, _| {
+            if data.with_untracked(Option::is_some) {
+                guide::mark(guide, |g| g.heads_compared);
+            }
+        }, false);
+    }
     // A permalink's layer and heads, applied once its result arrives.
     let pending_link = RwSignal::new(None::<AttentionLink>);
     let run = move || {
@@ -163,6 +196,7 @@ pub fn AttentionLab(cache: super::cache_panel::CacheState) -> impl IntoView {
                         }
                     }
                     data.set(Some(Arc::new(d)));
+                    guide::mark(guide, |g| g.attention_ran);
                 }
                 Err(e) => error.set(Some(e)),
             }
@@ -192,10 +226,32 @@ pub fn AttentionLab(cache: super::cache_panel::CacheState) -> impl IntoView {
         });
     };
 
-    if link.text.is_some() {
-        // Opened from a permalink: run it straight away.
+    let start_layer = link.layer.unwrap_or(0);
+    let start_head = link.heads.as_ref().and_then(|h| h.first().copied()).unwrap_or(0);
+    if link.text.is_some() || embed.is_some() {
+        // Opened from a permalink, or embedded (the view needs the data): run it straight away.
         pending_link.set(Some(link));
         run();
+    }
+
+    if let Some(embed) = embed {
+        return view! {
+            <section class="lab embedded-lab" data-testid="embedded" aria-label=format!("nlu-lab: {}", embed.title())>
+                <p class="embed-sentence">{move || {
+                    let b = text_b.get();
+                    if b.is_empty() { text.get() } else { format!("{} / {b}", text.get()) }
+                }}</p>
+                // Progress only while loading: once drawn, the view is all the room there is.
+                {move || data.with(Option::is_none).then(|| view! { <p class="status" role="status" aria-live="polite">{move || status.get()}</p> })}
+                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                {move || data.get().map(|d| match embed {
+                    EmbedView::Model => view! { <ModelView data=d options=options on_open=open_head /> }.into_any(),
+                    EmbedView::Neuron => view! { <NeuronView data=d start=(start_layer, start_head) /> }.into_any(),
+                    _ => view! { <HeadView data=d options=options layer=layer active=active top_mass=top_mass /> }.into_any(),
+                })}
+            </section>
+        }
+        .into_any();
     }
 
     view! {
@@ -210,7 +266,10 @@ pub fn AttentionLab(cache: super::cache_panel::CacheState) -> impl IntoView {
                     }).collect_view()}
                 </select>
                 <label for="text-a">"Sentence A"</label>
-                <textarea id="text-a" prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+                <textarea id="text-a" prop:value=move || text.get() on:input=move |ev| {
+                    text.set(event_target_value(&ev));
+                    guide::mark(guide, |g| g.sentence_chosen);
+                }></textarea>
                 <label for="text-b">"Sentence B (optional)"</label>
                 <textarea id="text-b" prop:value=move || text_b.get() on:input=move |ev| text_b.set(event_target_value(&ev))></textarea>
                 <button id="run" type="submit" prop:disabled=move || busy.get()>"Run"</button>
@@ -236,7 +295,7 @@ pub fn AttentionLab(cache: super::cache_panel::CacheState) -> impl IntoView {
                 {move || data.get().map(|d| d.tokens.iter().map(|t| view! { <li>{t.clone()}</li> }).collect_view())}
             </ol>
             {move || data.get().map(|d| view! {
-                <ExportBar data=d.clone() />
+                <div class="lab-actions"><ExportBar data=d.clone() /><EmbedPanel views=EmbedView::ATTENTION.to_vec() url_for=embed_url /></div>
                 <h3 id="head-view-title">"Head view"</h3>
                 <HeadView data=d.clone() options=options layer=layer active=active top_mass=top_mass />
                 <h3>"Model view"</h3>
@@ -272,4 +331,5 @@ pub fn AttentionLab(cache: super::cache_panel::CacheState) -> impl IntoView {
             })}
         </section>
     }
+    .into_any()
 }

@@ -106,6 +106,14 @@ async fn sha256_hex(bytes: &[u8]) -> Result<String, String> {
 #[component]
 pub fn SubmissionExport(result: Arc<ClipResult>, image: Arc<Vec<u8>>, revision: &'static str, crop: NodeRef<leptos::html::Canvas>) -> impl IntoView {
     let message = RwSignal::new(None::<String>);
+    // A successful hand-in is the guide's last step.
+    let guide = super::guide::progress();
+    let report = move |outcome: Result<(), String>| {
+        if outcome.is_ok() {
+            super::guide::mark(guide, |g| g.exported);
+        }
+        message.set(outcome.err());
+    };
     let (r1, r2, img) = (result.clone(), result, image);
     let json = move |_| {
         let (r, img) = (r1.clone(), img.clone());
@@ -127,7 +135,7 @@ pub fn SubmissionExport(result: Arc<ClipResult>, image: Arc<Vec<u8>>, revision: 
                 export::download("clip-submission.json", "application/json", serde_json::to_string_pretty(&doc).unwrap_or_default().as_bytes())
             }
             .await;
-            message.set(outcome.err());
+            report(outcome);
         });
     };
     let card = move |_| {
@@ -158,7 +166,7 @@ pub fn SubmissionExport(result: Arc<ClipResult>, image: Arc<Vec<u8>>, revision: 
             }
             export::download("clip-submission.png", "image/png", &export::canvas_png(&canvas)?)
         })();
-        message.set(outcome.err());
+        report(outcome);
     };
     view! {
         <div class="export-bar" role="group" aria-label="submission">

@@ -10,15 +10,21 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::camera::Camera;
 use super::clip_extras::{CaptionAttention, SubmissionExport, VisionHeatmap};
+use super::embed::{EmbedPanel, EmbedView};
 use super::export;
+use super::guide;
 use crate::engine::catalogue;
 use crate::engine::clip::ClipResult;
 use crate::web::hub::hub_from_page;
 use crate::web::messages::{ModelSource, Request, Response};
+use crate::web::permalink;
 use crate::web::worker_client;
 
 /// The assignment's rule: a pair confuses CLIP when its top probability is below this.
 pub const CONFUSING_BELOW: f32 = 0.6;
+
+/// The captions a new lab starts with (unless the URL gives some).
+const DEFAULT_CAPTIONS: [&str; 2] = ["a photo of a cat", "a photo of a dog"];
 
 #[derive(Clone)]
 struct ImageInput {
@@ -86,12 +92,35 @@ pub fn rank_pairs(logits: &[f32]) -> Vec<(usize, usize, f32)> {
 }
 
 #[component]
-pub fn ClipLab(cache: super::cache_panel::CacheState) -> impl IntoView {
+pub fn ClipLab(
+    cache: super::cache_panel::CacheState,
+    /// Embedded in a course page (`?embed=clip`): no title, no Embed button.
+    #[prop(optional)]
+    embed: bool,
+) -> impl IntoView {
+    let guide = guide::progress();
     let hub = StoredValue::new(hub_from_page());
     let model = RwSignal::new(catalogue::clips().next().expect("a CLIP model").repo.to_string());
     let entry = move || catalogue::find(&model.get()).expect("a catalogue entry");
     let image = RwSignal::new(None::<ImageInput>);
-    let captions = RwSignal::new(vec!["a photo of a cat".to_string(), "a photo of a dog".to_string()]);
+    let from_link = permalink::read_captions();
+    let captions = RwSignal::new(if from_link.is_empty() { DEFAULT_CAPTIONS.map(String::from).to_vec() } else { from_link });
+    // The guide's "wrote two captions": two non-empty ones, not just the starting pair.
+    if guide.is_some() {
+        Effect::new(move |_| {
+            let written = captions.with(|cs| cs.iter().filter(|c| !c.trim().is_empty()).count() >= 2 && *cs != DEFAULT_CAPTIONS);
+            if written {
+                guide::mark(guide, |g| g.captions_written);
+            }
+        });
+    }
+    let embed_url = Callback::new(move |view: EmbedView| {
+        // The attention lab's state in the URL means nothing to an embedded CLIP lab: leave it out.
+        let mut params = permalink::AttentionLink::default().params();
+        params.push(("caption", captions.get()));
+        params.push(("embed", vec![view.key().to_string()]));
+        permalink::page_url(&params)
+    });
     let template = RwSignal::new(String::new());
     let candidates = RwSignal::new(String::new());
     let result = RwSignal::new(None::<Arc<ClipResult>>);
@@ -109,6 +138,7 @@ pub fn ClipLab(cache: super::cache_panel::CacheState) -> impl IntoView {
                     error.set(None);
                     result.set(None);
                     image.set(Some(img));
+                    guide::mark(guide, |g| g.image_chosen);
                 }
                 Err(e) => error.set(Some(e)),
             }
@@ -162,6 +192,9 @@ pub fn ClipLab(cache: super::cache_panel::CacheState) -> impl IntoView {
                         cache.refresh();
                         if let Some(canvas) = crop_canvas.get_untracked() {
                             draw_crop(&canvas, &r);
+                        }
+                        if let Some(g) = guide {
+                            g.clip_top.set(Some(r.probs.iter().copied().fold(0.0, f32::max)));
                         }
                         result.set(Some(Arc::from(r)));
                     }
@@ -236,8 +269,11 @@ pub fn ClipLab(cache: super::cache_panel::CacheState) -> impl IntoView {
     };
 
     view! {
-        <section class="lab" aria-labelledby="clip-lab-title">
-            <h2 id="clip-lab-title">"CLIP lab"</h2>
+        <section class="lab" aria-label="CLIP lab">
+            {(!embed).then(|| view! {
+                <div class="lab-title"><h2 id="clip-lab-title">"CLIP lab"</h2>
+                    <EmbedPanel views=vec![EmbedView::Clip] url_for=embed_url /></div>
+            })}
             <label>"Model "
                 <select id="clip-model" on:change=move |ev| { model.set(event_target_value(&ev)); result.set(None); }>
                     {catalogue::clips().map(|e| view! { <option value=e.repo>{move || format!("{} — {} MB{}", e.display_name, e.download_mb,

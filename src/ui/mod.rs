@@ -6,7 +6,9 @@ mod camera;
 mod clip_extras;
 mod clip_lab;
 mod draw;
+mod embed;
 mod export;
+mod guide;
 mod head_analysis;
 mod head_view;
 mod model_view;
@@ -57,12 +59,22 @@ enum Tab {
 #[component]
 pub fn App() -> impl IntoView {
     crate::web::worker_client::warm_up();
+    if let Some(view) = embed::embed_from_page() {
+        return EmbeddedApp(EmbeddedAppProps { view }).into_any();
+    }
     let tab = RwSignal::new(Tab::Attention);
     let cache = cache_panel::CacheState::new();
+    let progress = guide::GuideProgress::new();
+    provide_context(progress);
+    // A course page can link straight to the walkthrough with `?guide`.
+    let guide_open = RwSignal::new(crate::web::permalink::param("guide").is_some());
     view! {
         <header class="app-header">
             <h1>"nlu-lab"</h1>
             <p class="tagline">"Look inside BERT and CLIP — in your browser, no install."</p>
+            <button type="button" class="guide-toggle" data-testid="guide-toggle" aria-controls="guide"
+                aria-expanded=move || guide_open.get().to_string() on:click=move |_| guide_open.update(|o| *o = !*o)>
+                {move || if guide_open.get() { "Hide the guide" } else { "Guide: the assignment" }}</button>
             <ThemeToggle />
         </header>
         <nav class="tabs" role="tablist" aria-label="labs">
@@ -71,11 +83,36 @@ pub fn App() -> impl IntoView {
             <button role="tab" id="tab-clip" aria-selected=move || (tab.get() == Tab::Clip).to_string()
                 on:click=move |_| tab.set(Tab::Clip)>"CLIP lab"</button>
         </nav>
-        <main>
-            // Both labs stay mounted so switching tabs keeps what the student typed.
-            <div hidden=move || tab.get() != Tab::Attention><AttentionLab cache=cache /></div>
-            <div hidden=move || tab.get() != Tab::Clip><ClipLab cache=cache /></div>
-            <cache_panel::CachePanel state=cache />
+        <div class="app-body" class:with-guide=move || guide_open.get()>
+            <main>
+                // Both labs stay mounted so switching tabs keeps what the student typed.
+                <div hidden=move || tab.get() != Tab::Attention><AttentionLab cache=cache /></div>
+                <div hidden=move || tab.get() != Tab::Clip><ClipLab cache=cache /></div>
+                <cache_panel::CachePanel state=cache />
+            </main>
+            // Kept mounted (only hidden) so the check marks survive closing and reopening it.
+            <div class="guide-column" hidden=move || !guide_open.get()><guide::Guide tab=tab progress=progress /></div>
+        </div>
+    }
+    .into_any()
+}
+
+/// `?embed=…`: one view, compact — no header, tabs or cache panel — for an iframe in a course page.
+#[component]
+fn EmbeddedApp(view: embed::EmbedView) -> impl IntoView {
+    embed::report_height();
+    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+        let _ = body.set_attribute("data-embed", view.key());
+    }
+    // The labs show which models are stored; embedded, that list is not shown but the labs still take it.
+    let cache = cache_panel::CacheState::new();
+    view! {
+        <main class="embed-main">
+            {match view {
+                embed::EmbedView::Clip => view! { <ClipLab cache=cache embed=true /> }.into_any(),
+                attention => view! { <AttentionLab cache=cache embed=attention /> }.into_any(),
+            }}
+            <embed::OpenFullLink />
         </main>
     }
 }

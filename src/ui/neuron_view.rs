@@ -26,9 +26,18 @@ fn cells(values: &[f32], scale: f32) -> impl IntoView {
 }
 
 #[component]
-pub fn NeuronView(data: Arc<AttentionData>) -> impl IntoView {
-    let layer = RwSignal::new(0usize);
-    let head = RwSignal::new(0usize);
+pub fn NeuronView(
+    data: Arc<AttentionData>,
+    /// The layer and head shown first (an embedded neuron view takes them from the link).
+    #[prop(optional)]
+    start: Option<(usize, usize)>,
+) -> impl IntoView {
+    let (start_layer, start_head) = start.filter(|&(l, h)| l < data.num_layers && h < data.num_heads).unwrap_or((0, 0));
+    let layer = RwSignal::new(start_layer);
+    let head = RwSignal::new(start_head);
+    // Choosing a layer, head or token is the guide's "opened Q/K/q×k".
+    let guide = super::guide::progress();
+    let used = move || super::guide::mark(guide, |g| g.neuron_opened);
     let token = RwSignal::new(1usize.min(data.len() - 1));
     let (num_layers, num_heads) = (data.num_layers, data.num_heads);
     let tokens = data.tokens.clone();
@@ -73,14 +82,16 @@ pub fn NeuronView(data: Arc<AttentionData>) -> impl IntoView {
     view! {
         <div class="neuron-view">
             <div class="controls">
-                <label>"Layer " <select data-testid="neuron-layer" on:change=move |ev| layer.set(event_target_value(&ev).parse().unwrap_or(0))>
-                    {(0..num_layers).map(|l| view! { <option value=l.to_string()>{l.to_string()}</option> }).collect_view()}
+                <label>"Layer " <select data-testid="neuron-layer"
+                    on:change=move |ev| { layer.set(event_target_value(&ev).parse().unwrap_or(0)); used(); }>
+                    {(0..num_layers).map(|l| view! { <option value=l.to_string() selected=l == start_layer>{l.to_string()}</option> }).collect_view()}
                 </select></label>
-                <label>" Head " <select data-testid="neuron-head" on:change=move |ev| head.set(event_target_value(&ev).parse().unwrap_or(0))>
-                    {(0..num_heads).map(|h| view! { <option value=h.to_string()>{h.to_string()}</option> }).collect_view()}
+                <label>" Head " <select data-testid="neuron-head"
+                    on:change=move |ev| { head.set(event_target_value(&ev).parse().unwrap_or(0)); used(); }>
+                    {(0..num_heads).map(|h| view! { <option value=h.to_string() selected=h == start_head>{h.to_string()}</option> }).collect_view()}
                 </select></label>
                 <label>" Token " <select data-testid="neuron-token" prop:value=move || token.get().to_string()
-                    on:change=move |ev| token.set(event_target_value(&ev).parse().unwrap_or(0))>
+                    on:change=move |ev| { token.set(event_target_value(&ev).parse().unwrap_or(0)); used(); }>
                     {tokens.iter().enumerate().map(|(i, t)| view! { <option value=i.to_string()>{format!("{i}: {t}")}</option> }).collect_view()}
                 </select></label>
             </div>

@@ -1,5 +1,5 @@
-//! The page state in the URL: model, sentences, layer and heads, so a link reopens the same view. Other query
-//! parameters (`hub`, …) are kept.
+//! The page state in the URL: model, sentences, layer and heads (and the CLIP lab's captions), so a link reopens
+//! the same view. Other query parameters (`hub`, `embed`, …) are kept.
 
 use web_sys::UrlSearchParams;
 
@@ -13,9 +13,28 @@ pub struct AttentionLink {
     pub heads: Option<Vec<usize>>,
 }
 
+impl AttentionLink {
+    /// The query parameters this state sets (an empty list removes the parameter).
+    pub fn params(&self) -> Vec<(&'static str, Vec<String>)> {
+        let one = |v: &Option<String>| v.iter().cloned().collect::<Vec<_>>();
+        vec![
+            ("model", one(&self.model)),
+            ("text", one(&self.text)),
+            ("text_b", one(&self.text_b)),
+            ("layer", self.layer.map(|l| l.to_string()).into_iter().collect()),
+            ("heads", self.heads.as_ref().map(|h| h.iter().map(usize::to_string).collect::<Vec<_>>().join(",")).into_iter().collect()),
+        ]
+    }
+}
+
 fn params() -> Option<UrlSearchParams> {
     let search = web_sys::window()?.location().search().ok()?;
     UrlSearchParams::new_with_str(&search).ok()
+}
+
+/// One query parameter of the page, if present.
+pub fn param(key: &str) -> Option<String> {
+    params()?.get(key)
 }
 
 pub fn read() -> AttentionLink {
@@ -29,21 +48,31 @@ pub fn read() -> AttentionLink {
     }
 }
 
+/// The CLIP lab's captions in the URL (`caption` repeated), for an embedded or shared CLIP lab.
+pub fn read_captions() -> Vec<String> {
+    let Some(p) = params() else { return vec![] };
+    js_sys::Array::from(&p.get_all("caption")).iter().filter_map(|v| v.as_string()).collect()
+}
+
+/// This page's absolute URL with `changes` applied to its query (each key replaced by its values; none = removed).
+pub fn page_url(changes: &[(&str, Vec<String>)]) -> String {
+    let (Some(window), Some(p)) = (web_sys::window(), params()) else { return String::new() };
+    for (key, values) in changes {
+        p.delete(key);
+        for v in values {
+            p.append(key, v);
+        }
+    }
+    let location = window.location();
+    let (origin, path) = (location.origin().unwrap_or_default(), location.pathname().unwrap_or_default());
+    let query = String::from(p.to_string());
+    if query.is_empty() { format!("{origin}{path}") } else { format!("{origin}{path}?{query}") }
+}
+
 /// Replace the current history entry's query with this state (no reload, no new history entry per click).
 pub fn write(link: &AttentionLink) {
-    let (Some(window), Some(p)) = (web_sys::window(), params()) else { return };
-    let set = |key: &str, value: Option<String>| match value {
-        Some(v) => p.set(key, &v),
-        None => p.delete(key),
-    };
-    set("model", link.model.clone());
-    set("text", link.text.clone());
-    set("text_b", link.text_b.clone());
-    set("layer", link.layer.map(|l| l.to_string()));
-    set("heads", link.heads.as_ref().map(|h| h.iter().map(usize::to_string).collect::<Vec<_>>().join(",")));
-    let path = window.location().pathname().unwrap_or_default();
-    let url = format!("{path}?{}", String::from(p.to_string()));
-    if let Ok(history) = window.history() {
+    let url = page_url(&link.params());
+    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
         let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
     }
 }

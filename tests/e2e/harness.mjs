@@ -38,10 +38,10 @@ export async function makeHubRoot(models = { [MINILM_REPO]: MINILM_DIR, [CLIP_RE
   return root;
 }
 
-export async function setup({ hub = true, prefix = '/' } = {}) {
-  if (!existsSync(join(DIST, 'index.html'))) throw new Error('dist/ is not built: run scripts/build.sh');
+export async function setup({ hub = true, prefix = '/', root = DIST } = {}) {
+  if (!existsSync(join(root, 'index.html'))) throw new Error(`${root} is not built: run scripts/build.sh`);
   await mkdir(SHOTS, { recursive: true });
-  const site = await startStatic({ root: DIST, prefix });
+  const site = await startStatic({ root, prefix });
   let hubServer = null, hubRoot = null;
   if (hub) {
     hubRoot = await makeHubRoot();
