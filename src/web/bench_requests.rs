@@ -25,7 +25,8 @@ struct BenchRequest {
     hub: String,
     repo: String,
     revision: String,
-    /// "attention" (a BERT-family checkpoint) or "clip".
+    /// "attention" (a BERT-family checkpoint), "clip", or "ops" (a per-op profile of one bert-base-shaped layer
+    /// at `ids.len()` tokens; hub, repo and revision unused).
     kind: String,
     /// attention: the token ids to run (token types all 0).
     #[serde(default)]
@@ -141,8 +142,69 @@ async fn bench(req: BenchRequest) -> Result<serde_json::Value, String> {
                 "flops": clip_flops(&model.model.config, input_ids.len(), n), "input_ids": input_ids,
             }))
         }
+        "ops" => ops_profile(&req).map_err(|e| e.to_string()),
         other => Err(format!("unknown bench kind \"{other}\" (attention or clip)")),
     }
+}
+
+/// Median ms of `runs` calls after `warmup`.
+fn median_ms(req: &BenchRequest, mut f: impl FnMut() -> candle_core::Result<()>) -> candle_core::Result<f64> {
+    for _ in 0..req.warmup.max(1) {
+        f()?;
+    }
+    let mut times = Vec::new();
+    for _ in 0..req.runs.max(1) {
+        let t0 = now_ms();
+        f()?;
+        times.push(now_ms() - t0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// What one bert-base-shaped layer's pieces cost in this wasm, old path (candle) next to the current one: the
+/// profile that says where a forward pass goes.
+fn ops_profile(req: &BenchRequest) -> candle_core::Result<serde_json::Value> {
+    use candle_core::{DType, Device, Module, Tensor};
+    use candle_nn::{LayerNorm, Linear, VarBuilder};
+
+    use crate::engine::kernels::PackedLinear;
+    use crate::engine::nn::{ProjectionNames, SelfAttention};
+    let (n, h, i, heads) = (req.ids.len(), 768, 3072, 12);
+    let dev = Device::Cpu;
+    let linear = |inp: usize, out: usize| -> candle_core::Result<Linear> {
+        Ok(Linear::new(Tensor::randn(0f32, 0.02, (out, inp), &dev)?, Some(Tensor::randn(0f32, 0.02, out, &dev)?)))
+    };
+    let x = Tensor::randn(0f32, 1.0, (1, n, h), &dev)?;
+    let x4 = Tensor::randn(0f32, 1.0, (1, n, i), &dev)?;
+    let mut out = serde_json::Map::new();
+    for (name, inp, outp, xs) in [("linear 768x768", h, h, &x), ("linear 768x3072", h, i, &x), ("linear 3072x768", i, h, &x4)] {
+        let l = linear(inp, outp)?;
+        let candle = median_ms(req, || l.forward(xs).map(drop))?;
+        let packed = PackedLinear::new(l)?;
+        let ours = median_ms(req, || packed.forward_act(xs, None).map(drop))?;
+        out.insert(format!("{name} candle"), candle.into());
+        out.insert(format!("{name} packed"), ours.into());
+    }
+    out.insert("gelu candle [n,3072]".into(), median_ms(req, || x4.gelu_erf().map(drop))?.into());
+    let values = x4.flatten_all()?.to_vec1::<f32>()?;
+    out.insert(
+        "gelu fast, incl. a copy [n,3072]".into(),
+        median_ms(req, || {
+            crate::engine::kernels::gelu_erf_in_place(&mut values.clone());
+            Ok(())
+        })?
+        .into(),
+    );
+    let ln = LayerNorm::new(Tensor::ones(h, DType::F32, &dev)?, Tensor::zeros(h, DType::F32, &dev)?, 1e-12);
+    out.insert("layer_norm [n,768]".into(), median_ms(req, || ln.forward(&x).map(drop))?.into());
+    out.insert("residual add [n,768]".into(), median_ms(req, || (&x + &x).map(drop))?.into());
+    let names = ProjectionNames { query: "q", key: "k", value: "v" };
+    let attention = SelfAttention::load(VarBuilder::zeros(DType::F32, &dev), h, heads, &names)?;
+    out.insert("self-attention incl. q/k/v".into(), median_ms(req, || attention.forward(&x, None).map(drop))?.into());
+    let scores = Tensor::randn(0f32, 1.0, (1, heads, n, n), &dev)?;
+    out.insert("softmax [12,n,n]".into(), median_ms(req, || candle_nn::ops::softmax_last_dim(&scores).map(drop))?.into());
+    Ok(json!({ "seq": n, "ops_ms": out, "runs_ms": [], "flops": 0.0 }))
 }
 
 /// Handle one `{"bench": ...}` string in the background and post the JSON answer (`{"error": ...}` on failure).

@@ -86,6 +86,12 @@ await model({
   cases: [2, 8].map((k) => ({ name: `1 image + ${k} captions`, key: `CLIP ${k} captions`, input: { captions: captions8.slice(0, k) } })),
 });
 
+// The per-op profile of one bert-base-shaped layer inside our worker (candle's path next to ours).
+const profile = [];
+for (const n of [16, 64, 128]) {
+  profile.push(await page.evaluate((r) => window.runOurs(r), { ...source(BERT_REPO), kind: 'ops', ids: bertIds(n), runs: RUNS, warmup: WARMUP }));
+}
+
 // Warm start, in the app itself: open the page with a permalink (it runs straight away), MiniLM's weights already
 // in IndexedDB (the bench above stored them under the app's own repo and revision) → head view drawn.
 const words = 'the history of natural language processing started in the fifties with machine translation and rules'.split(' ');
@@ -111,12 +117,15 @@ console.log(`\nnlu-lab (release wasm, app worker) vs onnxruntime-web ${ortVersio
   ` ${RUNS} runs after ${WARMUP} warm-up; each runtime in its own Web Worker, one at a time`);
 console.log('GFLOP/s = 2·m·n·k over all matmuls / median. speedup = onnxruntime-web median / ours median.\n');
 const head = ['case', 'ours med', 'ours min', 'ours GF/s', 'ort med', 'ort min', 'ort GF/s', 'speedup'];
-const line = (cols) => cols.map((c, i) => (i === 0 ? String(c).padEnd(26) : String(c).padStart(10))).join('');
+const line = (cols) => cols.map((c, i) => (i === 0 ? String(c).padEnd(34) : String(c).padStart(10))).join('');
 console.log(line(head));
 for (const r of rows) {
   console.log(line([r.name, f1(r.ours.median), f1(r.ours.min), gf(r.flops, r.ours.median), f1(r.ort.median), f1(r.ort.min),
     gf(r.flops, r.ort.median), (r.ort.median / r.ours.median).toFixed(2) + '×']));
 }
+console.log('\nprofile, one bert-base-shaped layer in our worker (median ms; a forward pass runs 12 of these):');
+console.log(line(['op', ...profile.map((p) => `seq ${p.seq}`)]));
+for (const op of Object.keys(profile[0].ops_ms)) console.log(line([op, ...profile.map((p) => p.ops_ms[op].toFixed(2))]));
 console.log('');
 for (const m of memory) {
   console.log(`memory ${m.label}: weights ${(m.weight / 2 ** 20).toFixed(0)} MiB, wasm memory after load ${(m.afterLoad / 2 ** 20).toFixed(0)} MiB, ` +
