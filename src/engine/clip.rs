@@ -314,8 +314,8 @@ impl TextTransformer {
 
 pub struct VisionEmbeddings {
     class_embedding: Tensor,
-    /// The patch convolution's kernel flattened to `[hidden, channels·patch·patch]`.
-    patch_weight: Tensor,
+    /// The patch convolution's kernel flattened to `[hidden, channels·patch·patch]`, packed once.
+    patch_weight: PackedLinear,
     position_embedding: Embedding,
     patch_size: usize,
     num_channels: usize,
@@ -327,7 +327,7 @@ impl VisionEmbeddings {
         let kernel = vb.get((h, ch, p, p), "patch_embedding.weight")?;
         Ok(Self {
             class_embedding: vb.get(h, "class_embedding")?,
-            patch_weight: kernel.reshape((h, ch * p * p))?,
+            patch_weight: PackedLinear::new(Linear::new(kernel.reshape((h, ch * p * p))?, None))?,
             position_embedding: embedding(c.num_tokens(), h, vb.pp("position_embedding"))?,
             patch_size: p,
             num_channels: ch,
@@ -350,7 +350,7 @@ impl VisionEmbeddings {
             .permute([0, 2, 4, 1, 3, 5])?
             .contiguous()?
             .reshape((b, gh * gw, c * p * p))?;
-        patches.broadcast_matmul(&self.patch_weight.t()?)
+        self.patch_weight.forward(&patches)
     }
 
     /// `[batch, channels, H, W]` → `[batch, 1 + patches, hidden]`: [CLS], then the patches row by row.

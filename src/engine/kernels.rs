@@ -19,7 +19,8 @@ use super::nn::Activation;
 
 /// Output columns per panel (two SIMD128 vectors).
 const NR: usize = 8;
-/// Rows per micro-kernel call.
+/// Rows per micro-kernel call. 4×8 (8 accumulators) measured best: 5×8 ran the linear layers 1.6× slower in
+/// Chromium 156 (presumably V8 spilling SIMD registers; not inspected), see scripts/bench.sh's profile.
 const MR: usize = 4;
 
 /// A linear layer `y = x·Wᵀ + b` whose weight is packed once for the micro-kernel.
