@@ -19,7 +19,9 @@ const CLIP_REPO = 'nlu-lab-bench/clip-b32-full-synthetic';
 // One site root: the built app (so the bench page shares the app's origin, hence its IndexedDB weights store),
 // the bench page, onnxruntime-web's files and the ONNX exports. Symlinks only.
 const root = await mkdtemp(join(tmpdir(), 'nlu-bench-site-'));
-for (const f of await readdir(DIST)) await symlink(join(DIST, f), join(root, f));
+// BENCH_DIST: another build of the site (e.g. an older commit's, for a before/after).
+const dist = process.env.BENCH_DIST ?? DIST;
+for (const f of await readdir(dist)) await symlink(join(dist, f), join(root, f));
 for (const f of ['bench.html', 'ort-worker.js']) await symlink(join(REPO, 'tests/e2e/bench-page', f), join(root, f));
 await symlink(join(REPO, 'node_modules/onnxruntime-web/dist'), join(root, 'ort'));
 await symlink(onnxDir, join(root, 'onnx'));
@@ -88,8 +90,12 @@ await model({
 
 // The per-op profile of one bert-base-shaped layer inside our worker (candle's path next to ours).
 const profile = [];
-for (const n of [16, 64, 128]) {
-  profile.push(await page.evaluate((r) => window.runOurs(r), { ...source(BERT_REPO), kind: 'ops', ids: bertIds(n), runs: RUNS, warmup: WARMUP }));
+try {
+  for (const n of [16, 64, 128]) {
+    profile.push(await page.evaluate((r) => window.runOurs(r), { ...source(BERT_REPO), kind: 'ops', ids: bertIds(n), runs: RUNS, warmup: WARMUP }));
+  }
+} catch (e) {
+  process.stderr.write(`[bench] no per-op profile from this build: ${e.message}\n`);
 }
 
 // Warm start, in the app itself: open the page with a permalink (it runs straight away), MiniLM's weights already
@@ -123,9 +129,11 @@ for (const r of rows) {
   console.log(line([r.name, f1(r.ours.median), f1(r.ours.min), gf(r.flops, r.ours.median), f1(r.ort.median), f1(r.ort.min),
     gf(r.flops, r.ort.median), (r.ort.median / r.ours.median).toFixed(2) + '×']));
 }
-console.log('\nprofile, one bert-base-shaped layer in our worker (median ms; a forward pass runs 12 of these):');
-console.log(line(['op', ...profile.map((p) => `seq ${p.seq}`)]));
-for (const op of Object.keys(profile[0].ops_ms)) console.log(line([op, ...profile.map((p) => p.ops_ms[op].toFixed(2))]));
+if (profile.length) {
+  console.log('\nprofile, one bert-base-shaped layer in our worker (median ms; a forward pass runs 12 of these):');
+  console.log(line(['op', ...profile.map((p) => `seq ${p.seq}`)]));
+  for (const op of Object.keys(profile[0].ops_ms)) console.log(line([op, ...profile.map((p) => p.ops_ms[op].toFixed(2))]));
+}
 console.log('');
 for (const m of memory) {
   console.log(`memory ${m.label}: weights ${(m.weight / 2 ** 20).toFixed(0)} MiB, wasm memory after load ${(m.afterLoad / 2 ** 20).toFixed(0)} MiB, ` +
