@@ -31,7 +31,10 @@ mod cli {
   nlu-lab synth-clip --fixture DIR --out DIR [--full-depth]
       Writes a CLIP checkpoint with the deterministic synthetic weights of tests/fixtures/clip (see its README):
       DIR's config.json, tokenizer.json, preprocessor_config.json plus a generated model.safetensors;
-      --full-depth: ViT-B/32's 12 + 12 layers (about 600 MB), for speed and memory figures.";
+      --full-depth: ViT-B/32's 12 + 12 layers (about 600 MB), for speed and memory figures.
+  nlu-lab synth-bert --tokenizer FILE --out DIR
+      Writes the bert-base-shaped checkpoint of `nlu-lab bench` (synthetic weights, about 440 MB) with FILE as its
+      tokenizer.json (e.g. MiniLM's, which has bert-base-uncased's vocabulary): for scripts/bench.sh.";
 
     pub fn run() -> Result<(), String> {
         let mut parser = lexopt::Parser::from_env();
@@ -40,6 +43,7 @@ mod cli {
             Some(Value(cmd)) if cmd == "bench" => bench(),
             Some(Value(cmd)) if cmd == "clip" => clip(parser),
             Some(Value(cmd)) if cmd == "synth-clip" => synth_clip(parser),
+            Some(Value(cmd)) if cmd == "synth-bert" => synth_bert(parser),
             Some(Long("help")) | Some(Short('h')) | None => {
                 println!("{USAGE}");
                 Ok(())
@@ -136,6 +140,28 @@ mod cli {
         std::fs::write(&part, &bytes).map_err(|e| format!("{}: {e}", part.display()))?;
         std::fs::rename(&part, out.join("model.safetensors")).map_err(|e| e.to_string())?;
         println!("synthetic CLIP ({} bytes) in {}", bytes.len(), out.display());
+        Ok(())
+    }
+
+    fn synth_bert(mut parser: lexopt::Parser) -> Result<(), String> {
+        use nlu_lab::engine::{bench, synth};
+        let (mut tokenizer, mut out) = (None::<PathBuf>, None::<PathBuf>);
+        while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+            match arg {
+                Long("tokenizer") => tokenizer = Some(value(&mut parser)?.into()),
+                Long("out") => out = Some(value(&mut parser)?.into()),
+                other => return Err(format!("{}\n{USAGE}", other.unexpected())),
+            }
+        }
+        let (tokenizer, out) = (tokenizer.ok_or("--tokenizer FILE is required")?, out.ok_or("--out DIR is required")?);
+        std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        std::fs::copy(&tokenizer, out.join("tokenizer.json")).map_err(|e| format!("{}: {e}", tokenizer.display()))?;
+        std::fs::write(out.join("config.json"), bench::BERT_BASE_CONFIG_JSON).map_err(|e| e.to_string())?;
+        let bytes = synth::bert_checkpoint(&bench::bert_base_config(), bench::BERT_BASE_SEED).map_err(|e| e.to_string())?;
+        let part = out.join("model.safetensors.part");
+        std::fs::write(&part, &bytes).map_err(|e| format!("{}: {e}", part.display()))?;
+        std::fs::rename(&part, out.join("model.safetensors")).map_err(|e| e.to_string())?;
+        println!("synthetic bert-base ({} bytes) in {}", bytes.len(), out.display());
         Ok(())
     }
 

@@ -7,13 +7,16 @@ use super::pipeline::{bert_flops, collect_captures};
 use super::synth::bert_checkpoint;
 use super::Result;
 
-/// google-bert/bert-base-uncased's shape.
+/// google-bert/bert-base-uncased's shape, as a `config.json` transformers also reads (scripts/export_onnx.py).
+pub const BERT_BASE_CONFIG_JSON: &str = r#"{"model_type":"bert","vocab_size":30522,"hidden_size":768,"num_hidden_layers":12,
+"num_attention_heads":12,"intermediate_size":3072,"hidden_act":"gelu","max_position_embeddings":512,"type_vocab_size":2,
+"layer_norm_eps":1e-12,"pad_token_id":0}"#;
+
+/// The seed of the bert-base-shaped synthetic checkpoint (`nlu-lab bench` and `nlu-lab synth-bert`).
+pub const BERT_BASE_SEED: u64 = 0xBE57;
+
 pub fn bert_base_config() -> Config {
-    Config::from_json(
-        r#"{"model_type":"bert","vocab_size":30522,"hidden_size":768,"num_hidden_layers":12,"num_attention_heads":12,
-            "intermediate_size":3072,"hidden_act":"gelu","max_position_embeddings":512,"type_vocab_size":2}"#,
-    )
-    .expect("a valid built-in config")
+    Config::from_json(BERT_BASE_CONFIG_JSON).expect("a valid built-in config")
 }
 
 #[derive(Clone, Debug)]
@@ -32,7 +35,7 @@ pub struct BenchReport {
 
 /// Load a synthetic checkpoint of `config` and time `runs` forward passes (after one warm-up) per length.
 pub fn bench_encoder(config: &Config, seqs: &[usize], runs: usize, now_ms: &dyn Fn() -> f64) -> Result<BenchReport> {
-    let bytes = bert_checkpoint(config, 0xBE57)?;
+    let bytes = bert_checkpoint(config, BERT_BASE_SEED)?;
     let start = now_ms();
     let model = BertModel::from_safetensors(&bytes, config.clone())?;
     let load_ms = now_ms() - start;

@@ -5,9 +5,10 @@
 //! types, so one set of structs loads all three through a table of names instead of a copy per variant.
 
 use candle_core::{Device, Module, Tensor};
-use candle_nn::{embedding, layer_norm, linear, Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{embedding, layer_norm, linear, Embedding, LayerNorm, VarBuilder};
 use serde::Deserialize;
 
+use super::kernels::PackedLinear;
 use super::nn::{Activation, AttentionCapture, ProjectionNames, SelfAttention};
 use super::{Error, Result};
 
@@ -188,10 +189,10 @@ impl Embeddings {
 /// One post-LayerNorm encoder layer: attention → add & norm → feed-forward → add & norm.
 pub struct EncoderLayer {
     attention: SelfAttention,
-    attention_output: Linear,
+    attention_output: PackedLinear,
     attention_norm: LayerNorm,
-    ffn_in: Linear,
-    ffn_out: Linear,
+    ffn_in: PackedLinear,
+    ffn_out: PackedLinear,
     ffn_norm: LayerNorm,
     activation: Activation,
 }
@@ -202,10 +203,10 @@ impl EncoderLayer {
         let (h, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
         Ok(Self {
             attention: SelfAttention::load(vb.clone(), h, cfg.num_attention_heads, &names.projections)?,
-            attention_output: linear(h, h, vb.pp(names.attention_output))?,
+            attention_output: PackedLinear::new(linear(h, h, vb.pp(names.attention_output))?)?,
             attention_norm: layer_norm(h, eps, vb.pp(names.attention_norm))?,
-            ffn_in: linear(h, cfg.intermediate_size, vb.pp(names.ffn_in))?,
-            ffn_out: linear(cfg.intermediate_size, h, vb.pp(names.ffn_out))?,
+            ffn_in: PackedLinear::new(linear(h, cfg.intermediate_size, vb.pp(names.ffn_in))?)?,
+            ffn_out: PackedLinear::new(linear(cfg.intermediate_size, h, vb.pp(names.ffn_out))?)?,
             ffn_norm: layer_norm(h, eps, vb.pp(names.ffn_norm))?,
             activation: cfg.hidden_act,
         })
@@ -214,7 +215,7 @@ impl EncoderLayer {
     fn forward(&self, xs: &Tensor) -> candle_core::Result<(Tensor, AttentionCapture)> {
         let (context, capture) = self.attention.forward(xs, None)?;
         let xs = self.attention_norm.forward(&(self.attention_output.forward(&context)? + xs)?)?;
-        let ffn = self.ffn_out.forward(&self.activation.forward(&self.ffn_in.forward(&xs)?)?)?;
+        let ffn = self.ffn_out.forward(&self.ffn_in.forward_act(&xs, Some(self.activation))?)?;
         let xs = self.ffn_norm.forward(&(ffn + xs)?)?;
         Ok((xs, capture))
     }

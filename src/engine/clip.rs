@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::attention::{mean_attention, AttentionData, Pick};
 use super::image_prep::{ImageInfo, PreparedImage, PreprocessConfig, ResizeTo};
+use super::kernels::PackedLinear;
 use super::nn::{causal_mask, Activation, ProjectionNames, SelfAttention};
 use super::tokenize::{Encoded, TextTokenizer};
 use super::{Error, Result};
@@ -186,10 +187,10 @@ const CLIP_PROJECTIONS: ProjectionNames = ProjectionNames { query: "q_proj", key
 /// One pre-LayerNorm transformer layer, shared by both towers.
 pub struct EncoderLayer {
     self_attn: SelfAttention,
-    out_proj: Linear,
+    out_proj: PackedLinear,
     layer_norm1: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
+    fc1: PackedLinear,
+    fc2: PackedLinear,
     layer_norm2: LayerNorm,
     activation: Activation,
 }
@@ -221,10 +222,10 @@ impl EncoderLayer {
     fn load(vb: VarBuilder, s: LayerShape) -> candle_core::Result<Self> {
         Ok(Self {
             self_attn: SelfAttention::load(vb.pp("self_attn"), s.hidden, s.heads, &CLIP_PROJECTIONS)?,
-            out_proj: linear(s.hidden, s.hidden, vb.pp("self_attn.out_proj"))?,
+            out_proj: PackedLinear::new(linear(s.hidden, s.hidden, vb.pp("self_attn.out_proj"))?)?,
             layer_norm1: layer_norm(s.hidden, s.eps, vb.pp("layer_norm1"))?,
-            fc1: linear(s.hidden, s.intermediate, vb.pp("mlp.fc1"))?,
-            fc2: linear(s.intermediate, s.hidden, vb.pp("mlp.fc2"))?,
+            fc1: PackedLinear::new(linear(s.hidden, s.intermediate, vb.pp("mlp.fc1"))?)?,
+            fc2: PackedLinear::new(linear(s.intermediate, s.hidden, vb.pp("mlp.fc2"))?)?,
             layer_norm2: layer_norm(s.hidden, s.eps, vb.pp("layer_norm2"))?,
             activation: s.activation,
         })
@@ -235,7 +236,7 @@ impl EncoderLayer {
         // Normalise, attend, add back; normalise, feed forward, add back.
         let (context, capture) = self.self_attn.forward(&self.layer_norm1.forward(xs)?, mask)?;
         let xs = (xs + self.out_proj.forward(&context)?)?;
-        let hidden = self.activation.forward(&self.fc1.forward(&self.layer_norm2.forward(&xs)?)?)?;
+        let hidden = self.fc1.forward_act(&self.layer_norm2.forward(&xs)?, Some(self.activation))?;
         let xs = (&xs + self.fc2.forward(&hidden)?)?;
         Ok((xs, capture.probs))
     }
@@ -313,8 +314,8 @@ impl TextTransformer {
 
 pub struct VisionEmbeddings {
     class_embedding: Tensor,
-    /// The patch convolution's kernel flattened to `[hidden, channels·patch·patch]`.
-    patch_weight: Tensor,
+    /// The patch convolution's kernel flattened to `[hidden, channels·patch·patch]`, packed once.
+    patch_weight: PackedLinear,
     position_embedding: Embedding,
     patch_size: usize,
     num_channels: usize,
@@ -326,7 +327,7 @@ impl VisionEmbeddings {
         let kernel = vb.get((h, ch, p, p), "patch_embedding.weight")?;
         Ok(Self {
             class_embedding: vb.get(h, "class_embedding")?,
-            patch_weight: kernel.reshape((h, ch * p * p))?,
+            patch_weight: PackedLinear::new(Linear::new(kernel.reshape((h, ch * p * p))?, None))?,
             position_embedding: embedding(c.num_tokens(), h, vb.pp("position_embedding"))?,
             patch_size: p,
             num_channels: ch,
@@ -349,7 +350,7 @@ impl VisionEmbeddings {
             .permute([0, 2, 4, 1, 3, 5])?
             .contiguous()?
             .reshape((b, gh * gw, c * p * p))?;
-        patches.broadcast_matmul(&self.patch_weight.t()?)
+        self.patch_weight.forward(&patches)
     }
 
     /// `[batch, channels, H, W]` → `[batch, 1 + patches, hidden]`: [CLS], then the patches row by row.

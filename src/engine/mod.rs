@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod clip;
 pub mod error;
 pub mod image_prep;
+pub mod kernels;
 pub mod nn;
 pub mod pipeline;
 pub mod safetensors_stream;

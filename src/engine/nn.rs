@@ -2,7 +2,9 @@
 //! hands back what the views draw — the attention probabilities and the per-head queries and keys.
 
 use candle_core::{DType, Device, Module, Result, Tensor};
-use candle_nn::{linear, Linear, VarBuilder};
+use candle_nn::{linear, VarBuilder};
+
+use super::kernels::PackedLinear;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
@@ -57,9 +59,9 @@ pub struct ProjectionNames {
 /// Multi-head self-attention without the output projection (checkpoints name and place that differently).
 #[derive(Clone, Debug)]
 pub struct SelfAttention {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    query: PackedLinear,
+    key: PackedLinear,
+    value: PackedLinear,
     num_heads: usize,
     head_dim: usize,
 }
@@ -70,9 +72,9 @@ impl SelfAttention {
             candle_core::bail!("hidden size {hidden} is not divisible by {num_heads} heads")
         }
         Ok(Self {
-            query: linear(hidden, hidden, vb.pp(names.query))?,
-            key: linear(hidden, hidden, vb.pp(names.key))?,
-            value: linear(hidden, hidden, vb.pp(names.value))?,
+            query: PackedLinear::new(linear(hidden, hidden, vb.pp(names.query))?)?,
+            key: PackedLinear::new(linear(hidden, hidden, vb.pp(names.key))?)?,
+            value: PackedLinear::new(linear(hidden, hidden, vb.pp(names.value))?)?,
             num_heads,
             head_dim: hidden / num_heads,
         })
@@ -81,6 +83,16 @@ impl SelfAttention {
     /// `xs`: `[batch, n, hidden]`; `mask`: added to the scores, broadcastable to `[batch, heads, n, n]`.
     /// Returns the per-head context `[batch, n, hidden]` and the capture.
     pub fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<(Tensor, AttentionCapture)> {
+        // In wasm the heads run through the packed kernel (see kernels::attention_heads); natively candle's
+        // batched matmuls are faster than a scalar kernel.
+        if cfg!(target_arch = "wasm32") {
+            self.forward_packed(xs, mask)
+        } else {
+            self.forward_candle(xs, mask)
+        }
+    }
+
+    fn forward_candle(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<(Tensor, AttentionCapture)> {
         let (b, n, _) = xs.dims3()?;
         let split = |t: Tensor| -> Result<Tensor> {
             t.reshape((b, n, self.num_heads, self.head_dim))?.transpose(1, 2)?.contiguous()
@@ -99,6 +111,31 @@ impl SelfAttention {
     }
 }
 
+impl SelfAttention {
+    /// [`Self::forward`] through [`super::kernels::attention_heads`]; `mask` must be `[n, n]`.
+    pub fn forward_packed(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<(Tensor, AttentionCapture)> {
+        let (b, n, _) = xs.dims3()?;
+        let (heads, d) = (self.num_heads, self.head_dim);
+        let flat = |t: Tensor| t.flatten_all()?.to_vec1::<f32>();
+        let (q, k, v) = (flat(self.query.forward(xs)?)?, flat(self.key.forward(xs)?)?, flat(self.value.forward(xs)?)?);
+        let mask = match mask {
+            Some(m) if m.dims() == [n, n] => Some(flat(m.to_dtype(DType::F32)?)?),
+            Some(m) => candle_core::bail!("attention mask {:?}: the packed path takes [{n}, {n}]", m.dims()),
+            None => None,
+        };
+        let scale = (1.0 / (d as f64).sqrt()) as f32;
+        let out = super::kernels::attention_heads(&q, &k, &v, b, n, heads, d, scale, mask.as_deref());
+        let dev = xs.device();
+        let context = Tensor::from_vec(out.context, (b, n, heads * d), dev)?;
+        let capture = AttentionCapture {
+            probs: Tensor::from_vec(out.probs, (b, heads, n, n), dev)?,
+            queries: Tensor::from_vec(out.queries, (b, heads, n, d), dev)?,
+            keys: Tensor::from_vec(out.keys, (b, heads, n, d), dev)?,
+        };
+        Ok((context, capture))
+    }
+}
+
 /// A `[n, n]` mask that hides later positions (for causal text encoders such as CLIP's).
 pub fn causal_mask(n: usize, device: &candle_core::Device) -> Result<Tensor> {
     let mask: Vec<f32> =
@@ -110,4 +147,36 @@ pub fn causal_mask(n: usize, device: &candle_core::Device) -> Result<Tensor> {
 pub fn weights_from_safetensors(bytes: &[u8]) -> crate::engine::Result<VarBuilder<'_>> {
     VarBuilder::from_slice_safetensors(bytes, DType::F32, &Device::Cpu)
         .map_err(|e| crate::engine::Error::Weights(format!("not a readable safetensors file: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// The packed path (what wasm runs) against candle's, with and without the causal mask.
+    #[test]
+    fn packed_attention_matches_candle() {
+        let (dev, h, heads) = (Device::Cpu, 24, 3);
+        let mut tensors = HashMap::new();
+        for name in ["q", "k", "v"] {
+            tensors.insert(format!("{name}.weight"), Tensor::randn(0f32, 0.3, (h, h), &dev).unwrap());
+            tensors.insert(format!("{name}.bias"), Tensor::randn(0f32, 0.3, h, &dev).unwrap());
+        }
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &dev);
+        let names = ProjectionNames { query: "q", key: "k", value: "v" };
+        let attention = SelfAttention::load(vb, h, heads, &names).unwrap();
+        let xs = Tensor::randn(0f32, 1.0, (2, 7, h), &dev).unwrap();
+        let mask = causal_mask(7, &dev).unwrap();
+        for mask in [None, Some(&mask)] {
+            let (want, want_cap) = attention.forward_candle(&xs, mask).unwrap();
+            let (got, got_cap) = attention.forward_packed(&xs, mask).unwrap();
+            let diff = |a: &Tensor, b: &Tensor| (a - b).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(diff(&got, &want) < 1e-5);
+            assert!(diff(&got_cap.probs, &want_cap.probs) < 1e-6);
+            assert!(diff(&got_cap.queries, &want_cap.queries) < 1e-6);
+            assert!(diff(&got_cap.keys, &want_cap.keys) < 1e-6);
+        }
+    }
 }

@@ -161,6 +161,10 @@ async fn handle(id: u32, request: Request) -> Response {
 pub fn start() {
     console_error_panic_hook::set_once();
     let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
+        // A JSON string is a benchmark request (scripts/bench.sh); the app's messages are ArrayBuffers.
+        if let Some(text) = event.data().as_string() {
+            return super::bench_requests::spawn(text);
+        }
         match decode::<Envelope<Request>>(&event.data()) {
             Ok(Envelope { id, body }) => wasm_bindgen_futures::spawn_local(async move {
                 let response = handle(id, body).await;

@@ -1,0 +1,439 @@
+//! Fast paths for the two things that take the time in wasm: the linear layers' matrix products and GELU.
+//!
+//! [`PackedLinear`] replaces candle's `Linear` in the encoders. candle 0.11 hands every `x·Wᵀ` to gemm, which
+//! re-packs the whole weight matrix on each call: at the short inputs the app sees (16–128 tokens) that packing
+//! costs as much as a quarter of the product (more at 16 tokens). Here the weight is packed once, at load, into
+//! column panels in the order the micro-kernel reads them, and the product runs a 4×8 SIMD128 micro-kernel
+//! (wasm32) with the bias added and the activation applied on the way out. Natively candle's product is kept (it
+//! uses AVX/FMA kernels and threads); the same packed kernel, with a scalar micro-kernel doing exactly the SIMD
+//! one's arithmetic, is tested natively against it.
+//!
+//! [`gelu_erf_in_place`]: transformers' exact GELU with a rational erf approximation (Eigen's, |error| < 1e-6)
+//! that vectorises, instead of libm's branchy scalar `erff`; [`quick_gelu_in_place`] likewise for CLIP's
+//! `x·σ(1.702x)` with a polynomial `exp` (one pass instead of candle's three, each calling libm's `expf`).
+
+use candle_core::{DType, Module, Result, Tensor};
+use candle_nn::Linear;
+
+use super::nn::Activation;
+
+/// Output columns per panel (two SIMD128 vectors).
+const NR: usize = 8;
+/// Rows per micro-kernel call. 4×8 (8 accumulators) measured best: 5×8 ran the linear layers 1.6× slower in
+/// Chromium 156 (presumably V8 spilling SIMD registers; not inspected), see scripts/bench.sh's profile.
+const MR: usize = 4;
+
+/// A linear layer `y = x·Wᵀ + b` whose weight is packed once for the micro-kernel.
+#[derive(Clone, Debug)]
+pub struct PackedLinear {
+    inputs: usize,
+    outputs: usize,
+    /// `[outputs / NR (rounded up)][inputs][NR]`: panel p holds columns `p·NR ..`, zero beyond `outputs`.
+    packed: Vec<f32>,
+    bias: Option<Vec<f32>>,
+    /// Natively candle's own product is faster than a scalar kernel.
+    #[cfg(not(target_arch = "wasm32"))]
+    linear: Linear,
+}
+
+impl PackedLinear {
+    pub fn new(linear: Linear) -> Result<Self> {
+        let (outputs, inputs) = linear.weight().dims2()?;
+        let weight = linear.weight().to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        let bias = linear.bias().map(|b| b.to_dtype(DType::F32)?.to_vec1::<f32>()).transpose()?;
+        Ok(Self {
+            inputs,
+            outputs,
+            packed: pack(&weight, outputs, inputs),
+            bias,
+            #[cfg(not(target_arch = "wasm32"))]
+            linear,
+        })
+    }
+
+    /// `x`: `[.., inputs]` → `[.., outputs]`, then `activation` if given.
+    pub fn forward_act(&self, x: &Tensor, activation: Option<Activation>) -> Result<Tensor> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let y = self.linear.forward(x)?;
+            match activation {
+                Some(a) => a.forward(&y),
+                None => Ok(y),
+            }
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            self.forward_packed(x, activation)
+        }
+    }
+
+    /// The packed kernel (what wasm runs); public so that native tests check it against candle.
+    pub fn forward_packed(&self, x: &Tensor, activation: Option<Activation>) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let Some((&k, lead)) = dims.split_last() else { candle_core::bail!("linear: a scalar input") };
+        if k != self.inputs {
+            candle_core::bail!("linear: input width {k}, the layer takes {}", self.inputs)
+        }
+        let m: usize = lead.iter().product();
+        let x = x.to_dtype(DType::F32)?.contiguous()?;
+        let mut out = vec![0f32; m * self.outputs];
+        {
+            let (storage, layout) = x.storage_and_layout();
+            let candle_core::Storage::Cpu(cpu) = &*storage else { candle_core::bail!("linear: not a CPU tensor") };
+            let all = cpu.as_slice::<f32>()?;
+            let a = &all[layout.start_offset()..layout.start_offset() + m * k];
+            matmul_packed(a, k, m, k, &self.packed, self.outputs, self.bias.as_deref(), 1.0, &mut out, self.outputs);
+        }
+        match activation {
+            Some(Activation::Gelu) => gelu_erf_in_place(&mut out),
+            Some(Activation::QuickGelu) => quick_gelu_in_place(&mut out),
+            _ => {}
+        }
+        let mut shape = lead.to_vec();
+        shape.push(self.outputs);
+        let y = Tensor::from_vec(out, shape, x.device())?;
+        match activation {
+            Some(a @ (Activation::GeluTanh | Activation::Relu)) => a.forward(&y),
+            _ => Ok(y),
+        }
+    }
+}
+
+impl Module for PackedLinear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_act(x, None)
+    }
+}
+
+/// `weight` `[n, k]` row-major → panels `[n / NR][k][NR]` (zero-padded columns).
+fn pack(weight: &[f32], n: usize, k: usize) -> Vec<f32> {
+    let panels = n.div_ceil(NR);
+    let mut packed = vec![0f32; panels * k * NR];
+    for (col, row) in weight.chunks_exact(k).enumerate() {
+        let (p, j) = (col / NR, col % NR);
+        let panel = &mut packed[p * k * NR..(p + 1) * k * NR];
+        for (kk, &w) in row.iter().enumerate() {
+            panel[kk * NR + j] = w;
+        }
+    }
+    packed
+}
+
+/// `out[m, n] = scale · (a[m, k] · Bᵀ) (+ bias)` with B packed by [`pack`]; rows of `a` are `lda` apart, rows of
+/// `out` `ldc` apart.
+#[allow(clippy::too_many_arguments)]
+fn matmul_packed(
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    k: usize,
+    packed: &[f32],
+    n: usize,
+    bias: Option<&[f32]>,
+    scale: f32,
+    out: &mut [f32],
+    ldc: usize,
+) {
+    for p in 0..n.div_ceil(NR) {
+        let panel = &packed[p * k * NR..(p + 1) * k * NR];
+        let col0 = p * NR;
+        let cols = NR.min(n - col0);
+        let mut bias_block = [0f32; NR];
+        if let Some(b) = bias {
+            bias_block[..cols].copy_from_slice(&b[col0..col0 + cols]);
+        }
+        let mut row = 0;
+        while row < m {
+            let rows = MR.min(m - row);
+            let mut acc = [[0f32; NR]; MR];
+            micro_kernel(&a[row * lda..], lda, k, rows, panel, &mut acc);
+            for r in 0..rows {
+                let dst = &mut out[(row + r) * ldc + col0..(row + r) * ldc + col0 + cols];
+                for j in 0..cols {
+                    dst[j] = acc[r][j] * scale + bias_block[j];
+                }
+            }
+            row += MR;
+        }
+    }
+}
+
+/// `acc[r][j] = Σ_kk a[r·lda + kk] · panel[kk·NR + j]` for `r < rows` (rows beyond read row 0 again: harmless,
+/// never stored). Each lane adds its products in `kk` order, multiply then add, so the SIMD and the scalar
+/// version give the same bits.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn micro_kernel(a: &[f32], lda: usize, k: usize, rows: usize, panel: &[f32], acc: &mut [[f32; NR]; MR]) {
+    use core::arch::wasm32::*;
+    assert!(panel.len() >= k * NR && a.len() >= (rows - 1) * lda + k);
+    // Row offsets, clamped so that missing rows repeat the last real one (in bounds).
+    let r = |i: usize| i.min(rows - 1) * lda;
+    let (r0, r1, r2, r3) = (r(0), r(1), r(2), r(3));
+    let ap = a.as_ptr();
+    let bp = panel.as_ptr();
+    // SAFETY: the asserts above bound every read: rows r0..r3 < rows, kk < k, panel reads < k·NR.
+    unsafe {
+        let (mut c00, mut c01, mut c10, mut c11) = (f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0));
+        let (mut c20, mut c21, mut c30, mut c31) = (f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0));
+        for kk in 0..k {
+            let b0 = v128_load(bp.add(kk * NR) as *const v128);
+            let b1 = v128_load(bp.add(kk * NR + 4) as *const v128);
+            let a0 = v128_load32_splat(ap.add(r0 + kk) as *const u32);
+            c00 = f32x4_add(c00, f32x4_mul(a0, b0));
+            c01 = f32x4_add(c01, f32x4_mul(a0, b1));
+            let a1 = v128_load32_splat(ap.add(r1 + kk) as *const u32);
+            c10 = f32x4_add(c10, f32x4_mul(a1, b0));
+            c11 = f32x4_add(c11, f32x4_mul(a1, b1));
+            let a2 = v128_load32_splat(ap.add(r2 + kk) as *const u32);
+            c20 = f32x4_add(c20, f32x4_mul(a2, b0));
+            c21 = f32x4_add(c21, f32x4_mul(a2, b1));
+            let a3 = v128_load32_splat(ap.add(r3 + kk) as *const u32);
+            c30 = f32x4_add(c30, f32x4_mul(a3, b0));
+            c31 = f32x4_add(c31, f32x4_mul(a3, b1));
+        }
+        let out = acc.as_mut_ptr() as *mut f32;
+        for (i, v) in [c00, c01, c10, c11, c20, c21, c30, c31].into_iter().enumerate() {
+            v128_store(out.add(i * 4) as *mut v128, v);
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn micro_kernel(a: &[f32], lda: usize, k: usize, rows: usize, panel: &[f32], acc: &mut [[f32; NR]; MR]) {
+    for (r, acc_row) in acc.iter_mut().enumerate() {
+        let row = &a[r.min(rows - 1) * lda..][..k];
+        for (kk, &x) in row.iter().enumerate() {
+            let b = &panel[kk * NR..kk * NR + NR];
+            for j in 0..NR {
+                acc_row[j] += x * b[j];
+            }
+        }
+    }
+}
+
+/// What [`attention_heads`] returns, row-major: `probs` `[b, heads, n, n]`, `queries` and `keys`
+/// `[b, heads, n, d]`, `context` `[b, n, heads·d]`.
+pub struct HeadsOutput {
+    pub probs: Vec<f32>,
+    pub queries: Vec<f32>,
+    pub keys: Vec<f32>,
+    pub context: Vec<f32>,
+}
+
+/// Multi-head scaled dot-product attention on the projections `q`, `k`, `v` (`[b, n, heads·d]` each), with an
+/// optional additive `[n, n]` mask: per head, softmax(q·kᵀ·scale + mask)·v, both products through the packed
+/// micro-kernel (keys and values packed per head, a copy the head split makes anyway). This replaces candle's
+/// head split copies, one gemm call per head and product (each with its own packing and set-up, which dominates
+/// at a few tokens), the separate scale, mask and softmax passes and the merge copy.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_heads(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    b: usize,
+    n: usize,
+    heads: usize,
+    d: usize,
+    scale: f32,
+    mask: Option<&[f32]>,
+) -> HeadsOutput {
+    let h = heads * d;
+    let mut out = HeadsOutput {
+        probs: vec![0f32; b * heads * n * n],
+        queries: vec![0f32; b * heads * n * d],
+        keys: vec![0f32; b * heads * n * d],
+        context: vec![0f32; b * n * h],
+    };
+    let mut packed_k = vec![0f32; n.div_ceil(NR) * d * NR];
+    let mut packed_v = vec![0f32; d.div_ceil(NR) * n * NR];
+    for bi in 0..b {
+        for hd in 0..heads {
+            let head = (bi * heads + hd) * n;
+            let col = hd * d;
+            // Split this head out of the projections (the captured queries and keys).
+            for i in 0..n {
+                let src = (bi * n + i) * h + col;
+                out.queries[(head + i) * d..(head + i + 1) * d].copy_from_slice(&q[src..src + d]);
+                out.keys[(head + i) * d..(head + i + 1) * d].copy_from_slice(&k[src..src + d]);
+            }
+            let keys = &out.keys[head * d..(head + n) * d];
+            packed_k.iter_mut().for_each(|x| *x = 0.0);
+            for (j, row) in keys.chunks_exact(d).enumerate() {
+                let panel = &mut packed_k[(j / NR) * d * NR..];
+                for (t, &x) in row.iter().enumerate() {
+                    panel[t * NR + j % NR] = x;
+                }
+            }
+            // scores = scale · q·kᵀ, straight into this head's block of the probabilities.
+            let probs = &mut out.probs[head * n..(head + n) * n];
+            matmul_packed(&out.queries[head * d..], d, n, d, &packed_k, n, None, scale, probs, n);
+            for (i, row) in probs.chunks_exact_mut(n).enumerate() {
+                if let Some(mask) = mask {
+                    row.iter_mut().zip(&mask[i * n..(i + 1) * n]).for_each(|(x, m)| *x += m);
+                }
+                softmax_in_place(row);
+            }
+            // context = probs · v: v's head columns, packed as the "weight" whose rows are output columns.
+            packed_v.iter_mut().for_each(|x| *x = 0.0);
+            for j in 0..n {
+                let src = (bi * n + j) * h + col;
+                for (c, &x) in v[src..src + d].iter().enumerate() {
+                    packed_v[(c / NR) * n * NR + j * NR + c % NR] = x;
+                }
+            }
+            let ctx = &mut out.context[bi * n * h + col..];
+            matmul_packed(probs, n, n, n, &packed_v, d, None, 1.0, ctx, h);
+        }
+    }
+    out
+}
+
+/// Softmax of one row in place: max-shifted exp (a masked −∞ gives exactly 0), divided by the sum.
+fn softmax_in_place(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f32;
+    for x in row.iter_mut() {
+        let e = if *x == f32::NEG_INFINITY { 0.0 } else { exp_fast(*x - max) };
+        *x = e;
+        sum += e;
+    }
+    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|x| *x *= inv);
+}
+
+/// erf(x) for f32, Eigen's rational approximation (`generic_fast_erf_float`): |error| below 1e-6 everywhere,
+/// only multiplies, adds and one divide, so loops over it vectorise.
+#[inline(always)]
+pub fn erf_fast(x: f32) -> f32 {
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = x2 * -2.726_142_3e-10 + 2.770_681_4e-8;
+    p = p * x2 + -2.101_024e-6;
+    p = p * x2 + -5.692_506_4e-5;
+    p = p * x2 + -7.349_906_3e-4;
+    p = p * x2 + -2.954_599_8e-3;
+    p = p * x2 + -1.609_603_3e-2;
+    p *= x;
+    let mut q = x2 * -1.456_607_2e-5 + -2.133_740_6e-4;
+    q = q * x2 + -1.682_827e-3;
+    q = q * x2 + -7.373_329_3e-3;
+    q = q * x2 + -1.426_473_9e-2;
+    p / q
+}
+
+/// transformers' "gelu" (`x · ½(1 + erf(x/√2))`), in place.
+pub fn gelu_erf_in_place(xs: &mut [f32]) {
+    for x in xs.iter_mut() {
+        let v = *x;
+        *x = 0.5 * v * (1.0 + erf_fast(v * std::f32::consts::FRAC_1_SQRT_2));
+    }
+}
+
+/// e^x for f32 (Cephes' `expf`: range reduction to 2^n · e^r, |r| ≤ ½ln2, and a degree-6 polynomial; within
+/// 2 ulp), without libm's branches so that loops over it vectorise.
+#[inline(always)]
+pub fn exp_fast(x: f32) -> f32 {
+    let x = x.clamp(-87.3, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    // ln 2 split in two so that x - n·ln2 is exact enough.
+    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let e = p * r * r + r + 1.0;
+    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// CLIP's quick GELU, `x · σ(1.702x)`, in place.
+pub fn quick_gelu_in_place(xs: &mut [f32]) {
+    for x in xs.iter_mut() {
+        let v = *x;
+        *x = v / (1.0 + exp_fast(-1.702 * v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn erf_fast_is_within_1e_6_of_libm() {
+        let mut worst = 0f32;
+        for i in -60_000..=60_000 {
+            let x = i as f32 * 1e-4;
+            worst = worst.max((erf_fast(x) - libm_erf(x)).abs());
+        }
+        assert!(worst < 1e-6, "max |erf_fast - erf| = {worst}");
+    }
+
+    #[test]
+    fn attention_heads_match_candle() {
+        let dev = Device::Cpu;
+        for &(b, n, heads, d, masked) in &[(1, 5, 2, 8, false), (2, 9, 3, 4, true), (1, 17, 4, 12, true)] {
+            let h = heads * d;
+            let [q, k, v] = [0, 1, 2].map(|_| Tensor::randn(0f32, 1.0, (b, n, h), &dev).unwrap());
+            let split = |t: &Tensor| t.reshape((b, n, heads, d)).unwrap().transpose(1, 2).unwrap().contiguous().unwrap();
+            let (qs, ks, vs) = (split(&q), split(&k), split(&v));
+            let scale = 1.0 / (d as f64).sqrt();
+            let mut scores = (qs.matmul(&ks.t().unwrap()).unwrap() * scale).unwrap();
+            let mask = crate::engine::nn::causal_mask(n, &dev).unwrap();
+            if masked {
+                scores = scores.broadcast_add(&mask).unwrap();
+            }
+            let probs = candle_nn::ops::softmax_last_dim(&scores).unwrap();
+            let context = probs.matmul(&vs).unwrap().transpose(1, 2).unwrap().reshape((b, n, h)).unwrap();
+            let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let mask_values = flat(&mask);
+            let got = attention_heads(&flat(&q), &flat(&k), &flat(&v), b, n, heads, d, scale as f32,
+                masked.then_some(mask_values.as_slice()));
+            let worst = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            assert_eq!(worst(&got.queries, &flat(&qs)), 0.0);
+            assert_eq!(worst(&got.keys, &flat(&ks)), 0.0);
+            assert!(worst(&got.probs, &flat(&probs)) < 1e-6, "probs b {b} n {n}");
+            assert!(worst(&got.context, &flat(&context)) < 1e-5, "context b {b} n {n}");
+        }
+    }
+
+    #[test]
+    fn exp_fast_is_within_3_ulp_of_std() {
+        for i in -87_000..=87_900 {
+            let x = i as f32 * 1e-3;
+            let (got, want) = (exp_fast(x), x.exp());
+            assert!(((got - want) / want).abs() < 3.0 * f32::EPSILON, "exp({x}) = {got}, want {want}");
+        }
+    }
+
+    fn libm_erf(x: f32) -> f32 {
+        // libm's f64 erf, through candle.
+        candle_core::cpu::erf::erf_f64(x as f64) as f32
+    }
+
+    #[test]
+    fn packed_kernel_matches_candle() {
+        let dev = Device::Cpu;
+        for &(m, k, n, bias) in &[(1, 3, 1, true), (5, 17, 13, true), (16, 32, 64, false), (7, 40, 9, true)] {
+            let w = Tensor::randn(0f32, 1.0, (n, k), &dev).unwrap();
+            let b = Tensor::randn(0f32, 1.0, n, &dev).unwrap();
+            let linear = Linear::new(w, bias.then_some(b));
+            let x = Tensor::randn(0f32, 1.0, (2, m, k), &dev).unwrap();
+            let want = linear.forward(&x).unwrap();
+            let packed = PackedLinear::new(linear).unwrap();
+            let got = packed.forward_packed(&x, None).unwrap();
+            assert_eq!(got.dims(), want.dims());
+            let diff = (got - &want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(diff < 1e-4, "m {m} k {k} n {n}: max |Δ| = {diff}");
+            let q = packed.forward_packed(&x, Some(Activation::QuickGelu)).unwrap();
+            let q_want = Activation::QuickGelu.forward(&want).unwrap();
+            let diff = (q - q_want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(diff < 1e-4, "quick gelu m {m} k {k} n {n}: max |Δ| = {diff}");
+            let g = packed.forward_packed(&x, Some(Activation::Gelu)).unwrap();
+            let g_want = want.gelu_erf().unwrap();
+            let diff = (g - g_want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(diff < 1e-4, "gelu m {m} k {k} n {n}: max |Δ| = {diff}");
+        }
+    }
+}

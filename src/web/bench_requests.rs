@@ -1,0 +1,222 @@
+//! Benchmark requests (scripts/bench.sh), answered by the app's own worker so the figures are those of the
+//! release wasm as the app runs it: weights through the same store (IndexedDB, downloaded from the hub on first
+//! use), the same model loaders and forward code.
+//!
+//! The bench page posts a plain JSON *string* `{"bench": {...}}` (the app's own messages are postcard
+//! `ArrayBuffer`s, so the two never mix) and gets a JSON string back: per-run milliseconds, load time, wasm
+//! memory size and the matmul FLOPs of one run.
+
+use serde::Deserialize;
+use serde_json::json;
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::download::fetch_stored;
+use crate::engine::clip::{clip_flops, ClipClassifier, ClipFiles};
+use crate::engine::image_prep::PreparedImage;
+use crate::engine::pipeline::{bert_flops, collect_captures, AttentionModel, CheckpointFiles};
+
+#[derive(Deserialize)]
+struct Message {
+    bench: BenchRequest,
+}
+
+#[derive(Deserialize)]
+struct BenchRequest {
+    hub: String,
+    repo: String,
+    revision: String,
+    /// "attention" (a BERT-family checkpoint), "clip", or "ops" (a per-op profile of one bert-base-shaped layer
+    /// at `ids.len()` tokens; hub, repo and revision unused).
+    kind: String,
+    /// attention: the token ids to run (token types all 0).
+    #[serde(default)]
+    ids: Vec<u32>,
+    /// clip: the captions (tokenized here; the ids used come back in the answer) and one preprocessed image.
+    #[serde(default)]
+    captions: Vec<String>,
+    #[serde(default)]
+    pixel_values: Vec<f32>,
+    runs: usize,
+    #[serde(default)]
+    warmup: usize,
+}
+
+fn now_ms() -> f64 {
+    // performance.now(): Date.now() has only millisecond resolution.
+    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
+        .map_or_else(js_sys::Date::now, |p| p.now())
+}
+
+/// The wasm linear memory's current size; it never shrinks, so this is also the peak so far.
+fn memory_bytes() -> f64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as f64
+}
+
+async fn fetch(req: &BenchRequest, file: &str) -> Result<Vec<u8>, String> {
+    fetch_stored(&req.hub, &req.repo, &req.revision, file, &|_, _| {}).await
+}
+
+fn utf8(bytes: Vec<u8>, file: &str) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|_| format!("{file} is not UTF-8 text"))
+}
+
+/// Time `runs` calls of `run` after `warmup` untimed ones (the first call is timed on its own).
+fn time_runs(req: &BenchRequest, mut run: impl FnMut() -> Result<(), String>) -> Result<(f64, Vec<f64>), String> {
+    let t0 = now_ms();
+    run()?;
+    let first_ms = now_ms() - t0;
+    for _ in 1..req.warmup {
+        run()?;
+    }
+    let mut times = Vec::with_capacity(req.runs);
+    for _ in 0..req.runs {
+        let t0 = now_ms();
+        run()?;
+        times.push(now_ms() - t0);
+    }
+    Ok((first_ms, times))
+}
+
+async fn bench(req: BenchRequest) -> Result<serde_json::Value, String> {
+    let start = now_ms();
+    match req.kind.as_str() {
+        "attention" => {
+            let config = utf8(fetch(&req, "config.json").await?, "config.json")?;
+            let tokenizer = fetch(&req, "tokenizer.json").await?;
+            let weights = fetch(&req, "model.safetensors").await?;
+            let weight_bytes = weights.len();
+            let fetched_ms = now_ms() - start;
+            let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights };
+            let model = AttentionModel::load(&req.repo, &files).map_err(|e| e.to_string())?;
+            drop(weights);
+            let load_ms = now_ms() - start;
+            let memory_after_load = memory_bytes();
+            let types = vec![0u32; req.ids.len()];
+            // What the worker does for an attention request, minus tokenizing: forward, then the attention
+            // probabilities copied out into the flat arrays the views read.
+            let (first_ms, times) = time_runs(&req, || {
+                let output = model.model.forward(&req.ids, &types).map_err(|e| e.to_string())?;
+                std::hint::black_box(collect_captures(&output, false).map_err(|e| e.to_string())?);
+                Ok(())
+            })?;
+            Ok(json!({
+                "fetched_ms": fetched_ms, "load_ms": load_ms, "first_ms": first_ms, "runs_ms": times,
+                "weight_bytes": weight_bytes, "memory_after_load": memory_after_load, "memory_bytes": memory_bytes(),
+                "flops": bert_flops(&model.model.config, req.ids.len()), "input_ids": [req.ids],
+            }))
+        }
+        "clip" => {
+            let config = utf8(fetch(&req, "config.json").await?, "config.json")?;
+            let preprocessor = utf8(fetch(&req, "preprocessor_config.json").await?, "preprocessor_config.json")?;
+            let tokenizer = fetch(&req, "tokenizer.json").await?;
+            let weights = fetch(&req, "model.safetensors").await?;
+            let weight_bytes = weights.len();
+            let fetched_ms = now_ms() - start;
+            let files = ClipFiles {
+                config_json: &config,
+                tokenizer_json: &tokenizer,
+                preprocessor_config_json: &preprocessor,
+                safetensors: &weights,
+            };
+            let model = ClipClassifier::load(&req.repo, &files).map_err(|e| e.to_string())?;
+            drop(weights);
+            let load_ms = now_ms() - start;
+            let memory_after_load = memory_bytes();
+            // Precomputed pixels (the same the other runtime gets); everything after image decoding is the app's
+            // classify path.
+            let image = PreparedImage { pixel_values: req.pixel_values.clone(), ..Default::default() };
+            let mut input_ids = Vec::new();
+            let (first_ms, times) = time_runs(&req, || {
+                let result = model.classify_prepared(&image, &req.captions).map_err(|e| e.to_string())?;
+                input_ids = result.input_ids.clone();
+                std::hint::black_box(result);
+                Ok(())
+            })?;
+            let n = input_ids.iter().map(Vec::len).max().unwrap_or(0);
+            Ok(json!({
+                "fetched_ms": fetched_ms, "load_ms": load_ms, "first_ms": first_ms, "runs_ms": times,
+                "weight_bytes": weight_bytes, "memory_after_load": memory_after_load, "memory_bytes": memory_bytes(),
+                "flops": clip_flops(&model.model.config, input_ids.len(), n), "input_ids": input_ids,
+            }))
+        }
+        "ops" => ops_profile(&req).map_err(|e| e.to_string()),
+        other => Err(format!("unknown bench kind \"{other}\" (attention or clip)")),
+    }
+}
+
+/// Median ms of `runs` calls after `warmup`.
+fn median_ms(req: &BenchRequest, mut f: impl FnMut() -> candle_core::Result<()>) -> candle_core::Result<f64> {
+    for _ in 0..req.warmup.max(1) {
+        f()?;
+    }
+    let mut times = Vec::new();
+    for _ in 0..req.runs.max(1) {
+        let t0 = now_ms();
+        f()?;
+        times.push(now_ms() - t0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// What one bert-base-shaped layer's pieces cost in this wasm, old path (candle) next to the current one: the
+/// profile that says where a forward pass goes.
+fn ops_profile(req: &BenchRequest) -> candle_core::Result<serde_json::Value> {
+    use candle_core::{DType, Device, Module, Tensor};
+    use candle_nn::{LayerNorm, Linear, VarBuilder};
+
+    use crate::engine::kernels::PackedLinear;
+    use crate::engine::nn::{ProjectionNames, SelfAttention};
+    let (n, h, i, heads) = (req.ids.len(), 768, 3072, 12);
+    let dev = Device::Cpu;
+    let linear = |inp: usize, out: usize| -> candle_core::Result<Linear> {
+        Ok(Linear::new(Tensor::randn(0f32, 0.02, (out, inp), &dev)?, Some(Tensor::randn(0f32, 0.02, out, &dev)?)))
+    };
+    let x = Tensor::randn(0f32, 1.0, (1, n, h), &dev)?;
+    let x4 = Tensor::randn(0f32, 1.0, (1, n, i), &dev)?;
+    let mut out = serde_json::Map::new();
+    for (name, inp, outp, xs) in [("linear 768x768", h, h, &x), ("linear 768x3072", h, i, &x), ("linear 3072x768", i, h, &x4)] {
+        let l = linear(inp, outp)?;
+        let candle = median_ms(req, || l.forward(xs).map(drop))?;
+        let packed = PackedLinear::new(l)?;
+        let ours = median_ms(req, || packed.forward_act(xs, None).map(drop))?;
+        out.insert(format!("{name} candle"), candle.into());
+        out.insert(format!("{name} packed"), ours.into());
+    }
+    out.insert("gelu candle [n,3072]".into(), median_ms(req, || x4.gelu_erf().map(drop))?.into());
+    let values = x4.flatten_all()?.to_vec1::<f32>()?;
+    out.insert(
+        "gelu fast, incl. a copy [n,3072]".into(),
+        median_ms(req, || {
+            crate::engine::kernels::gelu_erf_in_place(&mut values.clone());
+            Ok(())
+        })?
+        .into(),
+    );
+    let ln = LayerNorm::new(Tensor::ones(h, DType::F32, &dev)?, Tensor::zeros(h, DType::F32, &dev)?, 1e-12);
+    out.insert("layer_norm [n,768]".into(), median_ms(req, || ln.forward(&x).map(drop))?.into());
+    out.insert("residual add [n,768]".into(), median_ms(req, || (&x + &x).map(drop))?.into());
+    let names = ProjectionNames { query: "q", key: "k", value: "v" };
+    let attention = SelfAttention::load(VarBuilder::zeros(DType::F32, &dev), h, heads, &names)?;
+    out.insert("self-attention incl. q/k/v".into(), median_ms(req, || attention.forward(&x, None).map(drop))?.into());
+    let scores = Tensor::randn(0f32, 1.0, (1, heads, n, n), &dev)?;
+    out.insert("softmax [12,n,n]".into(), median_ms(req, || candle_nn::ops::softmax_last_dim(&scores).map(drop))?.into());
+    Ok(json!({ "seq": n, "ops_ms": out, "runs_ms": [], "flops": 0.0 }))
+}
+
+/// Handle one `{"bench": ...}` string in the background and post the JSON answer (`{"error": ...}` on failure).
+pub fn spawn(text: String) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let answer = match serde_json::from_str::<Message>(&text) {
+            Ok(Message { bench: req }) => bench(req).await.unwrap_or_else(|e| json!({ "error": e })),
+            Err(e) => json!({ "error": format!("not a bench request: {e}") }),
+        };
+        let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+        if let Err(e) = scope.post_message(&JsValue::from_str(&answer.to_string())) {
+            web_sys::console::error_1(&e);
+        }
+    });
+}
