@@ -1,7 +1,7 @@
 //! Building blocks shared by the encoders (BERT family and CLIP): activations and multi-head self-attention that
 //! hands back what the views draw — the attention probabilities and the per-head queries and keys.
 
-use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{linear, VarBuilder};
 
 use super::kernels::PackedLinear;
@@ -143,10 +143,12 @@ pub fn causal_mask(n: usize, device: &candle_core::Device) -> Result<Tensor> {
     Tensor::from_vec(mask, (n, n), device)
 }
 
-/// A `VarBuilder` over `model.safetensors` bytes, widening f16/bf16 to f32.
-pub fn weights_from_safetensors(bytes: &[u8]) -> crate::engine::Result<VarBuilder<'_>> {
-    VarBuilder::from_slice_safetensors(bytes, DType::F32, &Device::Cpu)
-        .map_err(|e| crate::engine::Error::Weights(format!("not a readable safetensors file: {e}")))
+/// A `VarBuilder` over `model.safetensors` bytes, widening f16/bf16 to f32. The same reader the browser streams
+/// the weights store through, so native tests exercise the app's load path.
+pub fn weights_from_safetensors(bytes: &[u8]) -> crate::engine::Result<VarBuilder<'static>> {
+    let mut stream = super::safetensors_stream::TensorStream::new();
+    stream.push(bytes)?;
+    stream.into_var_builder()
 }
 
 #[cfg(test)]
@@ -158,7 +160,7 @@ mod tests {
     /// The packed path (what wasm runs) against candle's, with and without the causal mask.
     #[test]
     fn packed_attention_matches_candle() {
-        let (dev, h, heads) = (Device::Cpu, 24, 3);
+        let (dev, h, heads) = (candle_core::Device::Cpu, 24, 3);
         let mut tensors = HashMap::new();
         for name in ["q", "k", "v"] {
             tensors.insert(format!("{name}.weight"), Tensor::randn(0f32, 0.3, (h, h), &dev).unwrap());

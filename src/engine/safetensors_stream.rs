@@ -5,9 +5,11 @@
 //! 8 bytes of little-endian header length, a JSON header, then the tensors' bytes back to back.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
+use candle_core::{DType, Device, Shape, Tensor};
+use candle_nn::var_builder::SimpleBackend;
+use candle_nn::{Init, VarBuilder};
 use serde::Deserialize;
 
 use super::{Error, Result};
@@ -225,7 +227,38 @@ impl TensorStream {
 
     /// The finished tensors as a `VarBuilder` that hands out f32 (f16/bf16 are widened on first use).
     pub fn into_var_builder(self) -> Result<VarBuilder<'static>> {
-        Ok(VarBuilder::from_tensors(self.finish()?, DType::F32, &Device::Cpu))
+        let tensors = TakenOnce(Mutex::new(self.finish()?));
+        Ok(VarBuilder::from_backend(Box::new(tensors), DType::F32, Device::Cpu))
+    }
+}
+
+/// A VarBuilder backend that hands each tensor out once and forgets it. The encoders repack most weights at load
+/// (see `kernels::PackedLinear`); with candle's `HashMap` backend the original of every packed matrix would stay
+/// alive until the whole model is built, doubling the peak memory of a load. Each model reads each weight once.
+struct TakenOnce(Mutex<HashMap<String, Tensor>>);
+
+impl TakenOnce {
+    fn take(&self, name: &str) -> candle_core::Result<Tensor> {
+        let mut tensors = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        tensors.remove(name).ok_or_else(|| candle_core::Error::CannotFindTensor { path: name.to_string() }.bt())
+    }
+}
+
+impl SimpleBackend for TakenOnce {
+    fn get(&self, shape: Shape, name: &str, _: Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        let tensor = self.take(name)?;
+        if tensor.shape() != &shape {
+            candle_core::bail!("shape mismatch for {name}: expected {shape:?}, the checkpoint has {:?}", tensor.shape());
+        }
+        tensor.to_device(dev)?.to_dtype(dtype)
+    }
+
+    fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        self.take(name)?.to_device(dev)?.to_dtype(dtype)
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.0.lock().map(|t| t.contains_key(name)).unwrap_or(false)
     }
 }
 

@@ -10,10 +10,10 @@ use serde::Deserialize;
 use serde_json::json;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::download::fetch_stored;
-use crate::engine::clip::{clip_flops, ClipClassifier, ClipFiles};
+use super::download::{fetch_stored, stream_weights};
+use crate::engine::clip::{clip_flops, ClipClassifier};
 use crate::engine::image_prep::PreparedImage;
-use crate::engine::pipeline::{bert_flops, collect_captures, AttentionModel, CheckpointFiles};
+use crate::engine::pipeline::{bert_flops, collect_captures, AttentionModel};
 
 #[derive(Deserialize)]
 struct Message {
@@ -59,6 +59,13 @@ async fn fetch(req: &BenchRequest, file: &str) -> Result<Vec<u8>, String> {
     fetch_stored(&req.hub, &req.repo, &req.revision, file, &|_, _| {}).await
 }
 
+/// The weights streamed from the store into tensors, as the app's worker loads them, and their file size.
+async fn weights(req: &BenchRequest) -> Result<(candle_nn::VarBuilder<'static>, u64), String> {
+    let size = std::cell::Cell::new(0);
+    let vb = stream_weights(&req.hub, &req.repo, &req.revision, &|_, total| size.set(total.unwrap_or(0))).await?;
+    Ok((vb, size.get()))
+}
+
 fn utf8(bytes: Vec<u8>, file: &str) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| format!("{file} is not UTF-8 text"))
 }
@@ -86,12 +93,9 @@ async fn bench(req: BenchRequest) -> Result<serde_json::Value, String> {
         "attention" => {
             let config = utf8(fetch(&req, "config.json").await?, "config.json")?;
             let tokenizer = fetch(&req, "tokenizer.json").await?;
-            let weights = fetch(&req, "model.safetensors").await?;
-            let weight_bytes = weights.len();
             let fetched_ms = now_ms() - start;
-            let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights };
-            let model = AttentionModel::load(&req.repo, &files).map_err(|e| e.to_string())?;
-            drop(weights);
+            let (weights, weight_bytes) = weights(&req).await?;
+            let model = AttentionModel::from_parts(&req.repo, &config, &tokenizer, weights).map_err(|e| e.to_string())?;
             let load_ms = now_ms() - start;
             let memory_after_load = memory_bytes();
             let types = vec![0u32; req.ids.len()];
@@ -112,17 +116,10 @@ async fn bench(req: BenchRequest) -> Result<serde_json::Value, String> {
             let config = utf8(fetch(&req, "config.json").await?, "config.json")?;
             let preprocessor = utf8(fetch(&req, "preprocessor_config.json").await?, "preprocessor_config.json")?;
             let tokenizer = fetch(&req, "tokenizer.json").await?;
-            let weights = fetch(&req, "model.safetensors").await?;
-            let weight_bytes = weights.len();
             let fetched_ms = now_ms() - start;
-            let files = ClipFiles {
-                config_json: &config,
-                tokenizer_json: &tokenizer,
-                preprocessor_config_json: &preprocessor,
-                safetensors: &weights,
-            };
-            let model = ClipClassifier::load(&req.repo, &files).map_err(|e| e.to_string())?;
-            drop(weights);
+            let (weights, weight_bytes) = weights(&req).await?;
+            let model = ClipClassifier::from_parts(&req.repo, &config, &tokenizer, &preprocessor, weights)
+                .map_err(|e| e.to_string())?;
             let load_ms = now_ms() - start;
             let memory_after_load = memory_bytes();
             // Precomputed pixels (the same the other runtime gets); everything after image decoding is the app's

@@ -707,3 +707,28 @@ pub async fn stream_stored(
         Err(Err(e)) => Err(e.to_string()),
     }
 }
+
+/// The stored bytes of `model.safetensors` go straight into the tensors they belong to.
+struct TensorSink(crate::engine::safetensors_stream::TensorStream);
+
+impl ByteSink for TensorSink {
+    fn reset(&mut self, _size: u64) {
+        self.0 = Default::default();
+    }
+    fn push(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.0.push(bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// A checkpoint's `model.safetensors` as tensors, built while its chunks are read from the store (downloaded there
+/// first if needed): the weights are never held whole as bytes next to the tensors built from them.
+pub async fn stream_weights(
+    hub: &str,
+    repo: &str,
+    revision: &str,
+    on_progress: &dyn Fn(u64, Option<u64>),
+) -> Result<candle_nn::VarBuilder<'static>, String> {
+    let mut sink = TensorSink(Default::default());
+    stream_stored(hub, repo, revision, "model.safetensors", on_progress, &mut sink).await?;
+    sink.0.into_var_builder().map_err(|e| e.to_string())
+}

@@ -8,11 +8,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::download::{fetch_stored, stream_stored};
-use super::store::ByteSink;
+use super::download::{fetch_stored, stream_weights};
 use super::messages::{decode, encode, Envelope, ModelSource, Request, Response};
 use crate::engine::clip::ClipClassifier;
-use crate::engine::safetensors_stream::TensorStream;
 use crate::engine::pipeline::AttentionModel;
 use crate::engine::tokenize::TextTokenizer;
 
@@ -63,25 +61,10 @@ fn text(bytes: Vec<u8>, file: &str) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| format!("{file} is not UTF-8 text"))
 }
 
-/// The stored bytes of `model.safetensors` go straight into the tensors they belong to.
-struct TensorSink(TensorStream);
-
-impl ByteSink for TensorSink {
-    fn reset(&mut self, _size: u64) {
-        self.0 = TensorStream::new();
-    }
-    fn push(&mut self, bytes: &[u8]) -> Result<(), String> {
-        self.0.push(bytes).map_err(|e| e.to_string())
-    }
-}
-
-/// `model.safetensors` as tensors, built while its chunks are read from the store (downloaded there first if needed).
-async fn stream_weights(id: u32, source: &ModelSource) -> Result<candle_nn::VarBuilder<'static>, String> {
-    let file = "model.safetensors";
-    let on_progress = move |done, total| send(id, Response::Progress { file: file.to_string(), done, total });
-    let mut sink = TensorSink(TensorStream::new());
-    stream_stored(&source.hub, &source.repo, &source.revision, file, &on_progress, &mut sink).await?;
-    sink.0.into_var_builder().map_err(|e| e.to_string())
+/// `model.safetensors` as tensors, streamed from the weights store.
+async fn weights(id: u32, source: &ModelSource) -> Result<candle_nn::VarBuilder<'static>, String> {
+    let on_progress = move |done, total| send(id, Response::Progress { file: "model.safetensors".into(), done, total });
+    stream_weights(&source.hub, &source.repo, &source.revision, &on_progress).await
 }
 
 async fn tokenizer(id: u32, source: &ModelSource) -> Result<Rc<TextTokenizer>, String> {
@@ -101,7 +84,7 @@ async fn attention_model(id: u32, source: &ModelSource) -> Result<(Rc<AttentionM
     let config = text(fetch_file(id, source, "config.json").await?, "config.json")?;
     let tokenizer = fetch_file(id, source, "tokenizer.json").await?;
     let start = now_ms();
-    let weights = stream_weights(id, source).await?;
+    let weights = weights(id, source).await?;
     let model = Rc::new(AttentionModel::from_parts(&source.repo, &config, &tokenizer, weights).map_err(|e| e.to_string())?);
     let load_ms = now_ms() - start;
     STATE.with(|s| s.borrow_mut().models.push((source.clone(), model.clone())));
@@ -116,7 +99,7 @@ async fn clip_model(id: u32, source: &ModelSource) -> Result<(Rc<ClipClassifier>
     let preprocessor = text(fetch_file(id, source, "preprocessor_config.json").await?, "preprocessor_config.json")?;
     let tokenizer = fetch_file(id, source, "tokenizer.json").await?;
     let start = now_ms();
-    let weights = stream_weights(id, source).await?;
+    let weights = weights(id, source).await?;
     let model = Rc::new(
         ClipClassifier::from_parts(&source.repo, &config, &tokenizer, &preprocessor, weights).map_err(|e| e.to_string())?,
     );
