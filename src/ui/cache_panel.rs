@@ -116,6 +116,7 @@ pub fn CachePanel(state: CacheState) -> impl IntoView {
                 <button type="button" on:click=move |_| run(Request::CancelDownloads, "Downloads cancelled; what arrived is kept for later.")>"Cancel downloads"</button>
             </div>
             {move || message.get().map(|m| view! { <p role="status" data-testid="cache-message">{m}</p> })}
+            <super::local_files::LocalFiles cache=state />
         </details>
     }
 }

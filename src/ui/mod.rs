@@ -11,6 +11,7 @@ mod export;
 mod guide;
 mod head_analysis;
 mod head_view;
+mod local_files;
 mod model_view;
 mod neuron_view;
 

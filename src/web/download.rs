@@ -63,6 +63,8 @@ pub struct DownloadOptions {
     /// First retry delay; doubles per consecutive failure, capped at 5 s.
     pub backoff_ms: u32,
     pub cancel: Cancel,
+    /// Fetch from here instead of the hub (a `blob:` URL for a file the user chose on their computer).
+    pub url: Option<String>,
 }
 
 impl Default for DownloadOptions {
@@ -75,6 +77,7 @@ impl Default for DownloadOptions {
             max_retries: 4,
             backoff_ms: 500,
             cancel: Cancel::new(),
+            url: None,
         }
     }
 }
@@ -504,7 +507,7 @@ pub async fn download(
     let mut job = Job {
         store,
         key,
-        url: file_url(hub, &key.repo, &key.revision, &key.file),
+        url: options.url.clone().unwrap_or_else(|| file_url(hub, &key.repo, &key.revision, &key.file)),
         stored: 0,
         pending: Vec::new(),
         hasher: Sha256::new(),
@@ -706,6 +709,30 @@ pub async fn stream_stored(
         Err(Ok(message)) => Err(message),
         Err(Err(e)) => Err(e.to_string()),
     }
+}
+
+/// Model files the user chose or dropped (as `blob:` URLs the page made for them) go into the weights store under
+/// `repo` at `revision`, through the same size and sha256 checks as a download; from then on the model loads as if
+/// it had been downloaded, offline too. For classrooms where the CDN is blocked and the files come on a USB stick.
+pub async fn import_local(
+    repo: &str,
+    revision: &str,
+    files: &[(String, String)],
+    on_progress: &dyn Fn(&str, u64, Option<u64>),
+) -> Result<(), String> {
+    let store = Store::shared().await.map_err(|e| e.to_string())?;
+    for (name, url) in files {
+        let key = FileKey::new(repo, revision, name);
+        let lock = LOCKS.with(|l| l.borrow_mut().entry(key.clone()).or_default().clone());
+        let _guard = lock.lock().await;
+        // A fresh copy: never spliced onto part of a download from the hub.
+        store.delete_file(&key).await.map_err(|e| e.to_string())?;
+        let options = DownloadOptions { ask_hub: false, url: Some(url.clone()), ..DownloadOptions::from_catalogue(&key) };
+        download(&store, "", &key, &options, &|done, total| on_progress(name, done, total))
+            .await
+            .map_err(|e| format!("{name} from your files: {e}"))?;
+    }
+    Ok(())
 }
 
 /// The stored bytes of `model.safetensors` go straight into the tensors they belong to.

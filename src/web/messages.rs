@@ -42,6 +42,9 @@ pub enum Request {
     /// Cancel every download in progress → `CacheDone`; the requests waiting for them answer with an error, and what
     /// arrived is kept for a resume.
     CancelDownloads,
+    /// Store a model's files from the user's computer (`files`: name and a `blob:` URL the page made for it), checked
+    /// like a download → `CacheDone`, with `Progress` on the way.
+    ImportLocal { repo: String, revision: String, files: Vec<(String, String)> },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

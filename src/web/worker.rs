@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::download::{fetch_stored, stream_weights};
+use super::download::{fetch_stored, import_local, stream_weights};
 use super::messages::{decode, encode, Envelope, ModelSource, Request, Response};
 use crate::engine::clip::ClipClassifier;
 use crate::engine::pipeline::AttentionModel;
@@ -127,6 +127,10 @@ async fn handle(id: u32, request: Request) -> Response {
                 let start = now_ms();
                 let result = model.classify(&image, &captions).map_err(|e| e.to_string())?;
                 Ok(Response::Clip { result: Box::new(result), forward_ms: now_ms() - start, load_ms, memory_bytes: memory_bytes() })
+            }
+            Request::ImportLocal { repo, revision, files } => {
+                let on_progress = |file: &str, done, total| send(id, Response::Progress { file: file.into(), done, total });
+                import_local(&repo, &revision, &files, &on_progress).await.map(|()| Response::CacheDone)
             }
             request @ (Request::CacheList
             | Request::CacheDeleteModel { .. }
