@@ -119,8 +119,31 @@ fn pack(weight: &[f32], n: usize, k: usize) -> Vec<f32> {
     packed
 }
 
+/// The size of the wasm thread pool the matmuls may use (feature `threads`: set by the worker once
+/// wasm-bindgen-rayon's pool runs; 0 or 1 = this thread only). Asking rayon itself would make it try to build a
+/// default pool, which cannot start threads on wasm.
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+static POOL_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Let the packed matmuls use rayon's global pool of `threads` threads (already built).
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+pub fn set_pool_threads(threads: usize) {
+    POOL_THREADS.store(threads, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The pool size set by [`set_pool_threads`].
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+pub fn pool_threads() -> usize {
+    POOL_THREADS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Below this many multiply-adds a product stays on the calling thread (a pool round trip costs tens of µs).
+#[cfg(all(target_arch = "wasm32", feature = "threads"))]
+const PARALLEL_MIN_MACS: usize = 1 << 20;
+
 /// `out[m, n] = scale · (a[m, k] · Bᵀ) (+ bias)` with B packed by [`pack`]; rows of `a` are `lda` apart, rows of
-/// `out` `ldc` apart.
+/// `out` `ldc` apart. With a thread pool (feature `threads`) large products are split by column panels: each
+/// thread reads its own part of the weight, and every output element is computed exactly as on one thread.
 #[allow(clippy::too_many_arguments)]
 fn matmul_packed(
     a: &[f32],
@@ -134,7 +157,58 @@ fn matmul_packed(
     out: &mut [f32],
     ldc: usize,
 ) {
-    for p in 0..n.div_ceil(NR) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let panels = n.div_ceil(NR);
+    assert!(packed.len() >= panels * k * NR && a.len() >= (m - 1) * lda + k && out.len() >= (m - 1) * ldc + n);
+    assert!(bias.is_none_or(|b| b.len() >= n));
+    let out_ptr = OutPtr(out.as_mut_ptr());
+    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
+    {
+        let threads = POOL_THREADS.load(std::sync::atomic::Ordering::Relaxed);
+        if threads > 1 && panels > 1 && m * n * k >= PARALLEL_MIN_MACS {
+            use rayon::prelude::*;
+            // A few blocks per thread, for balance when one thread is slowed down by the rest of the machine.
+            let block = panels.div_ceil(threads * 4).max(1);
+            (0..panels.div_ceil(block)).into_par_iter().for_each(|b| {
+                let range = b * block..((b + 1) * block).min(panels);
+                // SAFETY: blocks write disjoint column ranges of `out`, bounded by the asserts above.
+                unsafe { panel_range(range, a, lda, m, k, packed, n, bias, scale, out_ptr, ldc) }
+            });
+            return;
+        }
+    }
+    // SAFETY: one caller, bounded by the asserts above.
+    unsafe { panel_range(0..panels, a, lda, m, k, packed, n, bias, scale, out_ptr, ldc) }
+}
+
+/// The output pointer shared by the threads of one product (each writes its own columns).
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: only used by `matmul_packed`, whose blocks write disjoint elements.
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+/// Column panels `panels` of [`matmul_packed`]'s product.
+///
+/// # Safety
+/// `out` must be valid for writes at `(m - 1)·ldc + n` elements and no one else may touch these panels' columns.
+#[allow(clippy::too_many_arguments)]
+unsafe fn panel_range(
+    panels: std::ops::Range<usize>,
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    k: usize,
+    packed: &[f32],
+    n: usize,
+    bias: Option<&[f32]>,
+    scale: f32,
+    out: OutPtr,
+    ldc: usize,
+) {
+    for p in panels {
         let panel = &packed[p * k * NR..(p + 1) * k * NR];
         let col0 = p * NR;
         let cols = NR.min(n - col0);
@@ -148,9 +222,9 @@ fn matmul_packed(
             let mut acc = [[0f32; NR]; MR];
             micro_kernel(&a[row * lda..], lda, k, rows, panel, &mut acc);
             for r in 0..rows {
-                let dst = &mut out[(row + r) * ldc + col0..(row + r) * ldc + col0 + cols];
+                let dst = out.0.add((row + r) * ldc + col0);
                 for j in 0..cols {
-                    dst[j] = acc[r][j] * scale + bias_block[j];
+                    *dst.add(j) = acc[r][j] * scale + bias_block[j];
                 }
             }
             row += MR;
