@@ -211,6 +211,10 @@ pub fn spawn(text: String) {
             Ok(Message { bench: req }) => bench(req).await.unwrap_or_else(|e| json!({ "error": e })),
             Err(e) => json!({ "error": format!("not a bench request: {e}") }),
         };
+        let mut answer = answer;
+        if let Some(fields) = answer.as_object_mut() {
+            fields.insert("threads".into(), super::worker::threads().into());
+        }
         let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
         if let Err(e) = scope.post_message(&JsValue::from_str(&answer.to_string())) {
             web_sys::console::error_1(&e);

@@ -147,6 +147,27 @@ async fn handle(id: u32, request: Request) -> Response {
 /// Install the message handler and tell the page we listen.
 pub fn start() {
     console_error_panic_hook::set_once();
+    #[cfg(feature = "threads")]
+    {
+        // The threaded build (web/worker-threads.js): start the pool first, so that no request runs without it.
+        // The pool's own workers run this module too; only the inference worker sets NLU_LAB_THREADS.
+        let threads = js_sys::Reflect::get(&js_sys::global(), &"NLU_LAB_THREADS".into()).ok().and_then(|v| v.as_f64());
+        let Some(threads) = threads else { return };
+        let threads = (threads as usize).clamp(1, 16);
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = wasm_bindgen_futures::JsFuture::from(wasm_bindgen_rayon::init_thread_pool(threads)).await {
+                // worker-threads.js reports this to the page, which falls back to the single-threaded worker.
+                wasm_bindgen::throw_val(e);
+            }
+            crate::engine::kernels::set_pool_threads(threads);
+            listen();
+        });
+    }
+    #[cfg(not(feature = "threads"))]
+    listen();
+}
+
+fn listen() {
     let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
         // A JSON string is a benchmark request (scripts/bench.sh); the app's messages are ArrayBuffers.
         if let Some(text) = event.data().as_string() {
@@ -163,4 +184,16 @@ pub fn start() {
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
     send(0, Response::Ready);
+}
+
+/// The number of threads this worker's matmuls run on (1 in the single-threaded build).
+pub fn threads() -> usize {
+    #[cfg(feature = "threads")]
+    {
+        crate::engine::kernels::pool_threads().max(1)
+    }
+    #[cfg(not(feature = "threads"))]
+    {
+        1
+    }
 }
