@@ -11,6 +11,9 @@ const TYPES = {
   '.txt': 'text/plain; charset=utf-8', '.d.ts': 'text/plain; charset=utf-8',
 };
 
+// What makes a page cross-origin isolated (SharedArrayBuffer, wasm threads).
+export const ISOLATION_HEADERS = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
 export async function startStatic({ root, port = 0, host = '127.0.0.1', prefix = '/', headers = {} }) {
   root = resolve(root);
   const server = createServer(async (req, res) => {
@@ -38,7 +41,9 @@ export async function startStatic({ root, port = 0, host = '127.0.0.1', prefix =
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const opt = (name, dflt) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : dflt; };
-  const s = await startStatic({ root: args[0] ?? 'dist', port: Number(opt('--port', 8080)), host: opt('--host', '127.0.0.1'), prefix: opt('--prefix', '/') });
+  // --isolate: send COOP/COEP on every file (cross-origin isolated without the service worker, as web/sw.js does).
+  const headers = args.includes('--isolate') ? ISOLATION_HEADERS : {};
+  const s = await startStatic({ root: args[0] ?? 'dist', port: Number(opt('--port', 8080)), host: opt('--host', '127.0.0.1'), prefix: opt('--prefix', '/'), headers });
   console.log(`nlu-lab is served at ${s.url}`);
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => s.close().then(() => process.exit(0)));
 }

@@ -35,5 +35,18 @@ self.addEventListener('fetch', (event) => {
   const isApp = request.mode === 'navigate' && (url.pathname === SCOPE.pathname || url.href.split('?')[0] === INDEX);
   const lookup = isApp ? caches.match(INDEX, { cacheName: CACHE }) : caches.match(request, { cacheName: CACHE, ignoreSearch: true });
   // Anything not of this build (a bundled model mirror, another page on the site) goes to the network untouched.
-  event.respondWith(lookup.then((hit) => hit ?? fetch(request)));
+  event.respondWith(lookup.then((hit) => (hit ? isolate(hit, request.destination) : fetch(request))));
 });
+
+// Cross-origin isolation, which static hosts such as GitHub Pages cannot send: with it the page gets
+// SharedArrayBuffer and starts the threaded inference worker (threads/, wasm threads). COOP + COEP on the app's
+// page when it is a top-level page (destination "document"; an embed in another site's iframe is "iframe" and is
+// left as it was: it runs on one thread), COEP on the workers it starts (a worker must be as strict as its page).
+// require-corp costs the app nothing: its weights and images are fetched with CORS, everything else is its own.
+function isolate(response, destination) {
+  if (destination !== 'document' && destination !== 'worker') return response;
+  const headers = new Headers(response.headers);
+  if (destination === 'document') headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+  headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}

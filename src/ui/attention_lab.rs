@@ -69,6 +69,9 @@ async fn request_attention(hub: String, repo: String, text: String, text_b: Stri
     match worker_client::request(request, on_progress).await {
         Response::Attention { data, forward_ms, load_ms, memory_bytes } => {
             let mut s = format!("{} tokens · forward pass {forward_ms:.0} ms", data.len());
+            if worker_client::threads() > 1 {
+                s += &format!(" on {} threads", worker_client::threads());
+            }
             if load_ms > 0.0 {
                 s += &format!(" · model loaded in {load_ms:.0} ms · worker memory {}", export::format_bytes(memory_bytes));
             }

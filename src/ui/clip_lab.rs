@@ -180,6 +180,9 @@ pub fn ClipLab(
             match worker_client::request(request, on_progress).await {
                 Response::Clip { result: r, forward_ms, load_ms, memory_bytes } => {
                     let mut s = format!("{} captions scored in {forward_ms:.0} ms", r.captions.len());
+                    if worker_client::threads() > 1 {
+                        s += &format!(" on {} threads", worker_client::threads());
+                    }
                     if load_ms > 0.0 {
                         s += &format!(" · model loaded in {load_ms:.0} ms · worker memory {}", export::format_bytes(memory_bytes));
                     }

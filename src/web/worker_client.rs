@@ -13,6 +13,10 @@ use super::messages::{decode, encode, Envelope, Request, Response};
 
 /// The worker's loader script, relative to the page (works under any sub-path).
 const WORKER_SCRIPT: &str = "worker.js";
+/// The threaded worker (scripts/build_threads.sh), a module worker; `?threads=N` sets its pool size.
+const THREADED_WORKER_SCRIPT: &str = "threads/worker.js";
+/// The largest pool: beyond 4 threads the short products the app runs gain little.
+const MAX_THREADS: usize = 4;
 
 type ProgressFn = Box<dyn Fn(&Response)>;
 
@@ -23,6 +27,8 @@ struct Pending {
 
 struct Client {
     worker: Worker,
+    /// The threaded worker's pool size, 1 for the single-threaded worker.
+    threads: usize,
     ready: bool,
     /// Requests sent before the worker's wasm listens would be lost, so they wait here.
     queued: Vec<Envelope<Request>>,
@@ -32,6 +38,30 @@ struct Client {
 
 thread_local! {
     static CLIENT: RefCell<Option<Rc<RefCell<Client>>>> = const { RefCell::new(None) };
+    /// Set once the threaded worker failed to start: this page then stays on the single-threaded one.
+    static THREADS_FAILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The pool size for the threaded worker, or `None` for the single-threaded one: threads need a cross-origin
+/// isolated page (SharedArrayBuffer; web/sw.js adds COOP/COEP to a top-level page) and more than one core.
+fn wanted_threads() -> Option<usize> {
+    if THREADS_FAILED.with(|f| f.get()) {
+        return None;
+    }
+    let global = js_sys::global();
+    let isolated = js_sys::Reflect::get(&global, &"crossOriginIsolated".into()).ok()?.as_bool() == Some(true);
+    let shared_memory = js_sys::Reflect::has(&global, &"SharedArrayBuffer".into()).unwrap_or(false);
+    if !isolated || !shared_memory {
+        return None;
+    }
+    let cores = web_sys::window()?.navigator().hardware_concurrency() as usize;
+    let threads = cores.min(MAX_THREADS);
+    (threads > 1).then_some(threads)
+}
+
+/// How many threads the running worker computes on (0 before it is ready); also on `<html data-threads>`.
+pub fn threads() -> usize {
+    CLIENT.with(|slot| slot.borrow().as_ref().map_or(0, |c| if c.borrow().ready { c.borrow().threads } else { 0 }))
 }
 
 fn post(worker: &Worker, envelope: &Envelope<Request>) -> Result<(), String> {
@@ -49,6 +79,9 @@ fn fail_all(client: &Rc<RefCell<Client>>, message: &str) {
 /// The worker's wasm cannot be trusted after it trapped (its memory may be half-updated): fail what waits on it
 /// and start a fresh worker on the next request.
 fn restart(client: &Rc<RefCell<Client>>, reason: &str) {
+    if client.borrow().threads > 1 && !client.borrow().ready {
+        return fall_back(client, reason);
+    }
     web_sys::console::warn_1(&format!("the inference worker stopped ({reason}); a new one starts on the next request").into());
     client.borrow().worker.terminate();
     CLIENT.with(|slot| {
@@ -64,9 +97,49 @@ fn restart(client: &Rc<RefCell<Client>>, reason: &str) {
     fail_all(client, &message);
 }
 
+/// The threaded worker died before it was ready (no threads/ in this build, no nested workers, the pool did not
+/// start): use the single-threaded worker from now on, with what waited for the threaded one.
+fn fall_back(client: &Rc<RefCell<Client>>, reason: &str) {
+    web_sys::console::warn_1(&format!("the threaded inference worker did not start ({reason}); using one thread").into());
+    THREADS_FAILED.with(|f| f.set(true));
+    client.borrow().worker.terminate();
+    let fresh = match start() {
+        Ok(c) => c,
+        Err(e) => return fail_all(client, &e),
+    };
+    {
+        let mut old = client.borrow_mut();
+        let mut new = fresh.borrow_mut();
+        new.queued = std::mem::take(&mut old.queued);
+        new.pending = std::mem::take(&mut old.pending);
+        new.next_id = old.next_id;
+    }
+    CLIENT.with(|slot| {
+        if slot.borrow().as_ref().is_some_and(|c| Rc::ptr_eq(c, client)) {
+            *slot.borrow_mut() = Some(fresh);
+        }
+    });
+}
+
 fn start() -> Result<Rc<RefCell<Client>>, String> {
-    let worker = Worker::new(WORKER_SCRIPT).map_err(|e| format!("cannot start the inference worker: {e:?}"))?;
-    let client = Rc::new(RefCell::new(Client { worker: worker.clone(), ready: false, queued: vec![], pending: HashMap::new(), next_id: 1 }));
+    let threads = wanted_threads();
+    let worker = match threads {
+        Some(n) => {
+            let options = web_sys::WorkerOptions::new();
+            options.set_type(web_sys::WorkerType::Module);
+            Worker::new_with_options(&format!("{THREADED_WORKER_SCRIPT}?threads={n}"), &options)
+        }
+        None => Worker::new(WORKER_SCRIPT),
+    }
+    .map_err(|e| format!("cannot start the inference worker: {e:?}"))?;
+    let client = Rc::new(RefCell::new(Client {
+        worker: worker.clone(),
+        threads: threads.unwrap_or(1),
+        ready: false,
+        queued: vec![],
+        pending: HashMap::new(),
+        next_id: 1,
+    }));
 
     let weak = Rc::downgrade(&client);
     let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
@@ -86,6 +159,10 @@ fn start() -> Result<Rc<RefCell<Client>>, String> {
                     c.ready = true;
                     std::mem::take(&mut c.queued)
                 };
+                let threads = client.borrow().threads;
+                if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+                    let _ = root.set_attribute("data-threads", &threads.to_string());
+                }
                 let worker = client.borrow().worker.clone();
                 for envelope in queued {
                     if let Err(e) = post(&worker, &envelope) {
