@@ -30,6 +30,24 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# Nightly, for the threaded inference worker only (scripts/build_threads.sh: -Z build-std needs rust-src). Not
+# fatal: without it the site builds and runs on one thread (scripts/build.sh says so, the threads test fails).
+NIGHTLY=${NLU_LAB_NIGHTLY:-nightly}
+nightly_ok=1
+if ! rustup run "$NIGHTLY" rustc --version >/dev/null 2>&1; then
+  say "rustup: toolchain $NIGHTLY (for the threaded worker)"
+  rustup toolchain install "$NIGHTLY" --profile minimal || nightly_ok=0
+fi
+if [ $nightly_ok = 1 ] && ! rustup component list --toolchain "$NIGHTLY" --installed 2>/dev/null | grep -q '^rust-src'; then
+  say "rustup: rust-src for $NIGHTLY"
+  rustup component add rust-src --toolchain "$NIGHTLY" || nightly_ok=0
+fi
+if [ $nightly_ok = 1 ] && ! rustup target list --toolchain "$NIGHTLY" --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  say "rustup: wasm32-unknown-unknown for $NIGHTLY"
+  rustup target add wasm32-unknown-unknown --toolchain "$NIGHTLY" || nightly_ok=0
+fi
+[ $nightly_ok = 1 ] || say "WARNING: no $NIGHTLY toolchain: the threaded worker will not build"
+
 if [ "$(trunk --version 2>/dev/null | awk '{print $2}')" != "$TRUNK_VERSION" ]; then
   say "cargo install trunk $TRUNK_VERSION (about 6 minutes)"
   cargo install trunk --version "$TRUNK_VERSION" --locked --quiet
