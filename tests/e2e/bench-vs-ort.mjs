@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DIST, REPO, makeHubRoot, MINILM_REPO } from './harness.mjs';
 import { startHub } from '../hub/hub.mjs';
-import { startStatic } from '../../scripts/static-server.mjs';
+import { ISOLATION_HEADERS, startStatic } from '../../scripts/static-server.mjs';
 
 const [minilmDir, bertDir, clipDir, onnxDir] = process.argv.slice(2);
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
@@ -26,6 +26,9 @@ for (const f of ['bench.html', 'ort-worker.js']) await symlink(join(REPO, 'tests
 await symlink(join(REPO, 'node_modules/onnxruntime-web/dist'), join(root, 'ort'));
 await symlink(onnxDir, join(root, 'onnx'));
 const site = await startStatic({ root });
+// The same files, cross-origin isolated (COOP/COEP), for the 2-thread runs of both runtimes. Another origin: the
+// weights are stored again in its IndexedDB on the first run (load time, not timed in the runs).
+const siteIso = await startStatic({ root, headers: ISOLATION_HEADERS });
 const hubRoot = await makeHubRoot({ [MINILM_REPO]: minilmDir, [BERT_REPO]: bertDir, [CLIP_REPO]: clipDir });
 const hub = await startHub({ root: hubRoot });
 const userDataDir = await mkdtemp(join(tmpdir(), 'nlu-bench-chromium-'));
@@ -140,7 +143,53 @@ for (const m of memory) {
     `peak ${(m.peak / 2 ** 20).toFixed(0)} MiB = ${(m.peak / m.weight).toFixed(2)} × weights`);
 }
 const warmStats = stats(warm);
+
+// Threads: ours (the threaded worker, threads/) and onnxruntime-web on a cross-origin isolated page, next to the
+// one-thread figures above. BENCH_THREADS=2 by default; skipped (loudly) when this build has no threads/.
+const THREADS = Number(process.env.BENCH_THREADS ?? 2);
+const threadRows = [];
+const threadCases = [
+  { key: 'bert-base seq 64', repo: BERT_REPO, onnx: 'bert-base.onnx', kind: 'attention', input: { ids: bertIds(64) } },
+  { key: 'bert-base seq 128', repo: BERT_REPO, onnx: 'bert-base.onnx', kind: 'attention', input: { ids: bertIds(128) } },
+  { key: 'CLIP 2 captions', repo: CLIP_REPO, onnx: 'clip-b32.onnx', kind: 'clip', input: { captions: captions8.slice(0, 2) } },
+  { key: 'CLIP 8 captions', repo: CLIP_REPO, onnx: 'clip-b32.onnx', kind: 'clip', input: { captions: captions8.slice(0, 8) } },
+];
+const hasThreads = await readdir(join(dist, 'threads')).then(() => true, () => false);
+if (!hasThreads) {
+  console.log(`\nNO THREADED BUILD in ${dist}/threads: the 2-thread comparison is skipped (scripts/build_threads.sh).`);
+} else {
+  const iso = await context.newPage();
+  iso.on('pageerror', (e) => problems.push(`iso uncaught: ${e.message}`));
+  iso.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`iso console.error: ${m.text()}`); });
+  await iso.goto(`${siteIso.url}bench.html`);
+  if (!(await iso.evaluate(() => crossOriginIsolated))) throw new Error('the isolated bench page is not cross-origin isolated');
+  for (const c of threadCases) {
+    const req = { ...source(c.repo), kind: c.kind, runs: RUNS, warmup: WARMUP, ...c.input };
+    if (c.kind === 'clip') req.pixel_values = await iso.evaluate(() => window.pixels());
+    const ours = await iso.evaluate(([r, t]) => window.runOurs(r, t), [req, THREADS]);
+    if (ours.threads !== THREADS) throw new Error(`the threaded worker ran on ${ours.threads} threads, not ${THREADS}`);
+    const ort = await iso.evaluate((r) => window.runOrt(r), {
+      model: `onnx/${c.onnx}`, kind: c.kind, runs: RUNS, warmup: WARMUP, threads: THREADS,
+      cases: [{ input_ids: ours.input_ids, pixel_values: req.pixel_values }],
+    });
+    const one = rows.find((x) => x.key === c.key);
+    threadRows.push({ key: c.key, flops: ours.flops, ours1: one.ours, ours2: stats(ours.runs_ms), ort1: one.ort, ort2: stats(ort.results[0].runs_ms) });
+    process.stderr.write(`[bench] ${THREADS} threads ${c.key}: ours ${stats(ours.runs_ms).median.toFixed(1)} ms, ort ${stats(ort.results[0].runs_ms).median.toFixed(1)} ms\n`);
+  }
+  await iso.close();
+}
 console.log(`warm start MiniLM (open app page with a permalink → weights from IndexedDB → head view drawn): median ${warmStats.median} ms, min ${warmStats.min} ms of ${warm.length}`);
+if (threadRows.length) {
+  console.log(`\nthreads: 1 thread (the page as above; ours = the single-threaded worker) vs ${THREADS} threads (cross-origin isolated` +
+    ` page; ours = the threaded worker threads/, onnxruntime-web numThreads ${THREADS}); median ms, GFLOP/s, speed-up = 1 thread / ${THREADS} threads`);
+  const tline = (cols) => cols.map((c, i) => (i === 0 ? String(c).padEnd(20) : String(c).padStart(9))).join('');
+  console.log(tline(['case', 'ours 1T', 'GF/s', `ours ${THREADS}T`, 'GF/s', 'speed-up', 'ort 1T', 'GF/s', `ort ${THREADS}T`, 'GF/s', 'speed-up', `ort/ours ${THREADS}T`]));
+  for (const r of threadRows) {
+    console.log(tline([r.key, f1(r.ours1.median), gf(r.flops, r.ours1.median), f1(r.ours2.median), gf(r.flops, r.ours2.median),
+      (r.ours1.median / r.ours2.median).toFixed(2) + '×', f1(r.ort1.median), gf(r.flops, r.ort1.median), f1(r.ort2.median),
+      gf(r.flops, r.ort2.median), (r.ort1.median / r.ort2.median).toFixed(2) + '×', (r.ort2.median / r.ours2.median).toFixed(2) + '×']));
+  }
+}
 if (problems.length) console.log('page problems:', problems);
 console.log('');
 const target = (key, name) => {
@@ -155,9 +204,14 @@ console.log(`target MiniLM warm start: ${warmStats.median} ms`);
 // The worst model: the target is about every model the app loads.
 const worst = memory.reduce((a, b) => (b.peak / b.weight > a.peak / a.weight ? b : a));
 console.log(`target peak memory ratio: ${(worst.peak / worst.weight).toFixed(2)} x (${worst.label})`);
+for (const r of threadRows) {
+  console.log(`threads ${r.key}: ours ${THREADS} threads ${f1(r.ours2.median)} ms, speed-up ${(r.ours1.median / r.ours2.median).toFixed(2)} over 1 thread;` +
+    ` onnxruntime-web ${THREADS} threads ${f1(r.ort2.median)} ms, speed-up ${(r.ort1.median / r.ort2.median).toFixed(2)}`);
+}
 
 await context.close();
 await site.close();
+await siteIso.close();
 await hub.close();
 await rm(userDataDir, { recursive: true, force: true });
 await rm(hubRoot, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-// onnxruntime-web (wasm backend, one thread) timing its own runs, for tests/e2e/bench-vs-ort.mjs.
+// onnxruntime-web (wasm backend; one thread unless the request says `threads`) timing its own runs, for tests/e2e/bench-vs-ort.mjs.
 importScripts('ort/ort.wasm.min.js');
 ort.env.wasm.numThreads = 1;
 ort.env.wasm.proxy = false;
@@ -12,7 +12,9 @@ const ids = (rows) => {
 };
 
 onmessage = async (e) => {
-  const { model, kind, cases, runs, warmup } = e.data;
+  const { model, kind, cases, runs, warmup, threads = 1 } = e.data;
+  // More than one thread needs a cross-origin isolated page (onnxruntime-web then starts its own pthread workers).
+  ort.env.wasm.numThreads = threads;
   try {
     const t0 = performance.now();
     const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
