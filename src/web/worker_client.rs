@@ -188,9 +188,12 @@ fn start() -> Result<Rc<RefCell<Client>>, String> {
     on_message.forget();
 
     let weak = Rc::downgrade(&client);
-    let on_error = Closure::<dyn Fn(web_sys::ErrorEvent)>::new(move |event: web_sys::ErrorEvent| {
+    // An ErrorEvent for an error in the worker; a plain Event when its script did not load (e.g. a 404 of the
+    // threaded worker's module), which has no message.
+    let on_error = Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| {
         if let Some(client) = weak.upgrade() {
-            restart(&client, &event.message());
+            let message = js_sys::Reflect::get(&event, &"message".into()).ok().and_then(|m| m.as_string());
+            restart(&client, message.as_deref().unwrap_or("its script did not load"));
         }
     });
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));

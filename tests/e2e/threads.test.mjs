@@ -7,12 +7,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setup, watchedPage, finish, DIST, REPO } from './harness.mjs';
 import { loadGolden, attention } from './golden.mjs';
-import { startStatic } from '../../scripts/static-server.mjs';
+import { ISOLATION_HEADERS, startStatic } from '../../scripts/static-server.mjs';
 
 const TOL = 1e-4;
 const golden = loadGolden('bert/minilm');
@@ -118,6 +118,29 @@ test('embedded in another origin\'s iframe the app is not isolated and runs on o
     await finish(page, 'threads-embed-one-thread');
   } finally {
     await course.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('an isolated page whose build has no threads/ falls back to the single-threaded worker', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nlu-site-'));
+  await cp(DIST, dir, { recursive: true });
+  await rm(join(dir, 'threads'), { recursive: true, force: true });
+  const site = await startStatic({ root: dir, headers: ISOLATION_HEADERS });
+  try {
+    const page = await watchedPage(env.context);
+    page.expectedErrors = ['/threads/worker.js'];
+    await page.goto(`${site.url}?${new URLSearchParams({ hub: env.hub.url })}`);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+    const c = golden.json.cases[0];
+    await page.locator('#text-a').fill(c.text);
+    await page.locator('#run').click();
+    await page.locator('[data-testid=head-view] line').first().waitFor({ state: 'attached', timeout: 90_000 });
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.threads), '1');
+    assert.ok(worstDiff(await lines(page), golden.tensor('case0.attn'), 0) <= TOL);
+    await finish(page, 'threads-fallback');
+  } finally {
+    await site.close();
     await rm(dir, { recursive: true, force: true });
   }
 });
