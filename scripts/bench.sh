@@ -2,6 +2,8 @@
 # Our release wasm (inside the app's worker) against onnxruntime-web (wasm, 1 thread) on the same weights and
 # inputs, in one headless Chromium: MiniLM and a bert-base-shaped encoder at 16/64/128 tokens (attentions returned
 # by both), CLIP ViT-B/32 (full-depth synthetic) with 1 image and 2/8 captions; warm start and wasm memory.
+# Then, on a cross-origin isolated page, bert-base 64/128 and CLIP 2/8 on 2 threads (BENCH_THREADS) for both: ours =
+# the threaded worker (dist/threads/), onnxruntime-web numThreads 2, with the speed-up over 1 thread.
 # Prints a table and `target <name>: ...` lines. Not part of the tests; figures are noisy on a shared machine.
 #   scripts/bench.sh [--no-build]     (--no-build: time the dist/ already built)
 set -euo pipefail
