@@ -89,6 +89,7 @@ pub fn ModelView(
     let click = move |ev: web_sys::MouseEvent| {
         let (h, l) = ((ev.offset_x() as f64 / CELL) as usize, (ev.offset_y() as f64 / CELL) as usize);
         if l < layers && h < heads {
+            cell.set((l, h));
             on_open.run((l, h));
         }
     };

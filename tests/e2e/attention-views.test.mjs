@@ -151,6 +151,13 @@ test('model view opens a layer and head in the head view; head analysis labels p
   const drawn = await lines(page);
   assert.deepEqual([...new Set(drawn.map((l) => l.head))], [7]);
   assertMatches(drawn, golden.tensor('case0.attn'), 3);
+  // By keyboard: Tab to the canvas, arrows to layer 1 head 2, Enter opens it; a live region says where the ring is.
+  await canvas.focus();
+  for (const key of ['Home', 'ArrowUp', 'ArrowUp', 'ArrowRight', 'ArrowRight']) await page.keyboard.press(key);
+  assert.equal(await page.getByTestId('model-view-cell').textContent(), 'layer 1, head 2: Enter opens it in the head view');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.getByTestId('layer').inputValue(), '1');
+  assert.deepEqual([...new Set((await lines(page)).map((l) => l.head))], [2]);
   // Head analysis: every head has a cell, values are the statistic, roles name clear-cut heads.
   const cells = page.getByTestId('stat-cell');
   assert.equal(await cells.count(), 6 * 12);
