@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every test layer: native cargo tests (engine vs. reference goldens), wasm-bindgen-test in headless
-# Chromium (engine in wasm, browser glue), the release build + SIMD check, and end-to-end Playwright tests
-# against the built site with the loopback hub. Installs what is missing first. Exit non-zero on any failure.
+# Chromium (engine in wasm, browser glue), the release build + SIMD check, the JavaScript package, and end-to-end
+# Playwright tests against the built site and the package with the loopback hub. Installs what is missing first.
+# Exit non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
@@ -45,9 +46,13 @@ layer "release build" bash scripts/build.sh
 # Trunk reuses the compiled wasm: this costs only wasm-bindgen and wasm-opt again (about 2 minutes here).
 layer "release build for /nlu-lab/" bash scripts/build.sh --public-url /nlu-lab/ --dist target/dist-subpath
 layer "SIMD128 check" bash scripts/check_simd.sh
+# The engine as a JavaScript package (pkg/dist/), for tests/e2e/pkg.test.mjs. The release build above compiled its
+# dependencies: this costs the package's own link and wasm-opt (about 2.5 minutes here).
+layer "JavaScript package" bash scripts/build_pkg.sh
 
-# 4. End to end: the loopback hub's own tests, then Playwright against dist/. The CLIP lab runs on a CLIP of
-#    ViT-B/32's shape with the fixture's synthetic weights (no trained CLIP is reachable here).
+# 4. End to end: the loopback hub's own tests, then Playwright against dist/ (a copy with a bundled model mirror too)
+#    and the package's example page. The CLIP lab runs on a CLIP of ViT-B/32's shape with the fixture's synthetic
+#    weights (no trained CLIP is reachable here).
 [ -s "${NLU_LAB_CACHE:-$REPO/.cache}/models/tiny-clip-b32/model.safetensors" ] || \
   cargo run --quiet --bin nlu-lab -- synth-clip --fixture tests/fixtures/clip/tiny-clip-b32 \
     --out "${NLU_LAB_CACHE:-$REPO/.cache}/models/tiny-clip-b32"

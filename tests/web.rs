@@ -74,6 +74,13 @@ fn hub_urls_are_https_or_loopback() {
     assert!(validate_hub("http://example.com").is_err());
     assert!(validate_hub("javascript:alert(1)").is_err());
     assert!(validate_hub("not a url").is_err());
+    // A mirror bundled with the site: a path on this page's own origin, returned absolute.
+    let origin = web_sys::window().unwrap().location().origin().unwrap();
+    let bundled = validate_hub("models/").unwrap();
+    assert!(bundled.starts_with(&origin) && bundled.ends_with("/models"), "{bundled}");
+    assert_eq!(validate_hub(&format!("{origin}/models")).unwrap(), format!("{origin}/models"), "same origin, even over http");
+    assert!(validate_hub("//example.com/hf").is_err(), "protocol-relative: another origin");
+    assert!(validate_hub("").is_err());
     assert_eq!(
         file_url(DEFAULT_HUB, "openai/clip-vit-base-patch32", "refs/pr/15", "model.safetensors"),
         format!("{DEFAULT_HUB}/openai/clip-vit-base-patch32/resolve/refs%2Fpr%2F15/model.safetensors")

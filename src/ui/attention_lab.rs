@@ -97,7 +97,6 @@ pub fn AttentionLab(
     embed: Option<EmbedView>,
 ) -> impl IntoView {
     let guide = guide::progress();
-    let hub = StoredValue::new(hub_from_page());
     let link = permalink::read();
     let default_model = catalogue::encoders().next().expect("an encoder").repo.to_string();
     let model = RwSignal::new(link.model.clone().filter(|m| catalogue::find(m).is_some()).unwrap_or(default_model));
@@ -172,14 +171,14 @@ pub fn AttentionLab(
     // A permalink's layer and heads, applied once its result arrives.
     let pending_link = RwSignal::new(None::<AttentionLink>);
     let run = move || {
-        let hub = match hub.get_value() {
+        let (repo, a, b) = (model.get_untracked(), text.get_untracked(), text_b.get_untracked());
+        let hub = match hub_from_page(&repo) {
             Ok(h) => h,
             Err(e) => return error.set(Some(e)),
         };
         error.set(None);
         busy.set(true);
         status.set("Starting…".into());
-        let (repo, a, b) = (model.get_untracked(), text.get_untracked(), text_b.get_untracked());
         spawn_local(async move {
             match request_attention(hub, repo, a, b, status).await {
                 Ok(d) => {
@@ -214,12 +213,12 @@ pub fn AttentionLab(
     let compare_data = RwSignal::new(None::<Arc<AttentionData>>);
     let compare_status = RwSignal::new(String::new());
     let run_compare = move || {
-        let hub = match hub.get_value() {
+        let (repo, a) = (compare_model.get_untracked(), compare_text.get_untracked());
+        let hub = match hub_from_page(&repo) {
             Ok(h) => h,
             Err(e) => return error.set(Some(e)),
         };
         busy.set(true);
-        let (repo, a) = (compare_model.get_untracked(), compare_text.get_untracked());
         spawn_local(async move {
             match request_attention(hub, repo, a, String::new(), compare_status).await {
                 Ok(d) => compare_data.set(Some(Arc::new(d))),

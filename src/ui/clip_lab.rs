@@ -99,7 +99,6 @@ pub fn ClipLab(
     embed: bool,
 ) -> impl IntoView {
     let guide = guide::progress();
-    let hub = StoredValue::new(hub_from_page());
     let model = RwSignal::new(catalogue::clips().next().expect("a CLIP model").repo.to_string());
     let entry = move || catalogue::find(&model.get()).expect("a catalogue entry");
     let image = RwSignal::new(None::<ImageInput>);
@@ -160,11 +159,11 @@ pub fn ClipLab(
         let Some(img) = image.get_untracked() else {
             return error.set(Some("Choose an image first: a file, drop or paste one, or give a URL.".into()));
         };
-        let hub = match hub.get_value() {
+        let e = catalogue::find(&model.get_untracked()).expect("a catalogue entry");
+        let hub = match hub_from_page(e.repo) {
             Ok(h) => h,
             Err(e) => return error.set(Some(e)),
         };
-        let e = catalogue::find(&model.get_untracked()).expect("a catalogue entry");
         let source = ModelSource { hub, repo: e.repo.into(), revision: e.revision.into() };
         let list: Vec<String> = list.iter().map(|c| applied(c)).collect();
         let request = Request::Classify { source, image: img.bytes.as_ref().clone(), captions: list.clone() };

@@ -46,6 +46,20 @@ pub fn svg_markup(selector: &str) -> Result<(String, f64, f64), String> {
         .and_then(|s| s.get_property_value("color").ok())
         .unwrap_or_else(|| "#1d1f23".into());
     clone.set_attribute("xmlns", "http://www.w3.org/2000/svg").ok();
+    // A long input's lines are on a canvas under the SVG (see head_view.rs): they go into the file as an image.
+    if svg.get_attribute("data-render").as_deref() == Some("canvas") {
+        if let Some(canvas) = svg.previous_element_sibling().and_then(|e| e.dyn_into::<web_sys::HtmlCanvasElement>().ok()) {
+            let png = canvas.to_data_url().map_err(|_| "cannot read the drawn lines")?;
+            let image = doc.create_element_ns(Some("http://www.w3.org/2000/svg"), "image").map_err(|_| "bad view")?;
+            for (name, value) in [("href", png.as_str()), ("x", "0"), ("y", "0")] {
+                let _ = image.set_attribute(name, value);
+            }
+            for name in ["width", "height"] {
+                let _ = image.set_attribute(name, &svg.get_attribute(name).unwrap_or_default());
+            }
+            let _ = clone.insert_before(&image, clone.first_child().as_ref());
+        }
+    }
     let texts = clone.query_selector_all("text").map_err(|_| "bad view")?;
     for i in 0..texts.length() {
         if let Some(t) = texts.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) {

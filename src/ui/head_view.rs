@@ -7,12 +7,15 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use super::draw::{head_colour, Columns};
+use super::draw::{head_colour, sized_context, stroke_lines, Columns, Stroke};
 use crate::engine::attention::{AttentionData, Label, Matrix, MatrixOptions, PairFilter, Pick};
 
-/// Above this many line elements, lines lighter than `THIN` are left out (invisible anyway) to keep the page fluid.
-const MAX_FULL_LINES: usize = 20_000;
-const THIN: f32 = 0.01;
+/// Above this many lines (tokens × tokens × heads) they are drawn on a canvas under the SVG, not as SVG elements:
+/// 144 tokens as SVG took 2.2 s per layer change, and 512 would stall the page. A hovered token's lines (at most
+/// tokens × heads) are SVG, with their weights on them; in that mode lines and boxes under `FAINT` (1 % opacity or
+/// less, invisible) are left out, which keeps a hover at 512 tokens to a few hundred elements instead of 12 000.
+const MAX_SVG_LINES: usize = 20_000;
+const FAINT: f32 = 0.01;
 
 /// One column of token labels; focusing or hovering a token isolates its lines.
 fn token_column(labels: &[Label], geometry: Columns, hover: RwSignal<Option<Hover>>, left: bool) -> impl IntoView {
@@ -130,13 +133,47 @@ pub fn HeadView(
         }
         (ms, heads)
     });
+    let on_canvas = Memo::new(move |_| {
+        drawn.with(|(ms, heads)| ms.first().is_some_and(|m| m.rows.len() * m.cols.len() * heads.len() > MAX_SVG_LINES))
+    });
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    Effect::new(move |_| {
+        let Some(c) = canvas.get() else { return };
+        let (ms, heads) = drawn.get();
+        let Some(first) = ms.first() else { return };
+        let (rows, cols) = (first.rows.len(), first.cols.len());
+        let Some(ctx) = sized_context(&c, geometry.width(), geometry.height(rows.max(cols))) else { return };
+        // While a token is hovered its lines are SVG; the canvas stays empty.
+        if hover.get().is_some() {
+            return;
+        }
+        let k = heads.len().max(1) as f32;
+        let text = web_sys::window()
+            .and_then(|w| w.get_computed_style(&c).ok().flatten())
+            .and_then(|s| s.get_property_value("color").ok())
+            .unwrap_or_else(|| "#000".into());
+        for &h in &heads {
+            let m = &ms[h];
+            let strokes = (0..rows).flat_map(|r| (0..cols).map(move |c| (r, c))).map(|(r, c)| Stroke {
+                from: (geometry.line_start_x(), geometry.y(r)),
+                to: (geometry.line_end_x(), geometry.y(c)),
+                alpha: m.get(r, c) / k,
+            });
+            let colour = if h == num_heads { text.as_str() } else { head_colour(h) };
+            stroke_lines(&ctx, colour, 2.0, strokes);
+        }
+    });
     let lines = move || {
         let (ms, heads) = drawn.get();
         let Some(first) = ms.first() else { return vec![] };
         let (rows, cols) = (first.rows.len(), first.cols.len());
         let k = heads.len().max(1) as f32;
         let hov = hover.get();
-        let thin = if rows * cols * heads.len() > MAX_FULL_LINES { THIN } else { 0.0 };
+        if on_canvas.get() && hov.is_none() {
+            return vec![];
+        }
+        // Zeros are lines a filter removed (threshold, pair filter, hidden special tokens).
+        let least = if on_canvas.get() { FAINT } else { f32::MIN_POSITIVE };
         let mut lines = Vec::new();
         for &h in &heads {
             let m = &ms[h];
@@ -149,7 +186,7 @@ pub fn HeadView(
                         continue;
                     }
                     let w = m.get(r, c);
-                    if w <= thin {
+                    if w < least {
                         continue;
                     }
                     lines.push(view! {
@@ -171,6 +208,7 @@ pub fn HeadView(
             Hover::Left(_) => (first.cols.len(), geometry.right_text_x() - 3.0),
             Hover::Right(_) => (first.rows.len(), 3.0),
         };
+        let least = if on_canvas.get() { FAINT } else { 0.0 };
         let mut boxes = Vec::new();
         for o in 0..others {
             for (i, &h) in heads.iter().enumerate() {
@@ -178,6 +216,9 @@ pub fn HeadView(
                     Hover::Left(r) => ms[h].get(r, o),
                     Hover::Right(c) => ms[h].get(o, c),
                 };
+                if w < least {
+                    continue;
+                }
                 boxes.push(view! {
                     <rect class="attn-box" x=x0 + i as f64 * stripe_w y=geometry.y(o) - geometry.row_height / 2.0 + 1.0
                         width=stripe_w height=geometry.row_height - 2.0 fill=line_colour(h, num_heads) fill-opacity=w.to_string()
@@ -187,20 +228,26 @@ pub fn HeadView(
         }
         boxes
     };
+    // The token columns change with the sentence and the filters, not with the layer or the heads: a layer change
+    // then redraws only the lines (at 512 tokens, rebuilding 1 024 token elements cost most of a second).
+    let labels = Memo::new(move |_| matrices.with(|ms| ms.first().map(|m| (m.rows.clone(), m.cols.clone()))));
     let drawing = move || {
-        let ms = matrices.get();
-        let Some(first) = ms.first() else { return ().into_any() };
-        let (rows, cols) = (first.rows.clone(), first.cols.clone());
+        let Some((rows, cols)) = labels.get() else { return ().into_any() };
         let height = geometry.height(rows.len().max(cols.len()));
         let left = token_column(&rows, geometry, hover, true);
         let right = token_column(&cols, geometry, hover, false);
         view! {
+            <div class="head-view-layers">
+            <canvas node_ref=canvas class="head-view-lines" data-testid="head-view-canvas" aria-hidden="true"
+                style:display=move || if on_canvas.get() { "block" } else { "none" }></canvas>
             <svg class="head-view" data-testid="head-view" width=geometry.width() height=height
+                data-render=move || if on_canvas.get() { "canvas" } else { "svg" }
                 viewBox=format!("0 0 {} {}", geometry.width(), height) role="img" aria-label="attention lines between tokens">
                 <g class="boxes">{boxes}</g>
                 <g class="lines">{lines}</g>
                 <g class="tokens">{left}{right}</g>
             </svg>
+            </div>
         }
         .into_any()
     };

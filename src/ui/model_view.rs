@@ -4,45 +4,45 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
 
-use super::draw::head_colour;
+use super::draw::{head_colour, sized_context, stroke_lines, Stroke};
 use crate::engine::attention::{AttentionData, MatrixOptions, Pick};
 
 const CELL: f64 = 84.0;
 const PAD: f64 = 6.0;
 
-fn draw(canvas: &web_sys::HtmlCanvasElement, data: &AttentionData, options: &MatrixOptions) {
+fn draw(canvas: &web_sys::HtmlCanvasElement, data: &AttentionData, options: &MatrixOptions, focus: Option<(usize, usize)>) {
     let (layers, heads) = (data.num_layers, data.num_heads);
-    canvas.set_width((heads as f64 * CELL) as u32);
-    canvas.set_height((layers as f64 * CELL) as u32);
-    let Ok(Some(ctx)) = canvas.get_context("2d") else { return };
-    let ctx: web_sys::CanvasRenderingContext2d = ctx.unchecked_into();
-    ctx.clear_rect(0.0, 0.0, canvas.width() as f64, canvas.height() as f64);
-    ctx.set_line_width(1.0);
+    let Some(ctx) = sized_context(canvas, heads as f64 * CELL, layers as f64 * CELL) else { return };
+    let span = CELL - 2.0 * PAD;
+    let step = |count: usize, i: usize| if count > 1 { span * i as f64 / (count - 1) as f64 } else { span / 2.0 };
     for l in 0..layers {
         for h in 0..heads {
             let m = data.matrix(Pick::One(l), Pick::One(h), options);
             let (x0, y0) = (h as f64 * CELL + PAD, l as f64 * CELL + PAD);
-            let span = CELL - 2.0 * PAD;
-            let step = |count: usize, i: usize| if count > 1 { span * i as f64 / (count - 1) as f64 } else { span / 2.0 };
-            ctx.set_stroke_style_str(head_colour(h));
-            for r in 0..m.rows.len() {
-                for c in 0..m.cols.len() {
-                    let w = m.get(r, c) as f64;
-                    if w < 0.01 {
-                        continue;
-                    }
-                    ctx.set_global_alpha(w);
-                    ctx.begin_path();
-                    ctx.move_to(x0 + span * 0.15, y0 + step(m.rows.len(), r));
-                    ctx.line_to(x0 + span * 0.85, y0 + step(m.cols.len(), c));
-                    ctx.stroke();
-                }
-            }
+            let (rows, cols) = (m.rows.len(), m.cols.len());
+            let strokes = (0..rows).flat_map(|r| (0..cols).map(move |c| (r, c))).map(|(r, c)| Stroke {
+                from: (x0 + span * 0.15, y0 + step(rows, r)),
+                to: (x0 + span * 0.85, y0 + step(cols, c)),
+                alpha: m.get(r, c),
+            });
+            stroke_lines(&ctx, head_colour(h), 1.0, strokes);
         }
     }
-    ctx.set_global_alpha(1.0);
+    // The keyboard's cell (arrows move it, Enter opens it).
+    if let Some((l, h)) = focus {
+        ctx.set_stroke_style_str(&focus_colour(canvas));
+        ctx.set_line_width(2.0);
+        ctx.stroke_rect(h as f64 * CELL + 1.0, l as f64 * CELL + 1.0, CELL - 2.0, CELL - 2.0);
+    }
+}
+
+/// The theme's text colour, for the focus ring.
+fn focus_colour(canvas: &web_sys::HtmlCanvasElement) -> String {
+    web_sys::window()
+        .and_then(|w| w.get_computed_style(canvas).ok().flatten())
+        .and_then(|s| s.get_property_value("color").ok())
+        .unwrap_or_else(|| "#000".into())
 }
 
 #[component]
@@ -54,18 +54,42 @@ pub fn ModelView(
 ) -> impl IntoView {
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let (layers, heads) = (data.num_layers, data.num_heads);
+    // Keyboard access to a canvas: it takes the focus, the arrows move a ring over the thumbnails, Enter opens one;
+    // a live region says where the ring is.
+    let cell = RwSignal::new((0usize, 0usize));
+    let focused = RwSignal::new(false);
     {
         let data = data.clone();
         Effect::new(move |_| {
             let opts = options.get();
+            let focus = focused.get().then(|| cell.get());
             if let Some(c) = canvas.get() {
-                draw(&c, &data, &opts);
+                draw(&c, &data, &opts, focus);
             }
         });
     }
+    let keydown = move |ev: web_sys::KeyboardEvent| {
+        let (l, h) = cell.get_untracked();
+        let next = match ev.key().as_str() {
+            "ArrowLeft" => (l, h.saturating_sub(1)),
+            "ArrowRight" => (l, (h + 1).min(heads - 1)),
+            "ArrowUp" => (l.saturating_sub(1), h),
+            "ArrowDown" => ((l + 1).min(layers - 1), h),
+            "Home" => (l, 0),
+            "End" => (l, heads - 1),
+            "Enter" | " " => {
+                ev.prevent_default();
+                return on_open.run((l, h));
+            }
+            _ => return,
+        };
+        ev.prevent_default();
+        cell.set(next);
+    };
     let click = move |ev: web_sys::MouseEvent| {
         let (h, l) = ((ev.offset_x() as f64 / CELL) as usize, (ev.offset_y() as f64 / CELL) as usize);
         if l < layers && h < heads {
+            cell.set((l, h));
             on_open.run((l, h));
         }
     };
@@ -78,9 +102,13 @@ pub fn ModelView(
                 <div class="model-view-layers">
                     {(0..layers).map(|l| view! { <span style=format!("height: {CELL}px")>{format!("layer {l}")}</span> }).collect_view()}
                 </div>
-                <canvas node_ref=canvas data-testid="model-view" class="model-view-canvas" on:click=click
-                    role="img" aria-label=format!("attention of all {layers} layers × {heads} heads; click one to open it in the head view")></canvas>
+                <canvas node_ref=canvas data-testid="model-view" class="model-view-canvas" on:click=click tabindex="0"
+                    on:keydown=keydown on:focus=move |_| focused.set(true) on:blur=move |_| focused.set(false)
+                    role="img" aria-label=format!("attention of all {layers} layers × {heads} heads; click one, or move with the arrow keys and press Enter, to open it in the head view")></canvas>
             </div>
+            <p class="sr-only" aria-live="polite" data-testid="model-view-cell">
+                {move || focused.get().then(|| { let (l, h) = cell.get(); format!("layer {l}, head {h}: Enter opens it in the head view") })}
+            </p>
         </div>
     }
 }

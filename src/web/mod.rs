@@ -6,6 +6,7 @@ pub mod download;
 pub mod fetch;
 pub mod hub;
 pub mod messages;
+pub mod models;
 pub mod permalink;
 pub mod store;
 pub mod worker;

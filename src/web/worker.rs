@@ -1,29 +1,13 @@
 //! The inference worker's side: receive requests, fetch and load models, run them, answer.
 //! Everything heavy happens here so that the page keeps drawing.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::download::{fetch_stored, import_local, stream_weights};
-use super::messages::{decode, encode, Envelope, ModelSource, Request, Response};
-use crate::engine::clip::ClipClassifier;
-use crate::engine::pipeline::AttentionModel;
-use crate::engine::tokenize::TextTokenizer;
-
-#[derive(Default)]
-struct State {
-    tokenizers: Vec<(ModelSource, Rc<TextTokenizer>)>,
-    models: Vec<(ModelSource, Rc<AttentionModel>)>,
-    clip_models: Vec<(ModelSource, Rc<ClipClassifier>)>,
-}
-
-thread_local! {
-    static STATE: RefCell<State> = RefCell::new(State::default());
-}
+use super::download::import_local;
+use super::messages::{decode, encode, Envelope, Request, Response};
+use super::models;
 
 fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
@@ -49,81 +33,27 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-/// From the weights store (IndexedDB) when the file is complete there; otherwise downloaded into it first
-/// (resumable, size- and sha256-checked), then read back.
-async fn fetch_file(id: u32, source: &ModelSource, file: &str) -> Result<Vec<u8>, String> {
-    let name = file.to_string();
-    let on_progress = move |done, total| send(id, Response::Progress { file: name.clone(), done, total });
-    fetch_stored(&source.hub, &source.repo, &source.revision, file, &on_progress).await
-}
-
-fn text(bytes: Vec<u8>, file: &str) -> Result<String, String> {
-    String::from_utf8(bytes).map_err(|_| format!("{file} is not UTF-8 text"))
-}
-
-/// `model.safetensors` as tensors, streamed from the weights store.
-async fn weights(id: u32, source: &ModelSource) -> Result<candle_nn::VarBuilder<'static>, String> {
-    let on_progress = move |done, total| send(id, Response::Progress { file: "model.safetensors".into(), done, total });
-    stream_weights(&source.hub, &source.repo, &source.revision, &on_progress).await
-}
-
-async fn tokenizer(id: u32, source: &ModelSource) -> Result<Rc<TextTokenizer>, String> {
-    if let Some(t) = STATE.with(|s| s.borrow().tokenizers.iter().find(|(k, _)| k == source).map(|(_, t)| t.clone())) {
-        return Ok(t);
-    }
-    let bytes = fetch_file(id, source, "tokenizer.json").await?;
-    let tokenizer = Rc::new(TextTokenizer::from_bytes(&bytes).map_err(|e| e.to_string())?);
-    STATE.with(|s| s.borrow_mut().tokenizers.push((source.clone(), tokenizer.clone())));
-    Ok(tokenizer)
-}
-
-async fn attention_model(id: u32, source: &ModelSource) -> Result<(Rc<AttentionModel>, f64), String> {
-    if let Some(m) = STATE.with(|s| s.borrow().models.iter().find(|(k, _)| k == source).map(|(_, m)| m.clone())) {
-        return Ok((m, 0.0));
-    }
-    let config = text(fetch_file(id, source, "config.json").await?, "config.json")?;
-    let tokenizer = fetch_file(id, source, "tokenizer.json").await?;
-    let start = now_ms();
-    let weights = weights(id, source).await?;
-    let model = Rc::new(AttentionModel::from_parts(&source.repo, &config, &tokenizer, weights).map_err(|e| e.to_string())?);
-    let load_ms = now_ms() - start;
-    STATE.with(|s| s.borrow_mut().models.push((source.clone(), model.clone())));
-    Ok((model, load_ms))
-}
-
-async fn clip_model(id: u32, source: &ModelSource) -> Result<(Rc<ClipClassifier>, f64), String> {
-    if let Some(m) = STATE.with(|s| s.borrow().clip_models.iter().find(|(k, _)| k == source).map(|(_, m)| m.clone())) {
-        return Ok((m, 0.0));
-    }
-    let config = text(fetch_file(id, source, "config.json").await?, "config.json")?;
-    let preprocessor = text(fetch_file(id, source, "preprocessor_config.json").await?, "preprocessor_config.json")?;
-    let tokenizer = fetch_file(id, source, "tokenizer.json").await?;
-    let start = now_ms();
-    let weights = weights(id, source).await?;
-    let model = Rc::new(
-        ClipClassifier::from_parts(&source.repo, &config, &tokenizer, &preprocessor, weights).map_err(|e| e.to_string())?,
-    );
-    let load_ms = now_ms() - start;
-    STATE.with(|s| s.borrow_mut().clip_models.push((source.clone(), model.clone())));
-    Ok((model, load_ms))
+/// Download and load progress, for the page's status line.
+fn progress(id: u32) -> impl Fn(&str, u64, Option<u64>) {
+    move |file, done, total| send(id, Response::Progress { file: file.into(), done, total })
 }
 
 async fn handle(id: u32, request: Request) -> Response {
     let result: Result<Response, String> = async {
         match request {
             Request::Tokenize { source, text, text_b } => {
-                let tokenizer = tokenizer(id, &source).await?;
+                let tokenizer = models::tokenizer(&source, &progress(id)).await?;
                 let encoded = tokenizer.encode(&text, text_b.as_deref(), 512).map_err(|e| e.to_string())?;
                 Ok(Response::Tokens(encoded))
             }
             Request::Attention { source, text, text_b, queries_keys } => {
-                let (model, load_ms) = attention_model(id, &source).await?;
+                let (model, load_ms) = models::attention_model(&source, &progress(id)).await?;
                 let start = now_ms();
                 let data = model.attention(&text, text_b.as_deref(), queries_keys).map_err(|e| e.to_string())?;
                 Ok(Response::Attention { data, forward_ms: now_ms() - start, load_ms, memory_bytes: memory_bytes() })
             }
             Request::Classify { source, image, captions } => {
-                let (model, load_ms) = clip_model(id, &source).await?;
+                let (model, load_ms) = models::clip_model(&source, &progress(id)).await?;
                 let start = now_ms();
                 let result = model.classify(&image, &captions).map_err(|e| e.to_string())?;
                 Ok(Response::Clip { result: Box::new(result), forward_ms: now_ms() - start, load_ms, memory_bytes: memory_bytes() })

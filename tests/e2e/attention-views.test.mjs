@@ -151,6 +151,13 @@ test('model view opens a layer and head in the head view; head analysis labels p
   const drawn = await lines(page);
   assert.deepEqual([...new Set(drawn.map((l) => l.head))], [7]);
   assertMatches(drawn, golden.tensor('case0.attn'), 3);
+  // By keyboard: Tab to the canvas, arrows to layer 1 head 2, Enter opens it; a live region says where the ring is.
+  await canvas.focus();
+  for (const key of ['Home', 'ArrowUp', 'ArrowUp', 'ArrowRight', 'ArrowRight']) await page.keyboard.press(key);
+  assert.equal(await page.getByTestId('model-view-cell').textContent(), 'layer 1, head 2: Enter opens it in the head view');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.getByTestId('layer').inputValue(), '1');
+  assert.deepEqual([...new Set((await lines(page)).map((l) => l.head))], [2]);
   // Head analysis: every head has a cell, values are the statistic, roles name clear-cut heads.
   const cells = page.getByTestId('stat-cell');
   assert.equal(await cells.count(), 6 * 12);
@@ -311,6 +318,14 @@ test('averages over layers and heads, and the strongest-lines threshold', async 
   await finish(page, 'head-view-average-threshold');
 });
 
+// A long input's lines are on a canvas; hovering a token shows its lines as SVG, weights on them.
+const hoverLines = async (page, side, i) => {
+  await page.locator(`[data-testid=head-view] text.token.${side}`).nth(i).hover();
+  await page.locator('[data-testid=head-view] line.attn-line').first().waitFor({ state: 'attached' });
+  return lines(page);
+};
+const frame = (page) => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+
 test('a 144-token paragraph stays usable (timings for the record)', async () => {
   const page = await watchedPage(env.context);
   await page.goto(env.appUrl());
@@ -321,19 +336,78 @@ test('a 144-token paragraph stays usable (timings for the record)', async () => 
   await page.locator('#run').click();
   await page.locator('[data-testid=tokens] li').nth(c.n - 1).waitFor({ state: 'attached', timeout: 90_000 });
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid=head-view] text.token.left').length === n, c.n);
+  await frame(page);
   const long = Date.now() - t0;
   const t1 = Date.now();
   await page.getByTestId('model-view').scrollIntoViewIfNeeded();
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await frame(page);
   const model = Date.now() - t1;
   console.log(`run → head view drawn: 16 tokens ${short} ms (incl. first download), ${c.n} tokens ${long} ms; model view on screen after ${model} ms more`);
-  const drawn = await lines(page);
-  assertMatches(drawn, golden.tensor('case5.attn'), 0);
+  assert.equal(await page.getByTestId('head-view').getAttribute('data-render'), 'canvas', `${c.n} tokens × 12 heads are drawn on a canvas`);
+  assert.equal(await page.locator('[data-testid=head-view] line.attn-line').count(), 0);
+  // Hovering shows that token's lines of 1 % and more (fainter ones are invisible), each with its weight.
+  const attn = golden.tensor('case5.attn');
+  for (const [side, i] of [['left', 0], ['left', 70], ['right', c.n - 1]]) {
+    const drawn = await hoverLines(page, side, i);
+    assert.ok(drawn.every((l) => (side === 'left' ? l.from : l.to) === i && l.weight >= 0.01 - 1e-6));
+    const shown = new Set(drawn.map((l) => `${l.head} ${l.from} ${l.to}`));
+    for (let h = 0; h < 12; h++) {
+      for (let j = 0; j < c.n; j++) {
+        const [from, to] = side === 'left' ? [i, j] : [j, i];
+        if (attention(attn, 0, h, from, to) >= 0.01 + 1e-5) assert.ok(shown.has(`${h} ${from} ${to}`), `line ${h} ${from}→${to} is shown`);
+      }
+    }
+    assertMatches(drawn, attn, 0);
+  }
+  await page.mouse.move(0, 0);
   // Still responsive: a layer change redraws.
   const t2 = Date.now();
   await page.getByTestId('layer').selectOption('5');
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
+  await frame(page);
   console.log(`layer change at ${c.n} tokens: ${Date.now() - t2} ms`);
-  assertMatches(await lines(page), golden.tensor('case5.attn'), 5);
+  assertMatches(await hoverLines(page, 'left', 12), golden.tensor('case5.attn'), 5);
+  await page.mouse.move(0, 0);
+  await frame(page);
   await finish(page, 'head-view-144-tokens');
+});
+
+test('512 tokens: the head view scrolls, stays responsive, and exports its canvas lines', async () => {
+  const page = await watchedPage(env.context);
+  await page.goto(env.appUrl());
+  const text = Array.from({ length: 60 }, (_, i) => `Sentence ${i} says that attention heads look at other words.`).join(' ');
+  const t0 = Date.now();
+  await page.locator('#text-a').fill(text);
+  await page.locator('#run').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=head-view] text.token.left').length === 512, null, { timeout: 120_000 });
+  await frame(page);
+  const drawnMs = Date.now() - t0;
+  assert.match(await page.getByTestId('attention-status').textContent(), /^512 tokens/);
+  assert.equal(await page.getByTestId('head-view').getAttribute('data-render'), 'canvas');
+  const t1 = Date.now();
+  const drawn = await hoverLines(page, 'left', 300);
+  const hoverMs = Date.now() - t1;
+  assert.ok(drawn.length > 12 && drawn.every((l) => l.from === 300 && l.weight >= 0.01 - 1e-6 && l.weight <= 1));
+  for (let h = 0; h < 12; h++) {
+    const sum = drawn.filter((l) => l.head === h).reduce((a, l) => a + l.weight, 0);
+    assert.ok(sum <= 1 + 1e-4, `head ${h}: the hovered row's shown weights sum to ${sum}, more than its softmax`);
+  }
+  await page.mouse.move(0, 0);
+  const t2 = Date.now();
+  await page.getByTestId('layer').selectOption('3');
+  await frame(page);
+  const layerMs = Date.now() - t2;
+  // The canvas really holds lines: some of its pixels are painted.
+  const painted = await page.getByTestId('head-view-canvas').evaluate((c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n;
+  });
+  assert.ok(painted > 10_000, `painted pixels: ${painted}`);
+  // The exported SVG carries the canvas lines as an image.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-svg').click()]);
+  const svg = await (await import('node:fs/promises')).readFile(await download.path(), 'utf8');
+  assert.match(svg, /<image [^>]*href="data:image\/png;base64,/);
+  console.log(`512 tokens: run → head view drawn ${drawnMs} ms; hover a token ${hoverMs} ms; layer change ${layerMs} ms`);
+  await page.getByTestId('head-view').scrollIntoViewIfNeeded();
+  await finish(page, 'head-view-512-tokens');
 });

@@ -38,8 +38,8 @@ export async function makeHubRoot(models = { [MINILM_REPO]: MINILM_DIR, [CLIP_RE
   return root;
 }
 
-export async function setup({ hub = true, prefix = '/', root = DIST } = {}) {
-  if (!existsSync(join(root, 'index.html'))) throw new Error(`${root} is not built: run scripts/build.sh`);
+export async function setup({ hub = true, prefix = '/', root = DIST, entry = 'index.html', build = 'scripts/build.sh' } = {}) {
+  if (!existsSync(join(root, entry))) throw new Error(`${join(root, entry)} is missing: run ${build}`);
   await mkdir(SHOTS, { recursive: true });
   const site = await startStatic({ root, prefix });
   let hubServer = null, hubRoot = null;
@@ -53,10 +53,10 @@ export async function setup({ hub = true, prefix = '/', root = DIST } = {}) {
   });
   return {
     site, hub: hubServer, context,
-    /** The app's URL with the loopback hub and extra query parameters. */
-    appUrl(params = {}) {
+    /** The app's URL (or a page under the site, `path`) with the loopback hub and extra query parameters. */
+    appUrl(params = {}, path = '') {
       const q = new URLSearchParams({ ...(hubServer ? { hub: hubServer.url } : {}), ...params });
-      return `${site.url}?${q}`;
+      return `${site.url}${path}?${q}`;
     },
     async close() {
       await context.close();

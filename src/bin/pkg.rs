@@ -1,0 +1,323 @@
+//! The engine as a JavaScript package (`pkg/`, built by `scripts/build_pkg.sh` with `wasm-bindgen --target web`):
+//! `attention()` and `clip()` for a course page, without the app's UI. Models come from the same weights store
+//! (IndexedDB) and through the same downloader as in the app, and stay loaded between calls.
+//!
+//! The exports live in this bin's own source: `#[wasm_bindgen]` exports of a dependency (the lib) are not kept
+//! when a wasm32 executable is linked.
+
+#[cfg(target_arch = "wasm32")]
+mod api {
+    use js_sys::{Array, Float32Array, Function, Object, Reflect, Uint8Array};
+    use serde::{Deserialize, Serialize};
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen::JsCast;
+
+    use nlu_lab::engine::catalogue::{self, Family};
+    use nlu_lab::web::hub::{validate_hub, DEFAULT_HUB};
+    use nlu_lab::web::messages::ModelSource;
+    use nlu_lab::web::models;
+
+    #[wasm_bindgen(typescript_custom_section)]
+    const TYPES: &str = r#"
+/** Download or load progress of one model file (bytes). `total` is null when the server does not say. */
+export interface Progress { file: string; done: number; total: number | null }
+
+export interface ModelOptions {
+  /** A model of nlu-lab's catalogue (Hugging Face repo id). */
+  model?: string;
+  /** Where the files come from: `<hub>/<repo>/resolve/<revision>/<file>`. https, http on localhost, or a path on
+   *  this site. Default https://huggingface.co. */
+  hub?: string;
+  /** Default: the catalogue's revision for the model. */
+  revision?: string;
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface AttentionOptions extends ModelOptions {
+  /** Also return the per-head queries and keys (for a neuron view). Default false. */
+  queriesKeys?: boolean;
+}
+
+export interface AttentionResult {
+  model: string;
+  revision: string;
+  text: string;
+  textB: string | null;
+  /** The model's tokens, special tokens included (n of them). */
+  tokens: string[];
+  /** 0 = sentence A, 1 = sentence B, per token. */
+  segments: number[];
+  special: boolean[];
+  /** [start, end) character offsets of each token in its own sentence ([0, 0] for special tokens). */
+  offsets: [number, number][];
+  /** Word index of each token in its sentence, null for special tokens. */
+  words: (number | null)[];
+  /** Tokens cut because the input was longer than the model allows. */
+  droppedTokens: number;
+  layers: number;
+  heads: number;
+  headDim: number;
+  /** attention[layer][head][from * n + to]: attention probabilities, each row sums to 1. */
+  attention: Float32Array[][];
+  /** With `queriesKeys`: queries[layer][head][token * headDim + i], after projection, before 1/√headDim. */
+  queries?: Float32Array[][];
+  keys?: Float32Array[][];
+  /** Milliseconds reading and building the model (0 when it was already loaded), and running it. */
+  loadMs: number;
+  forwardMs: number;
+}
+
+export interface ClipResult {
+  model: string;
+  revision: string;
+  captions: string[];
+  /** Per caption: <|startoftext|> … <|endoftext|>, at most 77. */
+  inputIds: number[][];
+  tokens: string[][];
+  truncated: boolean[];
+  /** exp of the checkpoint's logit scale (≈ 100 for the trained model). */
+  logitScaleExp: number;
+  cosines: number[];
+  /** logitScaleExp × cosine, per caption. */
+  logits: number[];
+  /** softmax of the logits over the captions. */
+  probs: number[];
+  loadMs: number;
+  forwardMs: number;
+}
+"#;
+
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "camelCase", default)]
+    struct Options {
+        model: Option<String>,
+        hub: Option<String>,
+        revision: Option<String>,
+        queries_keys: bool,
+    }
+
+    /// The options object; a key not in `known` is an error (a typo would otherwise be ignored silently).
+    fn read_options(value: &JsValue, known: &[&str]) -> Result<Options, String> {
+        if value.is_undefined() || value.is_null() {
+            return Ok(Options::default());
+        }
+        let object = value.dyn_ref::<Object>().filter(|_| value.is_object()).ok_or("options must be an object")?;
+        for key in Object::keys(object).iter().filter_map(|k| k.as_string()) {
+            if !known.contains(&key.as_str()) {
+                return Err(format!("unknown option \"{key}\" (known: {})", known.join(", ")));
+            }
+        }
+        // onProgress is read separately (a function is not data).
+        serde_wasm_bindgen::from_value(value.clone()).map_err(|e| format!("options: {e}"))
+    }
+
+    /// `onProgress` from the options, called with `{file, done, total}`.
+    fn progress_callback(options: &JsValue) -> impl Fn(&str, u64, Option<u64>) {
+        let callback = (options.is_object())
+            .then(|| Reflect::get(options, &"onProgress".into()).ok())
+            .flatten()
+            .and_then(|f| f.dyn_into::<Function>().ok());
+        move |file, done, total| {
+            if let Some(f) = &callback {
+                let event = Object::new();
+                let _ = Reflect::set(&event, &"file".into(), &file.into());
+                let _ = Reflect::set(&event, &"done".into(), &(done as f64).into());
+                let _ = Reflect::set(&event, &"total".into(), &total.map_or(JsValue::NULL, |t| (t as f64).into()));
+                let _ = f.call1(&JsValue::UNDEFINED, &event);
+            }
+        }
+    }
+
+    /// The model's files, through the same hub validation as the app's `?hub=`.
+    fn source(options: &Options, family: Family) -> Result<ModelSource, String> {
+        let default = match family {
+            Family::Encoder => catalogue::encoders().next(),
+            Family::Clip => catalogue::clips().next(),
+        };
+        let repo = options.model.clone().unwrap_or_else(|| default.expect("a default model").repo.to_string());
+        let entry = catalogue::find(&repo).ok_or_else(|| {
+            let known: Vec<&str> = match family {
+                Family::Encoder => catalogue::encoders().map(|e| e.repo).collect(),
+                Family::Clip => catalogue::clips().map(|e| e.repo).collect(),
+            };
+            format!("model \"{repo}\" is not in nlu-lab's catalogue; choose one of: {}", known.join(", "))
+        })?;
+        if entry.family != family {
+            let other = if family == Family::Clip { "attention()" } else { "clip()" };
+            return Err(format!("model \"{repo}\" is not a {} model: use {other}", if family == Family::Clip { "CLIP" } else { "BERT-family" }));
+        }
+        let hub = validate_hub(options.hub.as_deref().unwrap_or(DEFAULT_HUB))?;
+        let revision = options.revision.clone().unwrap_or_else(|| entry.revision.to_string());
+        Ok(ModelSource { hub, repo, revision })
+    }
+
+    fn to_js<T: Serialize>(value: &T) -> Result<JsValue, String> {
+        // JSON-compatible: `None` is null and maps are plain objects, as in the CLI's JSON.
+        value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| e.to_string())
+    }
+
+    /// `[layer][head]` views into one Float32Array holding `[layers][heads][size]` (one copy out of wasm memory).
+    fn per_head(values: &[f32], layers: usize, heads: usize) -> Array {
+        let all = Float32Array::from(values);
+        let size = (values.len() / (layers * heads).max(1)) as u32;
+        (0..layers)
+            .map(|l| (0..heads).map(|h| all.subarray(((l * heads + h) as u32) * size, ((l * heads + h) as u32 + 1) * size)).collect::<Array>())
+            .collect()
+    }
+
+    fn now_ms() -> f64 {
+        js_sys::Date::now()
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct AttentionMeta<'a> {
+        model: &'a str,
+        revision: &'a str,
+        text: &'a str,
+        text_b: Option<&'a str>,
+        tokens: &'a [String],
+        segments: &'a [u8],
+        special: &'a [bool],
+        offsets: &'a [[u32; 2]],
+        words: &'a [Option<u32>],
+        dropped_tokens: usize,
+        layers: usize,
+        heads: usize,
+        head_dim: usize,
+        load_ms: f64,
+        forward_ms: f64,
+    }
+
+    /// Self-attention of a BERT-family model for `text` (and `textB`, a sentence pair). Rejects with an Error
+    /// whose message says what went wrong (bad option, unreachable hub, corrupt file, …).
+    #[wasm_bindgen(unchecked_return_type = "AttentionResult")]
+    pub async fn attention(
+        text: String,
+        #[wasm_bindgen(js_name = textB, unchecked_optional_param_type = "string | null")] text_b: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "AttentionOptions")] options: JsValue,
+    ) -> Result<JsValue, JsError> {
+        run_attention(text, text_b, options).await.map_err(|e| JsError::new(&e))
+    }
+
+    async fn run_attention(text: String, text_b: JsValue, options_js: JsValue) -> Result<JsValue, String> {
+        let text_b = if text_b.is_undefined() || text_b.is_null() {
+            None
+        } else {
+            Some(text_b.as_string().ok_or("textB must be a string, null or undefined (options are the third argument)")?)
+        };
+        let options = read_options(&options_js, &["model", "hub", "revision", "queriesKeys", "onProgress"])?;
+        let source = source(&options, Family::Encoder)?;
+        let on_progress = progress_callback(&options_js);
+        let (model, load_ms) = models::attention_model(&source, &on_progress).await?;
+        let start = now_ms();
+        let data = model.attention(&text, text_b.as_deref(), options.queries_keys).map_err(|e| e.to_string())?;
+        let forward_ms = now_ms() - start;
+        let result = to_js(&AttentionMeta {
+            model: &data.model,
+            revision: &source.revision,
+            text: &data.text,
+            text_b: data.text_b.as_deref(),
+            tokens: &data.tokens,
+            segments: &data.segments,
+            special: &data.special,
+            offsets: &data.offsets,
+            words: &data.words,
+            dropped_tokens: data.dropped_tokens,
+            layers: data.num_layers,
+            heads: data.num_heads,
+            head_dim: data.head_dim,
+            load_ms,
+            forward_ms,
+        })?;
+        let (layers, heads) = (data.num_layers, data.num_heads);
+        let set = |key: &str, value: &JsValue| Reflect::set(&result, &key.into(), value).map(|_| ()).map_err(|_| format!("cannot set {key}"));
+        set("attention", &per_head(&data.weights, layers, heads))?;
+        if let (Some(q), Some(k)) = (&data.queries, &data.keys) {
+            set("queries", &per_head(q, layers, heads))?;
+            set("keys", &per_head(k, layers, heads))?;
+        }
+        Ok(result)
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ClipOut<'a> {
+        model: &'a str,
+        revision: &'a str,
+        captions: &'a [String],
+        input_ids: &'a [Vec<u32>],
+        tokens: &'a [Vec<String>],
+        truncated: &'a [bool],
+        logit_scale_exp: f32,
+        cosines: &'a [f32],
+        logits: &'a [f32],
+        probs: &'a [f32],
+        load_ms: f64,
+        forward_ms: f64,
+    }
+
+    /// CLIP's probability for each caption of an image (the file's bytes: PNG, JPEG or GIF).
+    #[wasm_bindgen(unchecked_return_type = "ClipResult")]
+    pub async fn clip(
+        #[wasm_bindgen(js_name = imageBytes, unchecked_param_type = "Uint8Array | ArrayBuffer | Blob")] image_bytes: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] captions: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ModelOptions")] options: JsValue,
+    ) -> Result<JsValue, JsError> {
+        run_clip(image_bytes, captions, options).await.map_err(|e| JsError::new(&e))
+    }
+
+    async fn image_bytes(value: &JsValue) -> Result<Vec<u8>, String> {
+        if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+            Ok(bytes.to_vec())
+        } else if value.is_instance_of::<js_sys::ArrayBuffer>() {
+            Ok(Uint8Array::new(value).to_vec())
+        } else if let Some(blob) = value.dyn_ref::<web_sys::Blob>() {
+            let buffer = wasm_bindgen_futures::JsFuture::from(blob.array_buffer()).await.map_err(|_| "cannot read the image Blob")?;
+            Ok(Uint8Array::new(&buffer).to_vec())
+        } else {
+            Err("imageBytes must be a Uint8Array, an ArrayBuffer or a Blob holding a PNG, JPEG or GIF file".into())
+        }
+    }
+
+    async fn run_clip(image: JsValue, captions: JsValue, options_js: JsValue) -> Result<JsValue, String> {
+        let captions: Vec<String> =
+            serde_wasm_bindgen::from_value(captions).map_err(|_| "captions must be an array of strings")?;
+        if captions.is_empty() {
+            return Err("captions is empty: give at least one".into());
+        }
+        let options = read_options(&options_js, &["model", "hub", "revision", "onProgress"])?;
+        let image = image_bytes(&image).await?;
+        let source = source(&options, Family::Clip)?;
+        let on_progress = progress_callback(&options_js);
+        let (model, load_ms) = models::clip_model(&source, &on_progress).await?;
+        let start = now_ms();
+        let r = model.classify(&image, &captions).map_err(|e| e.to_string())?;
+        let forward_ms = now_ms() - start;
+        to_js(&ClipOut {
+            model: &r.model,
+            revision: &source.revision,
+            captions: &r.captions,
+            input_ids: &r.input_ids,
+            tokens: &r.tokens,
+            truncated: &r.truncated,
+            logit_scale_exp: r.temperature,
+            cosines: &r.cosines,
+            logits: &r.logits,
+            probs: &r.probs,
+            load_ms,
+            forward_ms,
+        })
+    }
+}
+
+/// Runs once when the module is initialised (`await init()`): Rust panics then reach the console with a message.
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    console_error_panic_hook::set_once();
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    eprintln!("nlu-lab-pkg is the JavaScript package's wasm; build it with scripts/build_pkg.sh");
+}
