@@ -231,11 +231,17 @@ impl EncoderLayer {
         })
     }
 
-    /// Returns the new hidden states and the attention probabilities `[batch, heads, n, n]`.
-    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<(Tensor, Tensor)> {
+    /// Returns the new hidden states and the attention probabilities `[batch, heads, n, n]`. With `keep` (indices
+    /// into the `batch·n` rows) the attention still covers every row, but the rest of the layer runs only on the
+    /// kept rows and the hidden states come back as `[kept, hidden]`.
+    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>, keep: Option<&Tensor>) -> candle_core::Result<(Tensor, Tensor)> {
         // Normalise, attend, add back; normalise, feed forward, add back.
         let (context, capture) = self.self_attn.forward(&self.layer_norm1.forward(xs)?, mask)?;
-        let xs = (xs + self.out_proj.forward(&context)?)?;
+        let (xs, context) = match keep {
+            Some(rows) => (select_rows(xs, rows)?, select_rows(&context, rows)?),
+            None => (xs.clone(), context),
+        };
+        let xs = (&xs + self.out_proj.forward(&context)?)?;
         let hidden = self.fc1.forward_act(&self.layer_norm2.forward(&xs)?, Some(self.activation))?;
         let xs = (&xs + self.fc2.forward(&hidden)?)?;
         Ok((xs, capture.probs))
@@ -252,17 +258,27 @@ impl Encoder {
         Ok(Self { layers: (0..num_layers).map(|i| EncoderLayer::load(vb.pp(i), shape)).collect::<Result<_, _>>()? })
     }
 
-    /// The last hidden states and every layer's probabilities.
-    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
+    /// The last hidden states and every layer's probabilities. Both towers read only one row per sequence of the
+    /// output ([CLS], or a caption's `<|endoftext|>`): `keep` names those rows (indices into `batch·n`), and the
+    /// last layer's output projection and MLP, the bulk of its work, run on them alone (`[kept, hidden]` comes
+    /// back). Its attention is still computed for every token, for the views.
+    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>, keep: &Tensor) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
         let mut xs = xs.clone();
         let mut probs = Vec::with_capacity(self.layers.len());
-        for layer in &self.layers {
-            let (next, p) = layer.forward(&xs, mask)?;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let last = i + 1 == self.layers.len();
+            let (next, p) = layer.forward(&xs, mask, last.then_some(keep))?;
             xs = next;
             probs.push(p);
         }
         Ok((xs, probs))
     }
+}
+
+/// Rows `rows` (u32 indices into `batch·n`) of `[batch, n, hidden]`, as `[rows, hidden]`.
+fn select_rows(xs: &Tensor, rows: &Tensor) -> candle_core::Result<Tensor> {
+    let (b, n, h) = xs.dims3()?;
+    xs.reshape((b * n, h))?.index_select(rows, 0)
 }
 
 pub struct TextEmbeddings {
@@ -301,13 +317,14 @@ impl TextTransformer {
         })
     }
 
-    /// `ids`: `[batch, n]` → normalised hidden states `[batch, n, hidden]` and per-layer probabilities.
-    fn forward(&self, ids: &Tensor) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
+    /// `ids`: `[batch, n]` → the normalised hidden states of rows `pooled` (indices into `batch·n`),
+    /// `[pooled, hidden]`, and per-layer probabilities.
+    fn forward(&self, ids: &Tensor, pooled: &Tensor) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
         let xs = self.embeddings.forward(ids)?;
         // Causal: a token sees only itself and what came before, so padding after a caption's end changes
         // nothing in the caption (and its attention block is the unpadded one).
         let mask = causal_mask(ids.dim(1)?, ids.device())?;
-        let (xs, probs) = self.encoder.forward(&xs, Some(&mask))?;
+        let (xs, probs) = self.encoder.forward(&xs, Some(&mask), pooled)?;
         Ok((self.final_layer_norm.forward(&xs)?, probs))
     }
 }
@@ -385,8 +402,9 @@ impl VisionTransformer {
     /// `[batch, channels, H, W]` → pooled [CLS] `[batch, hidden]` and per-layer probabilities.
     fn forward(&self, pixels: &Tensor) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
         let xs = self.pre_layrnorm.forward(&self.embeddings.forward(pixels)?)?;
-        let (xs, probs) = self.encoder.forward(&xs, None)?;
-        let cls = xs.narrow(1, 0, 1)?.squeeze(1)?;
+        let (b, n, _) = xs.dims3()?;
+        let cls_rows = Tensor::from_vec((0..b).map(|i| (i * n) as u32).collect::<Vec<_>>(), b, xs.device())?;
+        let (cls, probs) = self.encoder.forward(&xs, None, &cls_rows)?;
         Ok((self.post_layernorm.forward(&cls)?, probs))
     }
 }
@@ -484,9 +502,8 @@ impl ClipModel {
         }
         let pooled_positions: Vec<usize> = captions.iter().map(|ids| pooled_position(ids, cfg.eos_token_id)).collect();
         let ids = Tensor::from_vec(padded, (c, n), &self.device)?;
-        let (hidden, probs) = self.text_model.forward(&ids)?;
         let rows: Vec<u32> = pooled_positions.iter().enumerate().map(|(i, &p)| (i * n + p) as u32).collect();
-        let pooled = hidden.reshape((c * n, cfg.hidden_size))?.index_select(&Tensor::new(rows, &self.device)?, 0)?;
+        let (pooled, probs) = self.text_model.forward(&ids, &Tensor::new(rows, &self.device)?)?;
         let embeds = rows_of(&self.text_projection.forward(&pooled)?)?.into_iter().map(normalized).collect();
 
         // Keep each caption's own block of every layer: `[heads, len, len]` out of `[batch, heads, n, n]`.
