@@ -104,3 +104,24 @@ async fn fetch_follows_the_hub_redirect_with_progress() {
     let err = nlu_lab::web::fetch::fetch_bytes(&missing, &|_, _| {}).await.unwrap_err();
     assert!(err.contains("404"), "{err}");
 }
+
+/// The SIMD128 matmul kernel (what the app's linear layers run in wasm) against candle's product, for every row
+/// count that ends in a different tail: the 4-row micro-kernel, and the 2-row one for the last one or two rows.
+#[wasm_bindgen_test]
+fn packed_linear_in_wasm_matches_candle_for_every_row_tail() {
+    use candle_core::{Module, Tensor};
+    use nlu_lab::engine::kernels::PackedLinear;
+    let dev = Device::Cpu;
+    let (k, n) = (37, 21);
+    let w = Tensor::randn(0f32, 1.0, (n, k), &dev).unwrap();
+    let b = Tensor::randn(0f32, 1.0, n, &dev).unwrap();
+    let linear = candle_nn::Linear::new(w, Some(b));
+    let packed = PackedLinear::new(linear.clone()).unwrap();
+    for m in 1..=9 {
+        let x = Tensor::randn(0f32, 1.0, (m, k), &dev).unwrap();
+        let want: Vec<f32> = linear.forward(&x).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let got: Vec<f32> = packed.forward_packed(&x, None).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let d = max_abs_diff(&got, &want);
+        assert!(d < 1e-4, "{m} rows: max |Δ| {d:e}");
+    }
+}

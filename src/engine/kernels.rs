@@ -220,7 +220,11 @@ unsafe fn panel_range(
         while row < m {
             let rows = MR.min(m - row);
             let mut acc = [[0f32; NR]; MR];
-            micro_kernel(&a[row * lda..], lda, k, rows, panel, &mut acc);
+            if rows <= 2 {
+                micro_kernel_2(&a[row * lda..], lda, k, rows, panel, &mut acc);
+            } else {
+                micro_kernel(&a[row * lda..], lda, k, rows, panel, &mut acc);
+            }
             for r in 0..rows {
                 let dst = out.0.add((row + r) * ldc + col0);
                 for j in 0..cols {
@@ -270,6 +274,42 @@ fn micro_kernel(a: &[f32], lda: usize, k: usize, rows: usize, panel: &[f32], acc
             v128_store(out.add(i * 4) as *mut v128, v);
         }
     }
+}
+
+/// [`micro_kernel`] for the last one or two rows of a product, `acc[0..2]` only: half the work of a 4-row call
+/// (CLIP's 50 image tokens end in a 2-row block; a 14-token caption batch too).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn micro_kernel_2(a: &[f32], lda: usize, k: usize, rows: usize, panel: &[f32], acc: &mut [[f32; NR]; MR]) {
+    use core::arch::wasm32::*;
+    assert!(panel.len() >= k * NR && a.len() >= (rows - 1) * lda + k && rows <= 2);
+    let (r0, r1) = (0, (rows - 1) * lda);
+    let ap = a.as_ptr();
+    let bp = panel.as_ptr();
+    // SAFETY: the assert above bounds every read, as in `micro_kernel`.
+    unsafe {
+        let (mut c00, mut c01, mut c10, mut c11) = (f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0), f32x4_splat(0.0));
+        for kk in 0..k {
+            let b0 = v128_load(bp.add(kk * NR) as *const v128);
+            let b1 = v128_load(bp.add(kk * NR + 4) as *const v128);
+            let a0 = v128_load32_splat(ap.add(r0 + kk) as *const u32);
+            c00 = f32x4_add(c00, f32x4_mul(a0, b0));
+            c01 = f32x4_add(c01, f32x4_mul(a0, b1));
+            let a1 = v128_load32_splat(ap.add(r1 + kk) as *const u32);
+            c10 = f32x4_add(c10, f32x4_mul(a1, b0));
+            c11 = f32x4_add(c11, f32x4_mul(a1, b1));
+        }
+        let out = acc.as_mut_ptr() as *mut f32;
+        for (i, v) in [c00, c01, c10, c11].into_iter().enumerate() {
+            v128_store(out.add(i * 4) as *mut v128, v);
+        }
+    }
+}
+
+/// Natively the scalar kernel serves every row count.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn micro_kernel_2(a: &[f32], lda: usize, k: usize, rows: usize, panel: &[f32], acc: &mut [[f32; NR]; MR]) {
+    micro_kernel(a, lda, k, rows, panel, acc)
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
