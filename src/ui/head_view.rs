@@ -163,20 +163,27 @@ pub fn HeadView(
             stroke_lines(&ctx, colour, 2.0, strokes);
         }
     });
+    // The lines as one SVG fragment set with `innerHTML`: at 16 tokens and 12 heads that is 3 072 lines of 11
+    // attributes, and creating them one by one through the wasm↔DOM bridge (an element, then each attribute as a
+    // string decoded on the JS side) cost about 90 ms of the main thread per draw; one string and the browser's
+    // parser cost a fraction. Only numbers and fixed colour names go into it, never text from the user.
     let lines = move || {
+        use std::fmt::Write;
         let (ms, heads) = drawn.get();
-        let Some(first) = ms.first() else { return vec![] };
+        let mut svg = String::new();
+        let Some(first) = ms.first() else { return svg };
         let (rows, cols) = (first.rows.len(), first.cols.len());
         let k = heads.len().max(1) as f32;
         let hov = hover.get();
         if on_canvas.get() && hov.is_none() {
-            return vec![];
+            return svg;
         }
         // Zeros are lines a filter removed (threshold, pair filter, hidden special tokens).
         let least = if on_canvas.get() { FAINT } else { f32::MIN_POSITIVE };
-        let mut lines = Vec::new();
+        let (x1, x2) = (geometry.line_start_x(), geometry.line_end_x());
         for &h in &heads {
             let m = &ms[h];
+            let (colour, name) = (line_colour(h, num_heads), head_name(h, num_heads));
             for r in 0..rows {
                 if matches!(hov, Some(Hover::Left(x)) if x != r) {
                     continue;
@@ -189,15 +196,17 @@ pub fn HeadView(
                     if w < least {
                         continue;
                     }
-                    lines.push(view! {
-                        <line class="attn-line" x1=geometry.line_start_x() y1=geometry.y(r) x2=geometry.line_end_x() y2=geometry.y(c)
-                            stroke=line_colour(h, num_heads) stroke-width="2" stroke-opacity=(w / k).to_string()
-                            data-weight=w.to_string() data-head=head_name(h, num_heads) data-from=r.to_string() data-to=c.to_string() />
-                    });
+                    let _ = write!(
+                        svg,
+                        r#"<line class="attn-line" x1="{x1}" y1="{}" x2="{x2}" y2="{}" stroke="{colour}" stroke-width="2" stroke-opacity="{}" data-weight="{w}" data-head="{name}" data-from="{r}" data-to="{c}"/>"#,
+                        geometry.y(r),
+                        geometry.y(c),
+                        w / k
+                    );
                 }
             }
         }
-        lines
+        svg
     };
     // Boxes in the opposite column while a token is hovered: one stripe per drawn head, opacity = weight.
     let boxes = move || {
@@ -244,7 +253,7 @@ pub fn HeadView(
                 data-render=move || if on_canvas.get() { "canvas" } else { "svg" }
                 viewBox=format!("0 0 {} {}", geometry.width(), height) role="img" aria-label="attention lines between tokens">
                 <g class="boxes">{boxes}</g>
-                <g class="lines">{lines}</g>
+                <g class="lines" inner_html=lines></g>
                 <g class="tokens">{left}{right}</g>
             </svg>
             </div>
