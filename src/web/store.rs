@@ -463,12 +463,27 @@ impl Store {
         key: &FileKey,
         visit: &mut dyn FnMut(u64, &Uint8Array),
     ) -> Result<(u64, bool), StoreError> {
+        use futures::FutureExt;
+        let offsets = self.chunk_offsets(key).await?;
         let mut next = 0u64;
-        for offset in self.chunk_offsets(key).await? {
+        // The next chunk is asked for before this one is visited: IndexedDB reads it on its own thread while
+        // `visit` runs here (a 91 MB model is 12 chunks, each read, handed over, then decoded).
+        let mut ahead = offsets.first().map(|&o| self.chunk(key, o).boxed_local());
+        for (i, &offset) in offsets.iter().enumerate() {
+            let Some(current) = ahead.take() else { break };
+            let current = current.await?;
             if offset != next {
                 return Ok((next, true));
             }
-            let Some(bytes) = self.chunk(key, offset).await? else { return Ok((next, true)) };
+            let Some(bytes) = current else { return Ok((next, true)) };
+            if let Some(&o) = offsets.get(i + 1) {
+                let mut request = self.chunk(key, o).boxed_local();
+                // One poll issues the read (an async fn does nothing until polled); the result waits in it.
+                ahead = Some(match futures::poll!(&mut request) {
+                    std::task::Poll::Ready(result) => futures::future::ready(result).boxed_local(),
+                    std::task::Poll::Pending => request,
+                });
+            }
             visit(offset, &bytes);
             next += bytes.length() as u64;
         }
