@@ -97,8 +97,8 @@ fn restart(client: &Rc<RefCell<Client>>, reason: &str) {
     fail_all(client, &message);
 }
 
-/// The threaded worker died before it was ready (no threads/ in this build, no nested workers, the pool did not
-/// start): use the single-threaded worker from now on, with what waited for the threaded one.
+/// The threaded worker died before it was ready (no threads/ in this build, or its module failed to load or
+/// run): use the single-threaded worker from now on, with what waited for the threaded one.
 fn fall_back(client: &Rc<RefCell<Client>>, reason: &str) {
     web_sys::console::warn_1(&format!("the threaded inference worker did not start ({reason}); using one thread").into());
     THREADS_FAILED.with(|f| f.set(true));
@@ -121,20 +121,40 @@ fn fall_back(client: &Rc<RefCell<Client>>, reason: &str) {
     });
 }
 
+/// The worker index.html started before this wasm loaded (`window.nluLabWorker`: `{worker, threads, events}`,
+/// the events it sent meanwhile), taken once.
+fn take_early_worker() -> Option<(Worker, usize, js_sys::Array)> {
+    let window = web_sys::window()?;
+    let early = js_sys::Reflect::get(&window, &"nluLabWorker".into()).ok().filter(|v| v.is_object())?;
+    let _ = js_sys::Reflect::delete_property(&window, &"nluLabWorker".into());
+    let worker = js_sys::Reflect::get(&early, &"worker".into()).ok()?.dyn_into::<Worker>().ok()?;
+    let threads = js_sys::Reflect::get(&early, &"threads".into()).ok()?.as_f64().unwrap_or(1.0) as usize;
+    let events = js_sys::Reflect::get(&early, &"events".into()).ok()?.dyn_into::<js_sys::Array>().ok()?;
+    Some((worker, threads.max(1), events))
+}
+
 fn start() -> Result<Rc<RefCell<Client>>, String> {
-    let threads = wanted_threads();
-    let worker = match threads {
-        Some(n) => {
-            let options = web_sys::WorkerOptions::new();
-            options.set_type(web_sys::WorkerType::Module);
-            Worker::new_with_options(&format!("{THREADED_WORKER_SCRIPT}?threads={n}"), &options)
+    // index.html starts the worker as the page opens, about 100 ms before this wasm could (a warm start waits
+    // on the worker's wasm and the model load, not on the page); later starts (a restart, the fallback) are ours.
+    let (worker, threads, early_events) = match take_early_worker() {
+        Some((worker, threads, events)) => (worker, threads, Some(events)),
+        None => {
+            let threads = wanted_threads();
+            let worker = match threads {
+                Some(n) => {
+                    let options = web_sys::WorkerOptions::new();
+                    options.set_type(web_sys::WorkerType::Module);
+                    Worker::new_with_options(&format!("{THREADED_WORKER_SCRIPT}?threads={n}"), &options)
+                }
+                None => Worker::new(WORKER_SCRIPT),
+            }
+            .map_err(|e| format!("cannot start the inference worker: {e:?}"))?;
+            (worker, threads.unwrap_or(1), None)
         }
-        None => Worker::new(WORKER_SCRIPT),
-    }
-    .map_err(|e| format!("cannot start the inference worker: {e:?}"))?;
+    };
     let client = Rc::new(RefCell::new(Client {
         worker: worker.clone(),
-        threads: threads.unwrap_or(1),
+        threads,
         ready: false,
         queued: vec![],
         pending: HashMap::new(),
@@ -142,7 +162,7 @@ fn start() -> Result<Rc<RefCell<Client>>, String> {
     }));
 
     let weak = Rc::downgrade(&client);
-    let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
+    let handle_message = Rc::new(move |event: MessageEvent| {
         let Some(client) = weak.upgrade() else { return };
         // worker.js posts a plain string when the worker's wasm died (a trap or an unhandled rejection).
         if let Some(reason) = event.data().as_string() {
@@ -184,20 +204,41 @@ fn start() -> Result<Rc<RefCell<Client>>, String> {
             }
         }
     });
+    let on_message = Closure::<dyn Fn(MessageEvent)>::new({
+        let handle = handle_message.clone();
+        move |event: MessageEvent| handle(event)
+    });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
 
     let weak = Rc::downgrade(&client);
     // An ErrorEvent for an error in the worker; a plain Event when its script did not load (e.g. a 404 of the
     // threaded worker's module), which has no message.
-    let on_error = Closure::<dyn Fn(web_sys::Event)>::new(move |event: web_sys::Event| {
+    let handle_error = Rc::new(move |event: web_sys::Event| {
         if let Some(client) = weak.upgrade() {
             let message = js_sys::Reflect::get(&event, &"message".into()).ok().and_then(|m| m.as_string());
             restart(&client, message.as_deref().unwrap_or("its script did not load"));
         }
     });
+    let on_error = Closure::<dyn Fn(web_sys::Event)>::new({
+        let handle = handle_error.clone();
+        move |event: web_sys::Event| handle(event)
+    });
     worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
     on_error.forget();
+
+    // What the early worker said before these handlers were set, in order. In a microtask: by then `client()`
+    // has stored this client, which a restart or the fallback replaces; new events are tasks, so they come after.
+    if let Some(events) = early_events {
+        wasm_bindgen_futures::spawn_local(async move {
+            for event in events.iter() {
+                match event.dyn_into::<MessageEvent>() {
+                    Ok(message) => handle_message(message),
+                    Err(other) => handle_error(other.unchecked_into()),
+                }
+            }
+        });
+    }
     Ok(client)
 }
 
