@@ -1,7 +1,7 @@
 // The threaded inference worker (a module worker; scripts/build_threads.sh builds nlu-lab-worker with the
 // `threads` feature and wasm-bindgen's `web` target into threads/). Started by the page only when it is
 // cross-origin isolated, as `threads/worker.js?threads=N`: the wasm starts a pool of N threads
-// (wasm-bindgen-rayon, shared memory) before it answers Ready, then behaves exactly as ../worker.js.
+// (wasm-bindgen-rayon, shared memory) alongside its first requests, then behaves exactly as ../worker.js.
 const threads = Number(new URL(import.meta.url).searchParams.get("threads")) || 2;
 // Read by the wasm's start (src/web/worker.rs); the pool's own workers load the same module without it.
 self.NLU_LAB_THREADS = threads;

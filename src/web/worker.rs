@@ -79,18 +79,19 @@ pub fn start() {
     console_error_panic_hook::set_once();
     #[cfg(feature = "threads")]
     {
-        // The threaded build (web/worker-threads.js): start the pool first, so that no request runs without it.
-        // The pool's own workers run this module too; only the inference worker sets NLU_LAB_THREADS.
+        // The threaded build (web/worker-threads.js). The pool's own workers run this module too; only the
+        // inference worker sets NLU_LAB_THREADS. It listens at once and starts the pool alongside (about 70 ms
+        // on two cores): the first request's model load (IndexedDB, no threads) covers that; products run on
+        // this thread until the pool is there, and on this thread only if it never starts.
         let threads = js_sys::Reflect::get(&js_sys::global(), &"NLU_LAB_THREADS".into()).ok().and_then(|v| v.as_f64());
         let Some(threads) = threads else { return };
         let threads = (threads as usize).clamp(1, 16);
+        listen();
         wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = wasm_bindgen_futures::JsFuture::from(wasm_bindgen_rayon::init_thread_pool(threads)).await {
-                // worker-threads.js reports this to the page, which falls back to the single-threaded worker.
-                wasm_bindgen::throw_val(e);
+            match wasm_bindgen_futures::JsFuture::from(wasm_bindgen_rayon::init_thread_pool(threads)).await {
+                Ok(_) => crate::engine::kernels::set_pool_threads(threads),
+                Err(e) => web_sys::console::warn_2(&"nlu-lab: the thread pool did not start; computing on one thread:".into(), &e),
             }
-            crate::engine::kernels::set_pool_threads(threads);
-            listen();
         });
     }
     #[cfg(not(feature = "threads"))]
