@@ -69,15 +69,23 @@ pub fn page_url(changes: &[(&str, Vec<String>)]) -> String {
     if query.is_empty() { format!("{origin}{path}") } else { format!("{origin}{path}?{query}") }
 }
 
-/// Replace the current history entry's query with this state (no reload, no new history entry per click).
+/// Replace the current history entry's query with this state (no reload, no new history entry per click), a
+/// moment later: replaceState costs Chromium's main thread about 20 ms, which then comes after the drawing the
+/// student waits for, and a quick series of changes (clicking through layers) writes once.
 pub fn write(link: &AttentionLink) {
+    thread_local! {
+        static PENDING: std::cell::RefCell<Option<gloo::timers::callback::Timeout>> = const { std::cell::RefCell::new(None) };
+    }
     let url = page_url(&link.params());
-    let Some(window) = web_sys::window() else { return };
-    // replaceState is not free (about 20 ms in Chromium when the attention lab draws): skip it when nothing changed.
-    if window.location().href().is_ok_and(|href| href == url) {
-        return;
-    }
-    if let Ok(history) = window.history() {
-        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
-    }
+    let replace = gloo::timers::callback::Timeout::new(50, move || {
+        let Some(window) = web_sys::window() else { return };
+        if window.location().href().is_ok_and(|href| href == url) {
+            return;
+        }
+        if let Ok(history) = window.history() {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+        }
+    });
+    // Dropping the previous timeout cancels it.
+    PENDING.with(|p| *p.borrow_mut() = Some(replace));
 }
