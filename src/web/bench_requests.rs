@@ -39,6 +39,10 @@ struct BenchRequest {
     runs: usize,
     #[serde(default)]
     warmup: usize,
+    /// And keep warming up until this much time has passed: V8 first runs wasm from its baseline compiler and
+    /// moves hot functions to the optimising one in the background, which takes a while on two cores.
+    #[serde(default)]
+    warmup_ms: f64,
 }
 
 fn now_ms() -> f64 {
@@ -75,8 +79,10 @@ fn time_runs(req: &BenchRequest, mut run: impl FnMut() -> Result<(), String>) ->
     let t0 = now_ms();
     run()?;
     let first_ms = now_ms() - t0;
-    for _ in 1..req.warmup {
+    let mut warmed = 1;
+    while warmed < req.warmup || now_ms() - t0 < req.warmup_ms {
         run()?;
+        warmed += 1;
     }
     let mut times = Vec::with_capacity(req.runs);
     for _ in 0..req.runs {
