@@ -490,23 +490,28 @@ impl Store {
         Ok((next, false))
     }
 
-    /// Hand a complete stored file to `sink`, chunk by chunk in order, so only one chunk of it is ever in wasm
-    /// memory besides what the sink keeps. `Ok(false)`: not stored. A sink error stops the walk and comes back as
+    /// Hand a complete stored file to `sink`, in order, so only one MiB of it is ever in wasm memory besides what
+    /// the sink keeps. `Ok(false)`: not stored. A sink error stops the walk and comes back as
     /// `Err(Ok(message))`; a store error as `Err(Err(..))`.
     pub async fn read_into(&self, key: &FileKey, sink: &mut dyn ByteSink) -> Result<bool, SinkOrStoreError> {
         let Some(manifest) = self.manifest(key).await.map_err(Err)? else { return Ok(false) };
         sink.reset(manifest.size);
+        // A chunk crosses into wasm a slice at a time: a whole 8 MiB chunk would raise the worker's peak memory
+        // (wasm memory never shrinks) by 8 MiB for bytes the sink copies anyway.
+        const SLICE: u32 = 1 << 20;
         let mut buffer = Vec::new();
         let mut failure = None;
         let (len, gap) = self
             .walk_chunks(key, &mut |_, chunk| {
-                if failure.is_some() {
-                    return;
-                }
-                buffer.resize(chunk.length() as usize, 0);
-                chunk.copy_to(&mut buffer);
-                if let Err(e) = sink.push(&buffer) {
-                    failure = Some(e);
+                let mut start = 0;
+                while start < chunk.length() && failure.is_none() {
+                    let end = (start + SLICE).min(chunk.length());
+                    buffer.resize((end - start) as usize, 0);
+                    chunk.subarray(start, end).copy_to(&mut buffer);
+                    if let Err(e) = sink.push(&buffer) {
+                        failure = Some(e);
+                    }
+                    start = end;
                 }
             })
             .await
