@@ -139,29 +139,32 @@ pub fn HeadView(
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     Effect::new(move |_| {
         let Some(c) = canvas.get() else { return };
-        let (ms, heads) = drawn.get();
-        let Some(first) = ms.first() else { return };
-        let (rows, cols) = (first.rows.len(), first.cols.len());
-        let Some(ctx) = sized_context(&c, geometry.width(), geometry.height(rows.max(cols))) else { return };
-        // While a token is hovered its lines are SVG; the canvas stays empty.
-        if hover.get().is_some() {
-            return;
-        }
-        let k = heads.len().max(1) as f32;
-        let text = web_sys::window()
-            .and_then(|w| w.get_computed_style(&c).ok().flatten())
-            .and_then(|s| s.get_property_value("color").ok())
-            .unwrap_or_else(|| "#000".into());
-        for &h in &heads {
-            let m = &ms[h];
-            let strokes = (0..rows).flat_map(|r| (0..cols).map(move |c| (r, c))).map(|(r, c)| Stroke {
-                from: (geometry.line_start_x(), geometry.y(r)),
-                to: (geometry.line_end_x(), geometry.y(c)),
-                alpha: m.get(r, c) / k,
-            });
-            let colour = if h == num_heads { text.as_str() } else { head_colour(h) };
-            stroke_lines(&ctx, colour, 2.0, strokes);
-        }
+        let hovered = hover.get().is_some();
+        // Borrowed, not cloned: at 512 tokens the matrices are 12 MB.
+        drawn.with(|(ms, heads)| {
+            let Some(first) = ms.first() else { return };
+            let (rows, cols) = (first.rows.len(), first.cols.len());
+            let Some(ctx) = sized_context(&c, geometry.width(), geometry.height(rows.max(cols))) else { return };
+            // While a token is hovered its lines are SVG; the canvas stays empty.
+            if hovered {
+                return;
+            }
+            let k = heads.len().max(1) as f32;
+            let text = web_sys::window()
+                .and_then(|w| w.get_computed_style(&c).ok().flatten())
+                .and_then(|s| s.get_property_value("color").ok())
+                .unwrap_or_else(|| "#000".into());
+            for &h in heads {
+                let m = &ms[h];
+                let strokes = (0..rows).flat_map(|r| (0..cols).map(move |c| (r, c))).map(|(r, c)| Stroke {
+                    from: (geometry.line_start_x(), geometry.y(r)),
+                    to: (geometry.line_end_x(), geometry.y(c)),
+                    alpha: m.get(r, c) / k,
+                });
+                let colour = if h == num_heads { text.as_str() } else { head_colour(h) };
+                stroke_lines(&ctx, colour, 2.0, strokes);
+            }
+        });
     });
     // The lines as one SVG fragment set with `innerHTML`: at 16 tokens and 12 heads that is 3 072 lines of 11
     // attributes, and creating them one by one through the wasm↔DOM bridge (an element, then each attribute as a
@@ -169,73 +172,78 @@ pub fn HeadView(
     // parser cost a fraction. Only numbers and fixed colour names go into it, never text from the user.
     let lines = move || {
         use std::fmt::Write;
-        let (ms, heads) = drawn.get();
-        let mut svg = String::new();
-        let Some(first) = ms.first() else { return svg };
-        let (rows, cols) = (first.rows.len(), first.cols.len());
-        let k = heads.len().max(1) as f32;
         let hov = hover.get();
-        if on_canvas.get() && hov.is_none() {
+        let canvas_mode = on_canvas.get();
+        let mut svg = String::new();
+        if canvas_mode && hov.is_none() {
             return svg;
         }
-        // Zeros are lines a filter removed (threshold, pair filter, hidden special tokens).
-        let least = if on_canvas.get() { FAINT } else { f32::MIN_POSITIVE };
-        let (x1, x2) = (geometry.line_start_x(), geometry.line_end_x());
-        for &h in &heads {
-            let m = &ms[h];
-            let (colour, name) = (line_colour(h, num_heads), head_name(h, num_heads));
-            for r in 0..rows {
-                if matches!(hov, Some(Hover::Left(x)) if x != r) {
-                    continue;
-                }
-                for c in 0..cols {
-                    if matches!(hov, Some(Hover::Right(x)) if x != c) {
+        drawn.with(|(ms, heads)| {
+            let Some(first) = ms.first() else { return };
+            let (rows, cols) = (first.rows.len(), first.cols.len());
+            let k = heads.len().max(1) as f32;
+            // Zeros are lines a filter removed (threshold, pair filter, hidden special tokens).
+            let least = if canvas_mode { FAINT } else { f32::MIN_POSITIVE };
+            let (x1, x2) = (geometry.line_start_x(), geometry.line_end_x());
+            for &h in heads {
+                let m = &ms[h];
+                let (colour, name) = (line_colour(h, num_heads), head_name(h, num_heads));
+                for r in 0..rows {
+                    if matches!(hov, Some(Hover::Left(x)) if x != r) {
                         continue;
                     }
-                    let w = m.get(r, c);
-                    if w < least {
-                        continue;
+                    for c in 0..cols {
+                        if matches!(hov, Some(Hover::Right(x)) if x != c) {
+                            continue;
+                        }
+                        let w = m.get(r, c);
+                        if w < least {
+                            continue;
+                        }
+                        let _ = write!(
+                            svg,
+                            r#"<line class="attn-line" x1="{x1}" y1="{}" x2="{x2}" y2="{}" stroke="{colour}" stroke-width="2" stroke-opacity="{}" data-weight="{w}" data-head="{name}" data-from="{r}" data-to="{c}"/>"#,
+                            geometry.y(r),
+                            geometry.y(c),
+                            w / k
+                        );
                     }
-                    let _ = write!(
-                        svg,
-                        r#"<line class="attn-line" x1="{x1}" y1="{}" x2="{x2}" y2="{}" stroke="{colour}" stroke-width="2" stroke-opacity="{}" data-weight="{w}" data-head="{name}" data-from="{r}" data-to="{c}"/>"#,
-                        geometry.y(r),
-                        geometry.y(c),
-                        w / k
-                    );
                 }
             }
-        }
+        });
         svg
     };
     // Boxes in the opposite column while a token is hovered: one stripe per drawn head, opacity = weight.
     let boxes = move || {
-        let (ms, heads) = drawn.get();
-        let (Some(hv), Some(first)) = (hover.get(), ms.first()) else { return vec![] };
-        let stripe_w = (geometry.column_width - 12.0) / heads.len().max(1) as f64;
-        let (others, x0) = match hv {
-            Hover::Left(_) => (first.cols.len(), geometry.right_text_x() - 3.0),
-            Hover::Right(_) => (first.rows.len(), 3.0),
-        };
-        let least = if on_canvas.get() { FAINT } else { 0.0 };
-        let mut boxes = Vec::new();
-        for o in 0..others {
-            for (i, &h) in heads.iter().enumerate() {
-                let w = match hv {
-                    Hover::Left(r) => ms[h].get(r, o),
-                    Hover::Right(c) => ms[h].get(o, c),
-                };
-                if w < least {
-                    continue;
+        let Some(hv) = hover.get() else { return vec![] };
+        let canvas_mode = on_canvas.get();
+        drawn.with(|(ms, heads)| {
+            let Some(first) = ms.first() else { return vec![] };
+            let stripe_w = (geometry.column_width - 12.0) / heads.len().max(1) as f64;
+            let (others, x0) = match hv {
+                Hover::Left(_) => (first.cols.len(), geometry.right_text_x() - 3.0),
+                Hover::Right(_) => (first.rows.len(), 3.0),
+            };
+            let least = if canvas_mode { FAINT } else { 0.0 };
+            let mut boxes = Vec::new();
+            for o in 0..others {
+                for (i, &h) in heads.iter().enumerate() {
+                    let w = match hv {
+                        Hover::Left(r) => ms[h].get(r, o),
+                        Hover::Right(c) => ms[h].get(o, c),
+                    };
+                    if w < least {
+                        continue;
+                    }
+                    boxes.push(view! {
+                        <rect class="attn-box" x=x0 + i as f64 * stripe_w y=geometry.y(o) - geometry.row_height / 2.0 + 1.0
+                            width=stripe_w height=geometry.row_height - 2.0 fill=line_colour(h, num_heads) fill-opacity=w.to_string()
+                            data-weight=w.to_string() data-head=head_name(h, num_heads) />
+                    });
                 }
-                boxes.push(view! {
-                    <rect class="attn-box" x=x0 + i as f64 * stripe_w y=geometry.y(o) - geometry.row_height / 2.0 + 1.0
-                        width=stripe_w height=geometry.row_height - 2.0 fill=line_colour(h, num_heads) fill-opacity=w.to_string()
-                        data-weight=w.to_string() data-head=head_name(h, num_heads) />
-                });
             }
-        }
-        boxes
+            boxes
+        })
     };
     // The token columns change with the sentence and the filters, not with the layer or the heads: a layer change
     // then redraws only the lines (at 512 tokens, rebuilding 1 024 token elements cost most of a second).
