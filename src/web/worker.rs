@@ -7,7 +7,7 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::download::import_local;
 use super::messages::{decode, encode, Envelope, Request, Response};
-use super::models;
+use super::models::{self, now_ms};
 
 fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
@@ -27,10 +27,6 @@ fn send(id: u32, body: Response) {
 /// The size of this worker's wasm linear memory.
 fn memory_bytes() -> u64 {
     wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>().buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as u64
-}
-
-fn now_ms() -> f64 {
-    js_sys::Date::now()
 }
 
 /// Download and load progress, for the page's status line.
