@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Build the release site into dist/ (Trunk, wasm32 + SIMD128, LTO, wasm-opt -O3 from npm binaryen 132), then the
-# threaded inference worker into dist/threads/ (scripts/build_threads.sh, nightly) and the service worker's file
-# list again so that it includes threads/. NLU_LAB_NO_THREADS=1 skips the threaded worker (one thread everywhere).
+# Build the release site into dist/ (Trunk, wasm32 + SIMD128, LTO, wasm-opt -O3 from npm binaryen 132), with the
+# threaded inference worker (scripts/build_threads.sh, nightly, compiled alongside) in dist/threads/, and the
+# service worker's file list again so that it includes threads/. NLU_LAB_NO_THREADS=1 skips the threaded worker (one thread everywhere).
 # --bundle-models (or NLU_LAB_BUNDLE_MODELS=1): also serve the default model from the site itself, under
 # dist/models/ (scripts/bundle_models.sh), for classrooms where huggingface.co is blocked.
 # Other arguments go to `trunk build`, e.g. --public-url /nlu-lab/ (default: relative URLs, any sub-path).
@@ -15,7 +15,6 @@ done
 if [ "${NLU_LAB_BUNDLE_MODELS:-0}" = 1 ]; then bash scripts/fetch_models.sh; fi
 # npm's binaryen first: Debian's wasm-opt 108 produces a wasm that validates but breaks in Chromium.
 export PATH="$PWD/node_modules/.bin:$PATH"
-trunk build --release "${args[@]}"
 dist=dist
 for i in "${!args[@]}"; do
   case ${args[$i]} in
@@ -23,20 +22,40 @@ for i in "${!args[@]}"; do
     --dist=*) dist=${args[$i]#--dist=} ;;
   esac
 done
+
+# The threaded worker (nightly, its own target folder) compiles alongside the stable build: much of each build is
+# single-threaded (fat-LTO links, wasm-opt), so the two share the cores well.
+threads_out=target/threads-site/$(basename "$dist")
+threads_log=$(mktemp)
+trap 'rm -f "$threads_log"; if [ -n "${threads_pid:-}" ]; then kill "$threads_pid" 2>/dev/null || true; fi' EXIT
+if [ "${NLU_LAB_NO_THREADS:-0}" != 1 ]; then
+  threads_start=$(date +%s)
+  bash scripts/build_threads.sh "$threads_out" > "$threads_log" 2>&1 &
+  threads_pid=$!
+fi
+
+# The site's bins in one cargo run, so that their fat-LTO links run side by side (Trunk builds them one after the
+# other); Trunk then finds them built. NLU_LAB_ALSO_PKG=1 (scripts/test.sh) links the JavaScript package's bin too.
+bins=(--bin nlu-lab-app --bin nlu-lab-worker)
+[ "${NLU_LAB_ALSO_PKG:-0}" = 1 ] && bins+=(--bin nlu-lab-pkg)
+# No RUSTFLAGS from the environment: they would replace the SIMD128 flag of .cargo/config.toml (and Trunk's build
+# would then not match this one).
+env -u RUSTFLAGS cargo build --release --target wasm32-unknown-unknown "${bins[@]}"
+env -u RUSTFLAGS trunk build --release "${args[@]}"
+
 rm -rf "$dist/threads"
 if [ "${NLU_LAB_NO_THREADS:-0}" = 1 ]; then
   echo "[build] NLU_LAB_NO_THREADS=1: no threaded worker, the site runs on one thread"
+elif wait "$threads_pid"; then
+  cat "$threads_log"
+  cp -r "$threads_out" "$dist/threads"
+  echo "[build] threaded worker built in $(( $(date +%s) - threads_start )) s (alongside the rest)"
 else
-  start=$(date +%s)
-  if bash scripts/build_threads.sh "$dist/threads"; then
-    echo "[build] threaded worker built in $(( $(date +%s) - start )) s"
-  else
-    rm -rf "$dist/threads"
-    printf '\n[build] !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n' >&2
-    printf '[build] !!! THE THREADED WORKER DID NOT BUILD (scripts/build_threads.sh, see above): this site runs on ONE thread\n' >&2
-    printf '[build] !!! everywhere; the threads test (tests/e2e/threads.test.mjs) will fail.\n' >&2
-    printf '[build] !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\n' >&2
-  fi
+  cat "$threads_log"
+  printf '\n[build] !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n' >&2
+  printf '[build] !!! THE THREADED WORKER DID NOT BUILD (scripts/build_threads.sh, see above): this site runs on ONE thread\n' >&2
+  printf '[build] !!! everywhere; the threads test (tests/e2e/threads.test.mjs) will fail.\n' >&2
+  printf '[build] !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\n' >&2
 fi
 # The service worker precaches every file of the build: list them again, threads/ included.
 TRUNK_STAGING_DIR=$dist bash scripts/make_sw.sh
