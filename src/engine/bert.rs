@@ -9,7 +9,8 @@ use candle_nn::{embedding, layer_norm, linear, Embedding, LayerNorm, VarBuilder}
 use serde::Deserialize;
 
 use super::kernels::PackedLinear;
-use super::nn::{Activation, AttentionCapture, ProjectionNames, SelfAttention};
+use super::activation::Activation;
+use super::nn::{AttentionCapture, ProjectionNames, SelfAttention};
 use super::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

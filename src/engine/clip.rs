@@ -14,7 +14,8 @@ use serde_json::Value;
 use super::attention::{mean_attention, AttentionData, Pick};
 use super::image_prep::{ImageInfo, PreparedImage, PreprocessConfig, ResizeTo};
 use super::kernels::PackedLinear;
-use super::nn::{causal_mask, Activation, ProjectionNames, SelfAttention};
+use super::activation::Activation;
+use super::nn::{causal_mask, ProjectionNames, SelfAttention};
 use super::tokenize::{Encoded, TextTokenizer};
 use super::{Error, Result};
 
