@@ -8,7 +8,8 @@ use crate::engine::attention::vision::VisionAttention;
 use crate::engine::attention::AttentionData;
 use crate::engine::clip::config::Config;
 use crate::engine::clip::ClipModel;
-use crate::engine::image_prep::{self, ImageInfo, PreparedImage, PreprocessConfig, ResizeTo};
+use crate::engine::image_prep::config::{PreprocessConfig, ResizeTo};
+use crate::engine::image_prep::{self, ImageInfo, PreparedImage};
 use crate::engine::tokenize::{Encoded, TextTokenizer};
 use crate::engine::{Error, Result};
 
