@@ -422,6 +422,36 @@ fn other_checkpoint_shapes_load() {
     assert!(Config::from_json(r#"{"model_type": "bert"}"#).is_err());
 }
 
+/// transformers stores `logit_scale` as a scalar; some exports keep it as `[1]`. Both load, to the same
+/// temperature and probabilities.
+#[test]
+fn a_one_element_logit_scale_loads_like_the_scalar() {
+    let mut specs = fx().specs.clone();
+    let logit_scale = specs.iter_mut().find(|s| s.name == "logit_scale").unwrap();
+    assert_eq!(logit_scale.shape, Vec::<usize>::new());
+    logit_scale.shape = vec![1];
+    let bytes = synth::safetensors_bytes(&specs, CLIP_FIXTURE_SEED).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(st.tensor("logit_scale").unwrap().shape(), [1]);
+    let config_json = text(&format!("{DIR}/config.json"));
+    let tokenizer = read(fixture(&format!("{DIR}/tokenizer.json")));
+    let preprocessor = text(&format!("{DIR}/preprocessor_config.json"));
+    let files = ClipFiles {
+        config_json: &config_json,
+        tokenizer_json: &tokenizer,
+        preprocessor_config_json: &preprocessor,
+        safetensors: &bytes,
+    };
+    let lab = ClipClassifier::load("tiny-clip-b32, [1] logit_scale", &files).unwrap();
+    assert_eq!(lab.model.logit_scale, fx().lab.model.logit_scale);
+    assert_eq!(lab.model.temperature(), fx().lab.model.temperature());
+    let captions = ["a photo of a cat", "a photo of a rocket"];
+    let ours = lab.classify_prepared(&golden_pixels(0), &captions).unwrap();
+    let scalar = fx().lab.classify_prepared(&golden_pixels(0), &captions).unwrap();
+    assert_eq!(ours.temperature, scalar.temperature);
+    assert_eq!(ours.probs, scalar.probs);
+}
+
 #[test]
 fn synthetic_bert_checkpoint_loads() {
     let config_json = text("bert/tiny-bert/config.json");
