@@ -4,28 +4,22 @@
 //! Its own module because both the layers ([`super::nn`]) and the fused kernels ([`super::kernels`]) use it.
 
 use candle_core::{Module, Result, Tensor};
+use serde::Deserialize;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A checkpoint's `hidden_act` (DistilBERT's `activation`), by transformers' names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 pub enum Activation {
     /// transformers' "gelu": the exact erf form.
+    #[serde(rename = "gelu")]
     Gelu,
     /// "gelu_new", "gelu_pytorch_tanh", "gelu_fast": the tanh approximation.
+    #[serde(rename = "gelu_new", alias = "gelu_pytorch_tanh", alias = "gelu_fast")]
     GeluTanh,
+    #[serde(rename = "relu")]
     Relu,
     /// CLIP's x·σ(1.702x).
+    #[serde(rename = "quick_gelu")]
     QuickGelu,
-}
-
-impl Activation {
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "gelu" => Self::Gelu,
-            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Self::GeluTanh,
-            "relu" => Self::Relu,
-            "quick_gelu" => Self::QuickGelu,
-            _ => return None,
-        })
-    }
 }
 
 impl Module for Activation {

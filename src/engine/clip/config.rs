@@ -1,12 +1,16 @@
 //! CLIP's `config.json`: transformers' `CLIPConfig`, `CLIPTextConfig` and `CLIPVisionConfig` in
 //! https://github.com/huggingface/transformers/blob/main/src/transformers/models/clip/configuration_clip.py
 
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::engine::activation::Activation;
 use crate::engine::{Error, Result};
 
-#[derive(Clone, Debug, PartialEq)]
+/// `text_config`. Missing keys take `CLIPTextConfig`'s defaults.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct TextConfig {
     pub vocab_size: usize,
     pub hidden_size: usize,
@@ -16,11 +20,29 @@ pub struct TextConfig {
     pub max_position_embeddings: usize,
     pub hidden_act: Activation,
     pub layer_norm_eps: f64,
-    /// Decides the pooling (see [`pooled_position`]); 2 in the original OpenAI configs.
+    /// Decides the pooling (see [`super::text_model::pooled_position`]); 2 in the original OpenAI configs.
     pub eos_token_id: u32,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+impl Default for TextConfig {
+    fn default() -> Self {
+        Self {
+            vocab_size: 49408,
+            hidden_size: 512,
+            intermediate_size: 2048,
+            num_hidden_layers: 12,
+            num_attention_heads: 8,
+            max_position_embeddings: 77,
+            hidden_act: Activation::QuickGelu,
+            layer_norm_eps: 1e-5,
+            eos_token_id: 49407,
+        }
+    }
+}
+
+/// `vision_config`. Missing keys take `CLIPVisionConfig`'s defaults.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct VisionConfig {
     pub hidden_size: usize,
     pub intermediate_size: usize,
@@ -31,6 +53,22 @@ pub struct VisionConfig {
     pub patch_size: usize,
     pub hidden_act: Activation,
     pub layer_norm_eps: f64,
+}
+
+impl Default for VisionConfig {
+    fn default() -> Self {
+        Self {
+            hidden_size: 768,
+            intermediate_size: 3072,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            num_channels: 3,
+            image_size: 224,
+            patch_size: 32,
+            hidden_act: Activation::QuickGelu,
+            layer_norm_eps: 1e-5,
+        }
+    }
 }
 
 impl VisionConfig {
@@ -54,83 +92,22 @@ pub struct Config {
     pub projection_dim: usize,
 }
 
-/// One section of config.json, with old checkpoints' `*_config_dict` overrides merged in.
-struct Section<'a> {
-    name: &'static str,
-    base: Option<&'a serde_json::Map<String, Value>>,
-    overrides: Option<&'a serde_json::Map<String, Value>>,
-}
-
-impl Section<'_> {
-    fn value(&self, key: &str) -> Option<&Value> {
-        [self.overrides, self.base].into_iter().flatten().filter_map(|m| m.get(key)).find(|v| !v.is_null())
-    }
-
-    fn usize(&self, key: &str, default: usize) -> Result<usize> {
-        match self.value(key) {
-            None => Ok(default),
-            Some(v) => v
-                .as_u64()
-                .map(|v| v as usize)
-                .ok_or_else(|| Error::Config(format!("{}.{key} is not a whole number: {v}", self.name))),
-        }
-    }
-
-    fn f64(&self, key: &str, default: f64) -> Result<f64> {
-        match self.value(key) {
-            None => Ok(default),
-            Some(v) => v.as_f64().ok_or_else(|| Error::Config(format!("{}.{key} is not a number: {v}", self.name))),
-        }
-    }
-
-    fn activation(&self) -> Result<Activation> {
-        let name = self.value("hidden_act").and_then(Value::as_str).unwrap_or("quick_gelu");
-        Activation::parse(name).ok_or_else(|| Error::Config(format!("{}: unsupported activation \"{name}\"", self.name)))
-    }
-}
-
 impl Config {
     pub fn from_json(json: &str) -> Result<Self> {
-        let root: Value = serde_json::from_str(json).map_err(|e| Error::Config(e.to_string()))?;
-        let root = root.as_object().ok_or_else(|| Error::Config("not a JSON object".into()))?;
-        if let Some(t) = root.get("model_type").and_then(Value::as_str) {
+        let mut root: Map<String, Value> = serde_json::from_str(json).map_err(|e| Error::Config(e.to_string()))?;
+        if let Some(Value::String(t)) = root.get("model_type") {
             if t != "clip" {
                 return Err(Error::Config(format!("model_type \"{t}\" is not a CLIP model (expected \"clip\")")));
             }
         }
-        let section = |name: &'static str| Section {
-            name,
-            base: root.get(name).and_then(Value::as_object),
-            overrides: root.get(&format!("{name}_dict")).and_then(Value::as_object),
+        let projection_dim = match root.remove("projection_dim") {
+            None | Some(Value::Null) => 512,
+            Some(v) => usize::deserialize(v).map_err(|e| Error::Config(format!("projection_dim: {e}")))?,
         };
-        let (t, v) = (section("text_config"), section("vision_config"));
         let cfg = Config {
-            text: TextConfig {
-                vocab_size: t.usize("vocab_size", 49408)?,
-                hidden_size: t.usize("hidden_size", 512)?,
-                intermediate_size: t.usize("intermediate_size", 2048)?,
-                num_hidden_layers: t.usize("num_hidden_layers", 12)?,
-                num_attention_heads: t.usize("num_attention_heads", 8)?,
-                max_position_embeddings: t.usize("max_position_embeddings", 77)?,
-                hidden_act: t.activation()?,
-                layer_norm_eps: t.f64("layer_norm_eps", 1e-5)?,
-                eos_token_id: t.usize("eos_token_id", 49407)? as u32,
-            },
-            vision: VisionConfig {
-                hidden_size: v.usize("hidden_size", 768)?,
-                intermediate_size: v.usize("intermediate_size", 3072)?,
-                num_hidden_layers: v.usize("num_hidden_layers", 12)?,
-                num_attention_heads: v.usize("num_attention_heads", 12)?,
-                num_channels: v.usize("num_channels", 3)?,
-                image_size: v.usize("image_size", 224)?,
-                patch_size: v.usize("patch_size", 32)?,
-                hidden_act: v.activation()?,
-                layer_norm_eps: v.f64("layer_norm_eps", 1e-5)?,
-            },
-            projection_dim: match root.get("projection_dim").and_then(Value::as_u64) {
-                Some(p) => p as usize,
-                None => 512,
-            },
+            text: section(&mut root, "text_config")?,
+            vision: section(&mut root, "vision_config")?,
+            projection_dim,
         };
         for (name, hidden, heads) in [
             ("text_config", cfg.text.hidden_size, cfg.text.num_attention_heads),
@@ -153,5 +130,38 @@ impl Config {
     /// openai/clip-vit-base-patch32 (every key at its default).
     pub fn vit_base_patch32() -> Self {
         Self::from_json("{}").expect("the defaults are valid")
+    }
+}
+
+/// One section of config.json (`text_config`, `vision_config`), with old checkpoints' `*_config_dict` overrides
+/// merged over it and nulls taken as "the default", as transformers reads them.
+fn section<T: DeserializeOwned>(root: &mut Map<String, Value>, name: &str) -> Result<T> {
+    let mut fields = match root.remove(name) {
+        Some(Value::Object(fields)) => fields,
+        _ => Map::new(),
+    };
+    if let Some(Value::Object(overrides)) = root.remove(&format!("{name}_dict")) {
+        fields.extend(overrides.into_iter().filter(|(_, v)| !v.is_null()));
+    }
+    fields.retain(|_, v| !v.is_null());
+    T::deserialize(Value::Object(fields)).map_err(|e| Error::Config(format!("{name}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_config_dicts_override_and_nulls_mean_the_default() {
+        let json = r#"{"projection_dim": null, "vision_config": null,
+            "text_config": {"hidden_size": 256, "num_attention_heads": null, "eos_token_id": 2},
+            "text_config_dict": {"hidden_size": 384, "num_hidden_layers": 4, "eos_token_id": null}}"#;
+        let cfg = Config::from_json(json).unwrap();
+        let want = TextConfig { hidden_size: 384, num_hidden_layers: 4, eos_token_id: 2, ..TextConfig::default() };
+        assert_eq!(cfg.text, want);
+        assert_eq!(cfg.vision, VisionConfig::default());
+        assert_eq!(cfg.projection_dim, 512);
+        assert!(Config::from_json(r#"{"vision_config": {"hidden_act": "swish"}}"#).is_err());
+        assert!(Config::from_json(r#"{"text_config": {"hidden_size": 100}}"#).is_err(), "8 heads");
     }
 }
