@@ -3,8 +3,9 @@
 mod common;
 
 use common::*;
-use nlu_lab::engine::attention::{AttentionData, MatrixOptions, PairFilter, Pick};
-use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
+use nlu_lab::engine::attention::matrix::{MatrixOptions, PairFilter};
+use nlu_lab::engine::attention::{AttentionData, Pick};
+use nlu_lab::engine::pipeline::attention_model::{AttentionModel, CheckpointFiles};
 
 fn minilm() -> AttentionModel {
     let dir = minilm_dir();

@@ -13,8 +13,10 @@ use std::time::Instant;
 use candle_core::{Device, Tensor};
 use common::*;
 use nlu_lab::engine::attention::Pick;
-use nlu_lab::engine::clip::{self, ClipClassifier, ClipFiles, ClipResult, Config};
+use nlu_lab::engine::clip::config::Config;
+use nlu_lab::engine::clip::{self, text_model};
 use nlu_lab::engine::image_prep::{self, PreparedImage};
+use nlu_lab::engine::pipeline::clip_classifier::{self, ClipClassifier, ClipFiles, ClipResult};
 use nlu_lab::engine::synth::{self, TensorSpec, CLIP_FIXTURE_SEED};
 use nlu_lab::engine::Error;
 use serde_json::Value;
@@ -175,7 +177,7 @@ fn input_ids_match_for_every_case() {
             assert_eq!(caption.truncated, case["truncated"][c].as_bool().unwrap(), "{ctx}: truncated");
             let untruncated = case["untruncated_lengths"][c].as_u64().unwrap() as usize;
             assert_eq!(caption.encoded.ids.len() + caption.encoded.dropped, untruncated, "{ctx}: dropped tokens");
-            let pooled = clip::pooled_position(&caption.encoded.ids, fx().lab.model.config.text.eos_token_id);
+            let pooled = text_model::pooled_position(&caption.encoded.ids, fx().lab.model.config.text.eos_token_id);
             assert_eq!(pooled as u64, case["pooled_positions"][c].as_u64().unwrap(), "{ctx}: pooled position");
         }
     }
@@ -364,7 +366,7 @@ fn caption_edge_cases() {
     assert!((fifty.probs.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     let alone = lab.classify_prepared(&image, &[many[7].as_str()]).unwrap();
     assert!((alone.logits[0] - fifty.logits[7]).abs() < 1e-4, "a caption scores the same alone and in a batch");
-    let too_many: Vec<String> = (0..clip::MAX_CAPTIONS + 1).map(|i| format!("caption {i}")).collect();
+    let too_many: Vec<String> = (0..clip_classifier::MAX_CAPTIONS + 1).map(|i| format!("caption {i}")).collect();
     assert!(lab.classify_prepared(&image, &too_many).unwrap_err().to_string().contains("too many"));
 
     // Over 77 tokens: cut to 77 with <|endoftext|> last, and flagged.
@@ -418,6 +420,36 @@ fn other_checkpoint_shapes_load() {
         println!("{name}: {} tensors, {:.1} M parameters", specs.len(), params as f64 / 1e6);
     }
     assert!(Config::from_json(r#"{"model_type": "bert"}"#).is_err());
+}
+
+/// transformers stores `logit_scale` as a scalar; some exports keep it as `[1]`. Both load, to the same
+/// temperature and probabilities.
+#[test]
+fn a_one_element_logit_scale_loads_like_the_scalar() {
+    let mut specs = fx().specs.clone();
+    let logit_scale = specs.iter_mut().find(|s| s.name == "logit_scale").unwrap();
+    assert_eq!(logit_scale.shape, Vec::<usize>::new());
+    logit_scale.shape = vec![1];
+    let bytes = synth::safetensors_bytes(&specs, CLIP_FIXTURE_SEED).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(st.tensor("logit_scale").unwrap().shape(), [1]);
+    let config_json = text(&format!("{DIR}/config.json"));
+    let tokenizer = read(fixture(&format!("{DIR}/tokenizer.json")));
+    let preprocessor = text(&format!("{DIR}/preprocessor_config.json"));
+    let files = ClipFiles {
+        config_json: &config_json,
+        tokenizer_json: &tokenizer,
+        preprocessor_config_json: &preprocessor,
+        safetensors: &bytes,
+    };
+    let lab = ClipClassifier::load("tiny-clip-b32, [1] logit_scale", &files).unwrap();
+    assert_eq!(lab.model.logit_scale, fx().lab.model.logit_scale);
+    assert_eq!(lab.model.temperature(), fx().lab.model.temperature());
+    let captions = ["a photo of a cat", "a photo of a rocket"];
+    let ours = lab.classify_prepared(&golden_pixels(0), &captions).unwrap();
+    let scalar = fx().lab.classify_prepared(&golden_pixels(0), &captions).unwrap();
+    assert_eq!(ours.temperature, scalar.temperature);
+    assert_eq!(ours.probs, scalar.probs);
 }
 
 #[test]

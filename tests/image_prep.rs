@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, Rgba, RgbaImage};
-use nlu_lab::engine::image_prep::{self, PreprocessConfig, Resample, ResizeTo};
+use nlu_lab::engine::image_prep;
+use nlu_lab::engine::image_prep::config::{PreprocessConfig, ResizeTo};
+use nlu_lab::engine::image_prep::resample::{resample_window, Resample};
 use nlu_lab::engine::Error;
 
 const ATOL_PIXELS: f32 = 0.02;
@@ -185,17 +187,17 @@ fn animated_gif_uses_the_first_frame() {
 fn resize_matches_pil_rules() {
     // Same size: Pillow copies the image; so does the identity weight.
     let src: Vec<u8> = (0..7 * 5 * 3).map(|i| (i * 37 % 256) as u8).collect();
-    assert_eq!(image_prep::resample_window(&src, 7, 5, 7, 5, 0, 0, 7, 5, Resample::Bicubic), src);
+    assert_eq!(resample_window(&src, 7, 5, 7, 5, 0, 0, 7, 5, Resample::Bicubic), src);
     // A window of the resize is the same as cropping the full resize.
-    let full = image_prep::resample_window(&src, 7, 5, 13, 9, 0, 0, 13, 9, Resample::Bicubic);
-    let window = image_prep::resample_window(&src, 7, 5, 13, 9, 3, 2, 6, 4, Resample::Bicubic);
+    let full = resample_window(&src, 7, 5, 13, 9, 0, 0, 13, 9, Resample::Bicubic);
+    let window = resample_window(&src, 7, 5, 13, 9, 3, 2, 6, 4, Resample::Bicubic);
     let cropped: Vec<u8> = (2..6).flat_map(|y| full[(y * 13 + 3) * 3..(y * 13 + 9) * 3].to_vec()).collect();
     assert_eq!(window, cropped);
     // A constant image stays constant through up- and downscaling with every filter.
     let grey = vec![77u8; 40 * 30 * 3];
     for f in [Resample::Bilinear, Resample::Bicubic, Resample::Lanczos] {
         for (w, h) in [(13, 7), (97, 61)] {
-            assert!(image_prep::resample_window(&grey, 40, 30, w, h, 0, 0, w, h, f).iter().all(|&v| v == 77));
+            assert!(resample_window(&grey, 40, 30, w, h, 0, 0, w, h, f).iter().all(|&v| v == 77));
         }
     }
     assert_eq!(image_prep::resized_size(451, 300, Some(ResizeTo::ShortestEdge(224))), (336, 224));

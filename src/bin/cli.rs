@@ -16,7 +16,7 @@ mod cli {
     use std::path::{Path, PathBuf};
 
     use lexopt::prelude::*;
-    use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
+    use nlu_lab::engine::pipeline::attention_model::{AttentionModel, CheckpointFiles};
 
     const USAGE: &str = "usage:
   nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--format json|html]
@@ -66,7 +66,7 @@ mod cli {
     }
 
     fn clip(mut parser: lexopt::Parser) -> Result<(), String> {
-        use nlu_lab::engine::clip::{ClipClassifier, ClipFiles};
+        use nlu_lab::engine::pipeline::clip_classifier::{ClipClassifier, ClipFiles};
         let (mut model, mut image, mut captions, mut format) = (None::<PathBuf>, None::<PathBuf>, Vec::new(), "json".to_string());
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
             match arg {
@@ -129,10 +129,10 @@ mod cli {
             json["vision_config"]["num_hidden_layers"] = 12.into();
             let text = json.to_string();
             std::fs::write(out.join("config.json"), &text).map_err(|e| e.to_string())?;
-            clip::Config::from_json(&text).map_err(|e| e.to_string())?
+            clip::config::Config::from_json(&text).map_err(|e| e.to_string())?
         } else {
             std::fs::copy(fixture.join("config.json"), out.join("config.json")).map_err(|e| e.to_string())?;
-            clip::Config::from_json(&config).map_err(|e| e.to_string())?
+            clip::config::Config::from_json(&config).map_err(|e| e.to_string())?
         };
         let bytes = synth::clip_checkpoint(&config, synth::CLIP_FIXTURE_SEED).map_err(|e| e.to_string())?;
         // Write then rename: an interrupted run never leaves a file that looks complete.

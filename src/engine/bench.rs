@@ -3,7 +3,7 @@
 //! The clock is passed in because `std::time::Instant` does not exist on wasm32-unknown-unknown.
 
 use super::bert::{BertModel, Config};
-use super::pipeline::{bert_flops, collect_captures};
+use super::pipeline::attention_model::{bert_flops, collect_captures};
 use super::synth::bert_checkpoint;
 use super::Result;
 

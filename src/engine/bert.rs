@@ -1,5 +1,7 @@
 //! BERT-family encoders (BERT, RoBERTa, DistilBERT) that return every layer's attention and the per-head queries
-//! and keys, in the style of candle-transformers' `models/bert.rs`.
+//! and keys, in the style of candle-transformers' `models/bert.rs`. Mirrors transformers'
+//! https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py (and
+//! `models/roberta/modeling_roberta.py`, `models/distilbert/modeling_distilbert.py`).
 //!
 //! The three checkpoints share one post-LayerNorm layer; they differ in weight names, position ids and token
 //! types, so one set of structs loads all three through a table of names instead of a copy per variant.
@@ -7,84 +9,84 @@
 use candle_core::{Device, Module, Tensor};
 use candle_nn::{embedding, layer_norm, linear, Embedding, LayerNorm, VarBuilder};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
+use super::activation::Activation;
 use super::kernels::PackedLinear;
-use super::nn::{Activation, AttentionCapture, ProjectionNames, SelfAttention};
+use super::nn::{AttentionCapture, ProjectionNames, SelfAttention};
 use super::{Error, Result};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 pub enum ModelType {
+    #[serde(rename = "bert")]
     Bert,
+    #[serde(rename = "roberta", alias = "xlm-roberta")]
     Roberta,
+    #[serde(rename = "distilbert")]
     DistilBert,
 }
 
-/// The checkpoint's `config.json`. DistilBERT spells the same fields differently (`dim`, `n_layers`, ...).
-#[derive(Clone, Debug)]
+/// The checkpoint's `config.json`: transformers' `BertConfig`, `RobertaConfig` and `DistilBertConfig`. DistilBERT
+/// spells the same fields differently (`dim`, `n_layers`, ...), read here through aliases.
+#[derive(Clone, Debug, Deserialize)]
 pub struct Config {
     pub model_type: ModelType,
     pub vocab_size: usize,
+    #[serde(alias = "dim")]
     pub hidden_size: usize,
+    #[serde(alias = "n_layers")]
     pub num_hidden_layers: usize,
+    #[serde(alias = "n_heads")]
     pub num_attention_heads: usize,
+    #[serde(alias = "hidden_dim")]
     pub intermediate_size: usize,
+    #[serde(alias = "activation", default = "default_hidden_act")]
     pub hidden_act: Activation,
     pub max_position_embeddings: usize,
+    /// 0 for DistilBERT, which has no token type embeddings.
+    #[serde(default = "default_type_vocab_size")]
     pub type_vocab_size: usize,
+    #[serde(default = "default_layer_norm_eps")]
     pub layer_norm_eps: f64,
+    /// 1 for RoBERTa when absent (its `<pad>`), else 0.
+    #[serde(default)]
     pub pad_token_id: usize,
 }
 
-#[derive(Deserialize)]
-struct RawConfig {
-    model_type: Option<String>,
-    vocab_size: Option<usize>,
-    hidden_size: Option<usize>,
-    dim: Option<usize>,
-    num_hidden_layers: Option<usize>,
-    n_layers: Option<usize>,
-    num_attention_heads: Option<usize>,
-    n_heads: Option<usize>,
-    intermediate_size: Option<usize>,
-    hidden_dim: Option<usize>,
-    hidden_act: Option<String>,
-    activation: Option<String>,
-    max_position_embeddings: Option<usize>,
-    type_vocab_size: Option<usize>,
-    layer_norm_eps: Option<f64>,
-    pad_token_id: Option<usize>,
+fn default_hidden_act() -> Activation {
+    Activation::Gelu
+}
+
+fn default_type_vocab_size() -> usize {
+    2
+}
+
+fn default_layer_norm_eps() -> f64 {
+    1e-12
 }
 
 impl Config {
     pub fn from_json(json: &str) -> Result<Self> {
-        let raw: RawConfig = serde_json::from_str(json).map_err(|e| Error::Config(e.to_string()))?;
-        let model_type = match raw.model_type.as_deref() {
-            Some("bert") => ModelType::Bert,
-            Some("roberta") | Some("xlm-roberta") => ModelType::Roberta,
-            Some("distilbert") => ModelType::DistilBert,
-            Some(other) => return Err(Error::UnknownModelType(other.to_string())),
+        let invalid = |e: serde_json::Error| Error::Config(e.to_string());
+        let mut fields: Map<String, Value> = serde_json::from_str(json).map_err(invalid)?;
+        // null means "the default", as transformers reads it.
+        fields.retain(|_, v| !v.is_null());
+        let model_type = match fields.get("model_type") {
             None => return Err(Error::Config("no model_type".into())),
+            Some(t) => ModelType::deserialize(t)
+                .map_err(|_| Error::UnknownModelType(t.as_str().map_or_else(|| t.to_string(), str::to_string)))?,
         };
-        let need = |v: Option<usize>, name: &str| v.ok_or_else(|| Error::Config(format!("missing \"{name}\"")));
-        let act_name = raw.hidden_act.or(raw.activation).unwrap_or_else(|| "gelu".into());
-        let hidden_act = Activation::parse(&act_name)
-            .ok_or_else(|| Error::Config(format!("unsupported activation \"{act_name}\"")))?;
-        let cfg = Config {
-            model_type,
-            vocab_size: need(raw.vocab_size, "vocab_size")?,
-            hidden_size: need(raw.hidden_size.or(raw.dim), "hidden_size")?,
-            num_hidden_layers: need(raw.num_hidden_layers.or(raw.n_layers), "num_hidden_layers")?,
-            num_attention_heads: need(raw.num_attention_heads.or(raw.n_heads), "num_attention_heads")?,
-            intermediate_size: need(raw.intermediate_size.or(raw.hidden_dim), "intermediate_size")?,
-            hidden_act,
-            max_position_embeddings: need(raw.max_position_embeddings, "max_position_embeddings")?,
-            type_vocab_size: match model_type {
-                ModelType::DistilBert => 0,
-                _ => raw.type_vocab_size.unwrap_or(2),
-            },
-            layer_norm_eps: raw.layer_norm_eps.unwrap_or(1e-12),
-            pad_token_id: raw.pad_token_id.unwrap_or(if model_type == ModelType::Roberta { 1 } else { 0 }),
-        };
+        // The defaults that depend on the architecture.
+        match model_type {
+            ModelType::Roberta => {
+                fields.entry("pad_token_id").or_insert(1.into());
+            }
+            ModelType::DistilBert => {
+                fields.insert("type_vocab_size".into(), 0.into());
+            }
+            ModelType::Bert => {}
+        }
+        let cfg: Config = serde_json::from_value(Value::Object(fields)).map_err(invalid)?;
         if cfg.num_attention_heads == 0 || cfg.hidden_size % cfg.num_attention_heads != 0 {
             return Err(Error::Config(format!(
                 "hidden size {} is not divisible by {} heads",
@@ -295,5 +297,26 @@ impl BertModel {
             });
         }
         Ok(EncoderOutput { hidden: xs.squeeze(0)?, layers })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distilbert_spellings_and_architecture_defaults() {
+        let distil = r#"{"model_type": "distilbert", "vocab_size": 10, "dim": 8, "n_layers": 1, "n_heads": 2,
+            "hidden_dim": 16, "activation": "gelu", "max_position_embeddings": 32, "type_vocab_size": 2}"#;
+        let cfg = Config::from_json(distil).unwrap();
+        assert_eq!((cfg.hidden_size, cfg.num_hidden_layers, cfg.num_attention_heads), (8, 1, 2));
+        assert_eq!((cfg.intermediate_size, cfg.type_vocab_size, cfg.pad_token_id), (16, 0, 0));
+        let roberta = r#"{"model_type": "xlm-roberta", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 34,
+            "hidden_act": "gelu_new", "layer_norm_eps": null, "pad_token_id": null}"#;
+        let cfg = Config::from_json(roberta).unwrap();
+        assert_eq!((cfg.model_type, cfg.pad_token_id, cfg.type_vocab_size), (ModelType::Roberta, 1, 2));
+        assert_eq!((cfg.hidden_act, cfg.layer_norm_eps, cfg.max_tokens()), (Activation::GeluTanh, 1e-12, 32));
+        assert!(matches!(Config::from_json(r#"{"vocab_size": 10}"#), Err(Error::Config(_))));
     }
 }

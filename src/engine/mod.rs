@@ -1,5 +1,6 @@
 //! The browser-free core.
 
+pub mod activation;
 pub mod attention;
 pub mod bench;
 pub mod bert;

@@ -1,44 +1,10 @@
-//! Building blocks shared by the encoders (BERT family and CLIP): activations and multi-head self-attention that
-//! hands back what the views draw — the attention probabilities and the per-head queries and keys.
+//! Building blocks shared by the encoders (BERT family and CLIP): multi-head self-attention that hands back what
+//! the views draw — the attention probabilities and the per-head queries and keys.
 
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{linear, VarBuilder};
 
 use super::kernels::PackedLinear;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    /// transformers' "gelu": the exact erf form.
-    Gelu,
-    /// "gelu_new", "gelu_pytorch_tanh", "gelu_fast": the tanh approximation.
-    GeluTanh,
-    Relu,
-    /// CLIP's x·σ(1.702x).
-    QuickGelu,
-}
-
-impl Activation {
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "gelu" => Self::Gelu,
-            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Self::GeluTanh,
-            "relu" => Self::Relu,
-            "quick_gelu" => Self::QuickGelu,
-            _ => return None,
-        })
-    }
-}
-
-impl Module for Activation {
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        match self {
-            Self::Gelu => xs.gelu_erf(),
-            Self::GeluTanh => xs.gelu(),
-            Self::Relu => xs.relu(),
-            Self::QuickGelu => xs * candle_nn::ops::sigmoid(&(xs * 1.702)?)?,
-        }
-    }
-}
 
 /// What one attention layer shows: probabilities `[batch, heads, n, n]`, and the queries and keys
 /// `[batch, heads, n, head_dim]` after projection and head split, before the 1/√d scaling.

@@ -238,23 +238,27 @@ impl TensorStream {
 struct TakenOnce(Mutex<HashMap<String, Tensor>>);
 
 impl TakenOnce {
-    fn take(&self, name: &str) -> candle_core::Result<Tensor> {
+    /// Remove and return `name`, if it has `shape` (when given). A tensor of another shape stays, so that a loader
+    /// may ask again with the other shape a checkpoint could store it in (CLIP's `logit_scale`: `[]` or `[1]`).
+    fn take(&self, name: &str, shape: Option<&Shape>) -> candle_core::Result<Tensor> {
         let mut tensors = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        tensors.remove(name).ok_or_else(|| candle_core::Error::CannotFindTensor { path: name.to_string() }.bt())
+        let Some(tensor) = tensors.get(name) else {
+            return Err(candle_core::Error::CannotFindTensor { path: name.to_string() }.bt());
+        };
+        if let Some(shape) = shape.filter(|&s| s != tensor.shape()) {
+            candle_core::bail!("shape mismatch for {name}: expected {shape:?}, the checkpoint has {:?}", tensor.shape());
+        }
+        Ok(tensors.remove(name).expect("found above"))
     }
 }
 
 impl SimpleBackend for TakenOnce {
     fn get(&self, shape: Shape, name: &str, _: Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
-        let tensor = self.take(name)?;
-        if tensor.shape() != &shape {
-            candle_core::bail!("shape mismatch for {name}: expected {shape:?}, the checkpoint has {:?}", tensor.shape());
-        }
-        tensor.to_device(dev)?.to_dtype(dtype)
+        self.take(name, Some(&shape))?.to_device(dev)?.to_dtype(dtype)
     }
 
     fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
-        self.take(name)?.to_device(dev)?.to_dtype(dtype)
+        self.take(name, None)?.to_device(dev)?.to_dtype(dtype)
     }
 
     fn contains_tensor(&self, name: &str) -> bool {
@@ -291,6 +295,22 @@ mod tests {
                 assert_eq!(ours.flatten_all().unwrap().to_vec1::<f32>().unwrap(), expected, "{name}");
             }
         }
+    }
+
+    #[test]
+    fn a_mis_shaped_request_leaves_the_tensor_for_the_next_one() {
+        let vb = weights_from_bytes(&checkpoint());
+        let name = "embeddings.LayerNorm.weight";
+        let err = vb.get((2, 16), name).unwrap_err().to_string();
+        assert!(err.contains("shape mismatch") && err.contains(name), "{err}");
+        assert_eq!(vb.get(32, name).unwrap().dims(), [32]);
+        assert!(vb.get(32, name).is_err(), "handed out once");
+    }
+
+    fn weights_from_bytes(bytes: &[u8]) -> VarBuilder<'static> {
+        let mut stream = TensorStream::new();
+        stream.push(bytes).unwrap();
+        stream.into_var_builder().unwrap()
     }
 
     #[test]

@@ -11,8 +11,9 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::export;
 use super::head_view::HeadView;
-use crate::engine::attention::{MatrixOptions, Pick};
-use crate::engine::clip::ClipResult;
+use crate::engine::attention::matrix::MatrixOptions;
+use crate::engine::attention::Pick;
+use crate::engine::pipeline::clip_classifier::ClipResult;
 
 fn context(canvas: &web_sys::HtmlCanvasElement) -> Option<web_sys::CanvasRenderingContext2d> {
     canvas.get_context("2d").ok().flatten().map(|c| c.unchecked_into())

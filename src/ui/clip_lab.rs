@@ -14,7 +14,7 @@ use super::embed::{EmbedPanel, EmbedView};
 use super::export;
 use super::guide;
 use crate::engine::catalogue;
-use crate::engine::clip::ClipResult;
+use crate::engine::pipeline::clip_classifier::ClipResult;
 use crate::web::hub::hub_from_page;
 use crate::web::messages::{ModelSource, Request, Response};
 use crate::web::permalink;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::engine::attention::{AttentionData, Statistic};
+use crate::engine::attention::stats::Statistic;
+use crate::engine::attention::AttentionData;
 
 #[component]
 pub fn HeadAnalysis(data: Arc<AttentionData>, on_open: Callback<(usize, usize)>) -> impl IntoView {

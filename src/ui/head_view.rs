@@ -8,7 +8,8 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use super::draw::{head_colour, sized_context, stroke_lines, Columns, Stroke};
-use crate::engine::attention::{AttentionData, Label, Matrix, MatrixOptions, PairFilter, Pick};
+use crate::engine::attention::matrix::{Label, Matrix, MatrixOptions, PairFilter};
+use crate::engine::attention::{AttentionData, Pick};
 
 /// Above this many lines (tokens × tokens × heads) they are drawn on a canvas under the SVG, not as SVG elements:
 /// 144 tokens as SVG took 2.2 s per layer change, and 512 would stall the page. A hovered token's lines (at most

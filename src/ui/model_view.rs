@@ -6,7 +6,8 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use super::draw::{head_colour, sized_context, stroke_lines, Stroke};
-use crate::engine::attention::{AttentionData, MatrixOptions, Pick};
+use crate::engine::attention::matrix::MatrixOptions;
+use crate::engine::attention::{AttentionData, Pick};
 
 const CELL: f64 = 84.0;
 const PAD: f64 = 6.0;

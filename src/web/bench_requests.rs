@@ -11,9 +11,10 @@ use serde_json::json;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::download::{fetch_stored, stream_weights};
-use crate::engine::clip::{clip_flops, ClipClassifier};
+use crate::engine::clip::clip_flops;
 use crate::engine::image_prep::PreparedImage;
-use crate::engine::pipeline::{bert_flops, collect_captures, AttentionModel};
+use crate::engine::pipeline::attention_model::{bert_flops, collect_captures, AttentionModel};
+use crate::engine::pipeline::clip_classifier::ClipClassifier;
 
 #[derive(Deserialize)]
 struct Message {

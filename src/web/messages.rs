@@ -9,7 +9,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
 use crate::engine::attention::AttentionData;
-use crate::engine::clip::ClipResult;
+use crate::engine::pipeline::clip_classifier::ClipResult;
 use crate::engine::tokenize::Encoded;
 use crate::web::store::{Estimate, StoredFile};
 

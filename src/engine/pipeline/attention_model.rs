@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use candle_nn::VarBuilder;
 
-use super::attention::AttentionData;
-use super::bert::{BertModel, Config, EncoderOutput};
-use super::nn::AttentionCapture;
-use super::tokenize::{Encoded, TextTokenizer};
-use super::Result;
+use crate::engine::attention::AttentionData;
+use crate::engine::bert::{BertModel, Config, EncoderOutput};
+use crate::engine::nn::AttentionCapture;
+use crate::engine::tokenize::{Encoded, TextTokenizer};
+use crate::engine::Result;
 
 /// The three files of a BERT-family checkpoint, as bytes (from disk, IndexedDB or a test fixture).
 pub struct CheckpointFiles<'a> {
@@ -25,7 +25,7 @@ pub struct AttentionModel {
 
 impl AttentionModel {
     pub fn load(name: &str, files: &CheckpointFiles) -> Result<Self> {
-        let weights = super::nn::weights_from_safetensors(files.safetensors)?;
+        let weights = crate::engine::nn::weights_from_safetensors(files.safetensors)?;
         Self::from_parts(name, files.config_json, files.tokenizer_json, weights)
     }
 
