@@ -22,8 +22,9 @@ layer() {  # layer NAME COMMAND...: run one layer, keep its output for the count
   [ "$rc" -eq 0 ] || failed_layers+=("$name (exit $rc)")
 }
 
-# 1. Native: the engine against transformers' goldens.
-layer "native cargo test" cargo test --quiet
+# 1. Native: the engine against transformers' goldens. `bench`: the tests on synthetic checkpoints (engine::synth)
+#    and the dev commands (nlu-lab-dev) are behind that feature; the product builds never have it.
+layer "native cargo test" cargo test --quiet --features bench
 
 # 2. Browser glue in headless Chromium. The loopback hub serves the real MiniLM for the fetch tests.
 HUB_ROOT=$(mktemp -d)
@@ -54,7 +55,7 @@ layer "JavaScript package" bash scripts/build_pkg.sh
 #    and the package's example page. The CLIP lab runs on a CLIP of ViT-B/32's shape with the fixture's synthetic
 #    weights (no trained CLIP is reachable here).
 [ -s "${NLU_LAB_CACHE:-$REPO/.cache}/models/tiny-clip-b32/model.safetensors" ] || \
-  cargo run --quiet --bin nlu-lab -- synth-clip --fixture tests/fixtures/clip/tiny-clip-b32 \
+  cargo run --quiet --features bench --bin nlu-lab-dev -- synth-clip --fixture tests/fixtures/clip/tiny-clip-b32 \
     --out "${NLU_LAB_CACHE:-$REPO/.cache}/models/tiny-clip-b32"
 layer "end-to-end: hub + Playwright in headless Chromium" node --test --test-concurrency=1 tests/hub/ tests/e2e/
 

@@ -1,6 +1,7 @@
-//! Benchmark requests (scripts/bench.sh), answered by the app's own worker so the figures are those of the
-//! release wasm as the app runs it: weights through the same store (IndexedDB, downloaded from the hub on first
-//! use), the same model loaders and forward code.
+//! Benchmark requests (scripts/bench.sh), answered by the app's worker built with the `bench` feature
+//! (scripts/build_bench_worker.sh; the site's worker has none of this), so the figures are those of the release
+//! wasm as the app runs it: weights through the same store (IndexedDB, downloaded from the hub on first use), the
+//! same model loaders and forward code.
 //!
 //! The bench page posts a plain JSON *string* `{"bench": {...}}` (the app's own messages are postcard
 //! `ArrayBuffer`s, so the two never mix) and gets a JSON string back: per-run milliseconds, load time, wasm
@@ -11,9 +12,10 @@ use serde_json::json;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::download::{fetch_stored, stream_weights};
-use crate::engine::clip::{clip_flops, ClipClassifier};
+use crate::engine::clip::ClipClassifier;
+use crate::engine::flops::{bert_flops, clip_flops};
 use crate::engine::image_prep::PreparedImage;
-use crate::engine::pipeline::{bert_flops, collect_captures, AttentionModel};
+use crate::engine::pipeline::{collect_captures, AttentionModel};
 
 #[derive(Deserialize)]
 struct Message {

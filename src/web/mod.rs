@@ -1,5 +1,6 @@
 //! Browser glue: how the UI thread and the inference worker talk, where weights come from.
 
+#[cfg(feature = "bench")]
 pub mod bench_requests;
 pub mod cache_requests;
 pub mod download;

@@ -96,7 +96,9 @@ pub fn start() {
 
 fn listen() {
     let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
-        // A JSON string is a benchmark request (scripts/bench.sh); the app's messages are ArrayBuffers.
+        // A JSON string is a benchmark request (scripts/bench.sh, a worker built with the `bench` feature); the
+        // app's messages are ArrayBuffers.
+        #[cfg(feature = "bench")]
         if let Some(text) = event.data().as_string() {
             return super::bench_requests::spawn(text);
         }
