@@ -12,6 +12,7 @@ use serde_json::json;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::download::{fetch_stored, stream_weights};
+use super::js::{memory_bytes, now_ms};
 use crate::engine::clip::ClipClassifier;
 use crate::engine::flops::{bert_flops, clip_flops};
 use crate::engine::image_prep::PreparedImage;
@@ -45,20 +46,6 @@ struct BenchRequest {
     /// moves hot functions to the optimising one in the background, which takes a while on two cores.
     #[serde(default)]
     warmup_ms: f64,
-}
-
-fn now_ms() -> f64 {
-    // performance.now(): Date.now() has only millisecond resolution.
-    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
-        .ok()
-        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
-        .map_or_else(js_sys::Date::now, |p| p.now())
-}
-
-/// The wasm linear memory's current size; it never shrinks, so this is also the peak so far.
-fn memory_bytes() -> f64 {
-    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
-    memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as f64
 }
 
 async fn fetch(req: &BenchRequest, file: &str) -> Result<Vec<u8>, String> {

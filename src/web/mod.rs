@@ -6,6 +6,7 @@ pub mod cache_requests;
 pub mod download;
 pub mod fetch;
 pub mod hub;
+pub mod js;
 pub mod messages;
 pub mod models;
 pub mod permalink;
