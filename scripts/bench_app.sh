@@ -8,6 +8,6 @@ bash scripts/fetch_models.sh >/dev/null
 [ -f dist/index.html ] || bash scripts/build.sh
 CACHE=${NLU_LAB_CACHE:-$PWD/.cache}
 FULL=$CACHE/models/clip-b32-full-synthetic
-[ -s "$FULL/model.safetensors" ] || cargo run --quiet --release --bin nlu-lab -- synth-clip \
+[ -s "$FULL/model.safetensors" ] || cargo run --quiet --release --features bench --bin nlu-lab-dev -- synth-clip \
   --fixture tests/fixtures/clip/tiny-clip-b32 --out "$FULL" --full-depth
 node tests/e2e/bench-app.mjs "$FULL"

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Forward-pass time of a bert-base-shaped encoder (synthetic weights; attention and Q/K captured) at 16/64/128
-# tokens, natively and as release wasm in headless Chromium, side by side with GFLOP/s. Not part of the tests.
+# tokens, natively (`nlu-lab-dev bench`) and as release wasm in headless Chromium (tests/bench_web.rs), side by side
+# with GFLOP/s; both with the `bench` feature. Not part of the tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh >/dev/null
 export PATH="$PWD/node_modules/.bin:$PATH"
 out=$(mktemp)
-cargo run --quiet --release --bin nlu-lab -- bench | tee "$out"
+cargo run --quiet --release --features bench --bin nlu-lab-dev -- bench | tee "$out"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver \
-  cargo test --release --target wasm32-unknown-unknown --test bench_web -- --nocapture 2>&1 \
+  cargo test --release --target wasm32-unknown-unknown --features bench --test bench_web -- --nocapture 2>&1 \
   | grep -E '^bench wasm' | tee -a "$out"
 echo
 printf '%-8s %12s %12s %12s %12s %8s\n' seq "native ms" "native GF/s" "wasm ms" "wasm GF/s" "wasm/nat"

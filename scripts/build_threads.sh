@@ -4,6 +4,7 @@
 # target (module workers), into OUT_DIR (the site's threads/ folder). The page starts it only when it is
 # cross-origin isolated (web/sw.js adds COOP/COEP); elsewhere the single-threaded worker runs.
 #   scripts/build_threads.sh OUT_DIR
+# NLU_LAB_WORKER_FEATURES: more cargo features of that build (scripts/build_bench_worker.sh: `bench`).
 # Exit non-zero when it cannot build; scripts/build.sh then ships the site without threads/ (and says so).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,7 +21,8 @@ RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128 \
 -C link-arg=--export=__wasm_init_tls -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align \
 -C link-arg=--export=__tls_base" \
 CARGO_TARGET_DIR=$target_dir \
-  cargo "+$NIGHTLY" build --release --target wasm32-unknown-unknown --bin nlu-lab-worker --features threads \
+  cargo "+$NIGHTLY" build --release --target wasm32-unknown-unknown --bin nlu-lab-worker \
+  --features "threads${NLU_LAB_WORKER_FEATURES:+,$NLU_LAB_WORKER_FEATURES}" \
   -Z build-std=panic_abort,std
 
 wasm=$target_dir/wasm32-unknown-unknown/release/nlu-lab-worker.wasm

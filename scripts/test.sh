@@ -50,13 +50,13 @@ export PATH="$REPO/node_modules/.bin:$PATH"
 
 tiny_clip() {
   [ -s "$CACHE/models/tiny-clip-b32/model.safetensors" ] || \
-    cargo run --quiet --bin nlu-lab -- synth-clip --fixture tests/fixtures/clip/tiny-clip-b32 \
+    cargo run --quiet --features bench --bin nlu-lab-dev -- synth-clip --fixture tests/fixtures/clip/tiny-clip-b32 \
       --out "$CACHE/models/tiny-clip-b32"
 }
 
 native_lane() {
   # 1. The engine against transformers' goldens.
-  layer "native cargo test" cargo test --quiet --no-fail-fast
+  layer "native cargo test" cargo test --quiet --no-fail-fast --features bench
   # The CLIP lab's e2e tests run on a CLIP of ViT-B/32's shape with the fixture's synthetic weights (no trained CLIP
   # is reachable here); same profile as the tests above, so this only links the CLI.
   layer "tiny synthetic CLIP" tiny_clip

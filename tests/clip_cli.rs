@@ -8,7 +8,7 @@ use common::*;
 fn cli_clip_json_matches_transformers() {
     let dir = std::env::temp_dir().join(format!("nlu-lab-cli-clip-{}", std::process::id()));
     let exe = env!("CARGO_BIN_EXE_nlu-lab");
-    let synth = std::process::Command::new(exe)
+    let synth = std::process::Command::new(env!("CARGO_BIN_EXE_nlu-lab-dev"))
         .args(["synth-clip", "--fixture"])
         .arg(fixture("clip/tiny-clip-b32"))
         .arg("--out")

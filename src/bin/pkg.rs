@@ -14,6 +14,7 @@ mod api {
 
     use nlu_lab::engine::catalogue::{self, Family};
     use nlu_lab::web::hub::{validate_hub, DEFAULT_HUB};
+    use nlu_lab::web::js::now_ms;
     use nlu_lab::web::messages::ModelSource;
     use nlu_lab::web::models;
 
@@ -163,10 +164,6 @@ export interface ClipResult {
         (0..layers)
             .map(|l| (0..heads).map(|h| all.subarray(((l * heads + h) as u32) * size, ((l * heads + h) as u32 + 1) * size)).collect::<Array>())
             .collect()
-    }
-
-    fn now_ms() -> f64 {
-        js_sys::Date::now()
     }
 
     #[derive(Serialize)]

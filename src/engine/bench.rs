@@ -1,9 +1,10 @@
-//! The engine benchmark, shared by the native CLI (`nlu-lab bench`) and the browser (tests/bench_web.rs): a
-//! bert-base-shaped encoder with synthetic weights, timed with attention and queries/keys captured.
+//! The engine benchmark, shared by the native dev CLI (`nlu-lab-dev bench`) and the browser
+//! (tests/bench_web.rs): a bert-base-shaped encoder with synthetic weights, timed with attention and queries/keys captured.
 //! The clock is passed in because `std::time::Instant` does not exist on wasm32-unknown-unknown.
 
 use super::bert::{BertModel, Config};
-use super::pipeline::attention_model::{bert_flops, collect_captures};
+use super::flops::bert_flops;
+use super::pipeline::attention_model::collect_captures;
 use super::synth::bert_checkpoint;
 use super::Result;
 
@@ -12,7 +13,7 @@ pub const BERT_BASE_CONFIG_JSON: &str = r#"{"model_type":"bert","vocab_size":305
 "num_attention_heads":12,"intermediate_size":3072,"hidden_act":"gelu","max_position_embeddings":512,"type_vocab_size":2,
 "layer_norm_eps":1e-12,"pad_token_id":0}"#;
 
-/// The seed of the bert-base-shaped synthetic checkpoint (`nlu-lab bench` and `nlu-lab synth-bert`).
+/// The seed of the bert-base-shaped synthetic checkpoint (`nlu-lab-dev bench` and `nlu-lab-dev synth-bert`).
 pub const BERT_BASE_SEED: u64 = 0xBE57;
 
 pub fn bert_base_config() -> Config {

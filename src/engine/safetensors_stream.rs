@@ -266,7 +266,8 @@ impl SimpleBackend for TakenOnce {
     }
 }
 
-#[cfg(test)]
+// On synthetic checkpoints (engine::synth): `cargo test --features bench`, as scripts/test.sh runs it.
+#[cfg(all(test, feature = "bench"))]
 mod tests {
     use super::*;
     use crate::engine::synth;

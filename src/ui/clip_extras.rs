@@ -100,7 +100,7 @@ async fn sha256_hex(bytes: &[u8]) -> Result<String, String> {
     let mut copy = bytes.to_vec();
     let promise = subtle.digest_with_str_and_u8_array("SHA-256", &mut copy).map_err(|_| "cannot hash (needs https or localhost)")?;
     let digest = JsFuture::from(promise).await.map_err(|_| "cannot hash the image")?;
-    Ok(js_sys::Uint8Array::new(&digest).to_vec().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::web::store::hex(&js_sys::Uint8Array::new(&digest).to_vec()))
 }
 
 /// The hand-in: a PNG card (the crop, the captions, their probabilities) and a JSON file.

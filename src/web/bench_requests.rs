@@ -1,6 +1,7 @@
-//! Benchmark requests (scripts/bench.sh), answered by the app's own worker so the figures are those of the
-//! release wasm as the app runs it: weights through the same store (IndexedDB, downloaded from the hub on first
-//! use), the same model loaders and forward code.
+//! Benchmark requests (scripts/bench.sh), answered by the app's worker built with the `bench` feature
+//! (scripts/build_bench_worker.sh; the site's worker has none of this), so the figures are those of the release
+//! wasm as the app runs it: weights through the same store (IndexedDB, downloaded from the hub on first use), the
+//! same model loaders and forward code.
 //!
 //! The bench page posts a plain JSON *string* `{"bench": {...}}` (the app's own messages are postcard
 //! `ArrayBuffer`s, so the two never mix) and gets a JSON string back: per-run milliseconds, load time, wasm
@@ -11,10 +12,11 @@ use serde_json::json;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::download::{fetch_stored, stream_weights};
-use crate::engine::clip::clip_flops;
-use crate::engine::image_prep::PreparedImage;
-use crate::engine::pipeline::attention_model::{bert_flops, collect_captures, AttentionModel};
+use super::js::{memory_bytes, now_ms};
 use crate::engine::pipeline::clip_classifier::ClipClassifier;
+use crate::engine::flops::{bert_flops, clip_flops};
+use crate::engine::image_prep::PreparedImage;
+use crate::engine::pipeline::attention_model::{collect_captures, AttentionModel};
 
 #[derive(Deserialize)]
 struct Message {
@@ -44,20 +46,6 @@ struct BenchRequest {
     /// moves hot functions to the optimising one in the background, which takes a while on two cores.
     #[serde(default)]
     warmup_ms: f64,
-}
-
-fn now_ms() -> f64 {
-    // performance.now(): Date.now() has only millisecond resolution.
-    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
-        .ok()
-        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
-        .map_or_else(js_sys::Date::now, |p| p.now())
-}
-
-/// The wasm linear memory's current size; it never shrinks, so this is also the peak so far.
-fn memory_bytes() -> f64 {
-    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
-    memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as f64
 }
 
 async fn fetch(req: &BenchRequest, file: &str) -> Result<Vec<u8>, String> {

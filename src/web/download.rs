@@ -7,13 +7,14 @@ use std::rc::Rc;
 
 use futures::future::{select, Either};
 use gloo::timers::future::TimeoutFuture;
-use js_sys::{Promise, Reflect, Uint8Array};
+use js_sys::{Reflect, Uint8Array};
 use sha2::{Digest, Sha256};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, ReadableStreamDefaultReader, RequestCache, RequestInit, Response};
 
 use super::hub::file_url;
+use super::js::{self, error_text};
 use super::store::{hex, ByteSink, FileKey, Partial, Store, StoreError, StoredFile, WholeFile, CHUNK_SIZE};
 use crate::engine::catalogue;
 
@@ -135,29 +136,11 @@ enum Failure {
     Fatal(DownloadError),
 }
 
-fn js_text(value: &JsValue) -> String {
-    if let Some(e) = value.dyn_ref::<js_sys::Error>() {
-        return String::from(e.message());
-    }
-    value.as_string().unwrap_or_else(|| format!("{value:?}"))
-}
-
 /// `Some(value)`, or `None` if `ms` passed first.
 async fn within<F: std::future::Future + Unpin>(ms: u32, future: F) -> Option<F::Output> {
     match select(future, TimeoutFuture::new(ms)).await {
         Either::Left((value, _)) => Some(value),
         Either::Right(_) => None,
-    }
-}
-
-fn global_fetch(request: &web_sys::Request) -> Result<Promise, String> {
-    let global = js_sys::global();
-    if let Some(scope) = global.dyn_ref::<web_sys::WorkerGlobalScope>() {
-        Ok(scope.fetch_with_request(request))
-    } else if let Some(window) = global.dyn_ref::<web_sys::Window>() {
-        Ok(window.fetch_with_request(request))
-    } else {
-        Err("fetch is not available here".into())
     }
 }
 
@@ -196,7 +179,7 @@ pub async fn paths_info(hub: &str, key: &FileKey, timeout_ms: u32) -> Option<(Op
     init.set_signal(Some(&controller.signal()));
     let request = web_sys::Request::new_with_str_and_init(&url, &init).ok()?;
     let answer = async {
-        let response: Response = JsFuture::from(global_fetch(&request).ok()?).await.ok()?.dyn_into().ok()?;
+        let response: Response = JsFuture::from(js::fetch(&request).ok()?).await.ok()?.dyn_into().ok()?;
         if !response.ok() {
             return None;
         }
@@ -256,16 +239,7 @@ impl Job<'_> {
     /// Re-hash what an earlier download left, so that the checksum covers the whole file. A gap ends it: what
     /// follows a gap is deleted.
     async fn resume(&mut self) -> Result<(), StoreError> {
-        let mut hasher = Sha256::new();
-        let mut buffer = Vec::new();
-        let (len, gap) = self
-            .store
-            .walk_chunks(self.key, &mut |_, chunk| {
-                buffer.resize(chunk.length() as usize, 0);
-                chunk.copy_to(&mut buffer);
-                hasher.update(&buffer);
-            })
-            .await?;
+        let (hasher, len, gap) = self.store.hash_chunks(self.key).await?;
         if gap {
             self.store.truncate(self.key, len).await?;
         }
@@ -304,7 +278,7 @@ impl Job<'_> {
 
     /// One request: from `stored` to the end, or until something goes wrong.
     async fn attempt(&mut self, options: &DownloadOptions) -> Result<(), Failure> {
-        let controller = AbortController::new().map_err(|e| Failure::Retry { stalled: false, detail: js_text(&e) })?;
+        let controller = AbortController::new().map_err(|e| Failure::Retry { stalled: false, detail: error_text(&e) })?;
         options.cancel.attach(Some(controller.clone()));
         let result = self.transfer(options, &controller).await;
         options.cancel.attach(None);
@@ -326,18 +300,18 @@ impl Job<'_> {
         init.set_cache(RequestCache::NoStore);
         init.set_signal(Some(&controller.signal()));
         if offset > 0 {
-            let headers = Headers::new().map_err(|e| retry(js_text(&e)))?;
-            headers.set("Range", &format!("bytes={offset}-")).map_err(|e| retry(js_text(&e)))?;
+            let headers = Headers::new().map_err(|e| retry(error_text(&e)))?;
+            headers.set("Range", &format!("bytes={offset}-")).map_err(|e| retry(error_text(&e)))?;
             init.set_headers(&headers);
         }
         let request = web_sys::Request::new_with_str_and_init(&self.url, &init).map_err(|e| {
-            Failure::Fatal(DownloadError::Network { file: file.clone(), attempts: 1, detail: js_text(&e) })
+            Failure::Fatal(DownloadError::Network { file: file.clone(), attempts: 1, detail: error_text(&e) })
         })?;
-        let promise = global_fetch(&request).map_err(retry)?;
+        let promise = js::fetch(&request).map_err(retry)?;
         let response: Response = match within(timeout, JsFuture::from(promise)).await {
             None => return Err(stalled()),
             Some(Err(_)) if options.cancel.is_cancelled() => return Err(cancelled()),
-            Some(Err(e)) => return Err(retry(format!("cannot reach the hub: {}", js_text(&e)))),
+            Some(Err(e)) => return Err(retry(format!("cannot reach the hub: {}", error_text(&e)))),
             Some(Ok(r)) => r.unchecked_into(),
         };
         let status = response.status();
@@ -418,7 +392,7 @@ impl Job<'_> {
             let chunk = match within(timeout, JsFuture::from(reader.read())).await {
                 None => return Err(stalled()),
                 Some(Err(_)) if options.cancel.is_cancelled() => return Err(cancelled()),
-                Some(Err(e)) => return Err(retry(js_text(&e))),
+                Some(Err(e)) => return Err(retry(error_text(&e))),
                 Some(Ok(chunk)) => chunk,
             };
             if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {

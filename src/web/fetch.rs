@@ -5,24 +5,12 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStreamDefaultReader, Response};
 
-fn js_error(context: &str, e: JsValue) -> String {
-    let detail = e.as_string().or_else(|| js_sys::Error::try_from(e).ok().map(|e| String::from(e.message())));
-    format!("{context}: {}", detail.unwrap_or_else(|| "unknown error".into()))
-}
+use super::js::error_text;
 
 async fn fetch_response(url: &str) -> Result<Response, String> {
-    let global = js_sys::global();
-    let promise = if let Some(scope) = global.dyn_ref::<web_sys::WorkerGlobalScope>() {
-        scope.fetch_with_str(url)
-    } else if let Some(window) = global.dyn_ref::<web_sys::Window>() {
-        window.fetch_with_str(url)
-    } else {
-        return Err("fetch is not available here".into());
-    };
-    let response: Response = JsFuture::from(promise)
-        .await
-        .map_err(|e| js_error(&format!("cannot reach {url} (offline, blocked, or the server forbids it)"), e))?
-        .unchecked_into();
+    let cannot_reach = |e: JsValue| format!("cannot reach {url} (offline, blocked, or the server forbids it): {}", error_text(&e));
+    let request = web_sys::Request::new_with_str(url).map_err(cannot_reach)?;
+    let response: Response = JsFuture::from(super::js::fetch(&request)?).await.map_err(cannot_reach)?.unchecked_into();
     if !response.ok() {
         return Err(format!("{url}: HTTP {} {}", response.status(), response.status_text()));
     }
@@ -39,11 +27,11 @@ pub async fn fetch_bytes(url: &str, on_progress: &dyn Fn(u64, Option<u64>)) -> R
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let mut bytes = Vec::with_capacity(total.unwrap_or(0) as usize);
     loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(|e| js_error(&format!("download of {url} broke off"), e))?;
+        let chunk = JsFuture::from(reader.read()).await.map_err(|e| format!("download of {url} broke off: {}", error_text(&e)))?;
         if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
             break;
         }
-        let value: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(|e| js_error("bad chunk", e))?.unchecked_into();
+        let value: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(|e| format!("bad chunk: {}", error_text(&e)))?.unchecked_into();
         let start = bytes.len();
         bytes.resize(start + value.length() as usize, 0);
         value.copy_to(&mut bytes[start..]);

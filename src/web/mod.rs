@@ -1,10 +1,12 @@
 //! Browser glue: how the UI thread and the inference worker talk, where weights come from.
 
+#[cfg(feature = "bench")]
 pub mod bench_requests;
 pub mod cache_requests;
 pub mod download;
 pub mod fetch;
 pub mod hub;
+pub mod js;
 pub mod messages;
 pub mod models;
 pub mod permalink;

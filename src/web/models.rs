@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::download::{fetch_stored, stream_weights};
+use super::js::now_ms;
 use super::messages::ModelSource;
 use crate::engine::pipeline::attention_model::AttentionModel;
 use crate::engine::pipeline::clip_classifier::ClipClassifier;
@@ -24,8 +25,24 @@ thread_local! {
     static LOADED: RefCell<Loaded> = RefCell::new(Loaded::default());
 }
 
-pub(crate) fn now_ms() -> f64 {
-    js_sys::Date::now()
+/// The loaded `T` of `source` in the list `pick` chooses, with 0 ms; or `load()`'s value (and its milliseconds),
+/// kept there for the next request. No borrow of the cache is held while `load` runs.
+async fn find_or_load<T, F>(
+    pick: fn(&mut Loaded) -> &mut Vec<(ModelSource, Rc<T>)>,
+    source: &ModelSource,
+    load: impl FnOnce() -> F,
+) -> Result<(Rc<T>, f64), String>
+where
+    F: std::future::Future<Output = Result<(T, f64), String>>,
+{
+    let found = LOADED.with(|s| pick(&mut s.borrow_mut()).iter().find(|(k, _)| k == source).map(|(_, v)| v.clone()));
+    if let Some(value) = found {
+        return Ok((value, 0.0));
+    }
+    let (value, load_ms) = load().await?;
+    let value = Rc::new(value);
+    LOADED.with(|s| pick(&mut s.borrow_mut()).push((source.clone(), value.clone())));
+    Ok((value, load_ms))
 }
 
 /// From the weights store (IndexedDB) when the file is complete there; otherwise downloaded into it first
@@ -47,44 +64,38 @@ async fn weights(source: &ModelSource, on_progress: Progress<'_>) -> Result<cand
 }
 
 pub async fn tokenizer(source: &ModelSource, on_progress: Progress<'_>) -> Result<Rc<TextTokenizer>, String> {
-    if let Some(t) = LOADED.with(|s| s.borrow().tokenizers.iter().find(|(k, _)| k == source).map(|(_, t)| t.clone())) {
-        return Ok(t);
-    }
-    let bytes = fetch_file(source, "tokenizer.json", on_progress).await?;
-    let tokenizer = Rc::new(TextTokenizer::from_bytes(&bytes).map_err(|e| e.to_string())?);
-    LOADED.with(|s| s.borrow_mut().tokenizers.push((source.clone(), tokenizer.clone())));
+    let (tokenizer, _) = find_or_load(|l| &mut l.tokenizers, source, || async {
+        let bytes = fetch_file(source, "tokenizer.json", on_progress).await?;
+        Ok((TextTokenizer::from_bytes(&bytes).map_err(|e| e.to_string())?, 0.0))
+    })
+    .await?;
     Ok(tokenizer)
 }
 
 /// A BERT-family model and the milliseconds spent reading and building it (0 when it was already loaded).
 pub async fn attention_model(source: &ModelSource, on_progress: Progress<'_>) -> Result<(Rc<AttentionModel>, f64), String> {
-    if let Some(m) = LOADED.with(|s| s.borrow().models.iter().find(|(k, _)| k == source).map(|(_, m)| m.clone())) {
-        return Ok((m, 0.0));
-    }
-    let config = fetch_text(source, "config.json", on_progress).await?;
-    let tokenizer = fetch_file(source, "tokenizer.json", on_progress).await?;
-    let start = now_ms();
-    let weights = weights(source, on_progress).await?;
-    let model = Rc::new(AttentionModel::from_parts(&source.repo, &config, &tokenizer, weights).map_err(|e| e.to_string())?);
-    let load_ms = now_ms() - start;
-    LOADED.with(|s| s.borrow_mut().models.push((source.clone(), model.clone())));
-    Ok((model, load_ms))
+    find_or_load(|l| &mut l.models, source, || async {
+        let config = fetch_text(source, "config.json", on_progress).await?;
+        let tokenizer = fetch_file(source, "tokenizer.json", on_progress).await?;
+        let start = now_ms();
+        let weights = weights(source, on_progress).await?;
+        let model = AttentionModel::from_parts(&source.repo, &config, &tokenizer, weights).map_err(|e| e.to_string())?;
+        Ok((model, now_ms() - start))
+    })
+    .await
 }
 
 /// A CLIP model and the milliseconds spent reading and building it (0 when it was already loaded).
 pub async fn clip_model(source: &ModelSource, on_progress: Progress<'_>) -> Result<(Rc<ClipClassifier>, f64), String> {
-    if let Some(m) = LOADED.with(|s| s.borrow().clip_models.iter().find(|(k, _)| k == source).map(|(_, m)| m.clone())) {
-        return Ok((m, 0.0));
-    }
-    let config = fetch_text(source, "config.json", on_progress).await?;
-    let preprocessor = fetch_text(source, "preprocessor_config.json", on_progress).await?;
-    let tokenizer = fetch_file(source, "tokenizer.json", on_progress).await?;
-    let start = now_ms();
-    let weights = weights(source, on_progress).await?;
-    let model = Rc::new(
-        ClipClassifier::from_parts(&source.repo, &config, &tokenizer, &preprocessor, weights).map_err(|e| e.to_string())?,
-    );
-    let load_ms = now_ms() - start;
-    LOADED.with(|s| s.borrow_mut().clip_models.push((source.clone(), model.clone())));
-    Ok((model, load_ms))
+    find_or_load(|l| &mut l.clip_models, source, || async {
+        let config = fetch_text(source, "config.json", on_progress).await?;
+        let preprocessor = fetch_text(source, "preprocessor_config.json", on_progress).await?;
+        let tokenizer = fetch_file(source, "tokenizer.json", on_progress).await?;
+        let start = now_ms();
+        let weights = weights(source, on_progress).await?;
+        let model = ClipClassifier::from_parts(&source.repo, &config, &tokenizer, &preprocessor, weights)
+            .map_err(|e| e.to_string())?;
+        Ok((model, now_ms() - start))
+    })
+    .await
 }

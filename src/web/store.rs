@@ -145,14 +145,12 @@ fn dom_name(value: &JsValue) -> Option<String> {
         .or_else(|| Reflect::get(value, &"name".into()).ok().and_then(|n| n.as_string()))
 }
 
+/// A store error's text: a `DOMException` with its name (`QuotaExceededError: …`), else [`super::js::error_text`].
 fn js_text(value: &JsValue) -> String {
-    if let Some(e) = value.dyn_ref::<DomException>() {
-        return format!("{}: {}", e.name(), e.message());
+    match value.dyn_ref::<DomException>() {
+        Some(e) => format!("{}: {}", e.name(), e.message()),
+        None => super::js::error_text(value),
     }
-    if let Some(e) = value.dyn_ref::<js_sys::Error>() {
-        return String::from(e.message());
-    }
-    value.as_string().unwrap_or_else(|| format!("{value:?}"))
 }
 
 /// Map a JS error (usually a `DOMException`) to a [`StoreError`]; `QuotaExceededError` becomes [`StoreError::Quota`].
@@ -539,6 +537,13 @@ impl Store {
     /// Re-hash a stored file and compare with its manifest: `Ok(None)` if it is not stored, else whether it matches.
     pub async fn verify(&self, key: &FileKey) -> Result<Option<bool>, StoreError> {
         let Some(manifest) = self.manifest(key).await? else { return Ok(None) };
+        let (hasher, len, gap) = self.hash_chunks(key).await?;
+        Ok(Some(!gap && len == manifest.size && hex(&hasher.finalize()) == manifest.sha256))
+    }
+
+    /// SHA-256 over a file's stored chunks as far as they follow each other ([`Store::walk_chunks`]): the hasher
+    /// (to finish, or to go on with), the length hashed, and whether a gap ended the walk.
+    pub async fn hash_chunks(&self, key: &FileKey) -> Result<(Sha256, u64, bool), StoreError> {
         let mut hasher = Sha256::new();
         let mut buffer = Vec::new();
         let (len, gap) = self
@@ -548,7 +553,7 @@ impl Store {
                 hasher.update(&buffer);
             })
             .await?;
-        Ok(Some(!gap && len == manifest.size && hex(&hasher.finalize()) == manifest.sha256))
+        Ok((hasher, len, gap))
     }
 
     /// Test hook: make chunk writes fail with `QuotaExceededError` once `limit` bytes were written through this handle.

@@ -7,7 +7,8 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::download::import_local;
 use super::messages::{decode, encode, Envelope, Request, Response};
-use super::models::{self, now_ms};
+use super::js::{memory_bytes, now_ms};
+use super::models;
 
 fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
@@ -22,11 +23,6 @@ fn send(id: u32, body: Response) {
         }
         Err(e) => web_sys::console::error_1(&e.into()),
     }
-}
-
-/// The size of this worker's wasm linear memory.
-fn memory_bytes() -> u64 {
-    wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>().buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as u64
 }
 
 /// Download and load progress, for the page's status line.
@@ -96,7 +92,9 @@ pub fn start() {
 
 fn listen() {
     let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
-        // A JSON string is a benchmark request (scripts/bench.sh); the app's messages are ArrayBuffers.
+        // A JSON string is a benchmark request (scripts/bench.sh, a worker built with the `bench` feature); the
+        // app's messages are ArrayBuffers.
+        #[cfg(feature = "bench")]
         if let Some(text) = event.data().as_string() {
             return super::bench_requests::spawn(text);
         }

@@ -1,7 +1,8 @@
-// Our release wasm (in the app's worker) against onnxruntime-web (wasm backend, 1 thread) on the same weights and
+// Our release wasm (in the app's worker, its `bench` build: scripts/build_bench_worker.sh) against onnxruntime-web (wasm backend, 1 thread) on the same weights and
 // inputs, in one headless Chromium. Not a test: prints a table and `target ...` lines. Run by scripts/bench.sh:
 //   node tests/e2e/bench-vs-ort.mjs MINILM_DIR BERT_BASE_DIR CLIP_DIR ONNX_DIR
 // ONNX_DIR holds minilm.onnx, bert-base.onnx, clip-b32.onnx (scripts/export_onnx.py of the same three folders).
+// BENCH_WORKER: the bench worker's folder (worker.js, and threads/ for the threaded one), served as bench-worker/.
 import { chromium } from 'playwright-core';
 import { mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,11 +21,15 @@ const BERT_REPO = 'nlu-lab-bench/bert-base-synthetic';
 const CLIP_REPO = 'nlu-lab-bench/clip-b32-full-synthetic';
 
 // One site root: the built app (so the bench page shares the app's origin, hence its IndexedDB weights store),
-// the bench page, onnxruntime-web's files and the ONNX exports. Symlinks only.
+// the bench worker (the site's own worker has no benchmark requests), the bench page, onnxruntime-web's files and
+// the ONNX exports. Symlinks only.
 const root = await mkdtemp(join(tmpdir(), 'nlu-bench-site-'));
 // BENCH_DIST: another build of the site (e.g. an older commit's, for a before/after).
 const dist = process.env.BENCH_DIST ?? DIST;
 for (const f of await readdir(dist)) await symlink(join(dist, f), join(root, f));
+const benchWorker = process.env.BENCH_WORKER;
+if (!benchWorker) throw new Error('BENCH_WORKER is not set: run scripts/bench.sh (it builds the bench worker)');
+await symlink(benchWorker, join(root, 'bench-worker'));
 for (const f of ['bench.html', 'ort-worker.js']) await symlink(join(REPO, 'tests/e2e/bench-page', f), join(root, f));
 await symlink(join(REPO, 'node_modules/onnxruntime-web/dist'), join(root, 'ort'));
 await symlink(onnxDir, join(root, 'onnx'));
@@ -150,8 +155,8 @@ for (const m of memory) {
 }
 const warmStats = stats(warm);
 
-// Threads: ours (the threaded worker, threads/) and onnxruntime-web on a cross-origin isolated page, next to the
-// one-thread figures above. BENCH_THREADS=2 by default; skipped (loudly) when this build has no threads/.
+// Threads: ours (the threaded bench worker, bench-worker/threads/) and onnxruntime-web on a cross-origin isolated page, next to the
+// one-thread figures above. BENCH_THREADS=2 by default; skipped (loudly) when the bench worker has no threads/.
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const threadRows = [];
 const threadCases = [
@@ -160,9 +165,9 @@ const threadCases = [
   { key: 'CLIP 2 captions', repo: CLIP_REPO, onnx: 'clip-b32.onnx', kind: 'clip', input: { captions: captions8.slice(0, 2) } },
   { key: 'CLIP 8 captions', repo: CLIP_REPO, onnx: 'clip-b32.onnx', kind: 'clip', input: { captions: captions8.slice(0, 8) } },
 ];
-const hasThreads = await readdir(join(dist, 'threads')).then(() => true, () => false);
+const hasThreads = await readdir(join(benchWorker, 'threads')).then(() => true, () => false);
 if (!hasThreads) {
-  console.log(`\nNO THREADED BUILD in ${dist}/threads: the 2-thread comparison is skipped (scripts/build_threads.sh).`);
+  console.log(`\nNO THREADED BUILD in ${benchWorker}/threads: the 2-thread comparison is skipped (scripts/build_bench_worker.sh).`);
 } else {
   const iso = await context.newPage();
   iso.on('pageerror', (e) => problems.push(`iso uncaught: ${e.message}`));

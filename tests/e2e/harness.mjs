@@ -15,7 +15,7 @@ export const SHOTS = join(REPO, 'target/e2e');
 const CACHE = process.env.NLU_LAB_CACHE ?? join(REPO, '.cache');
 export const MINILM_DIR = join(CACHE, 'models/all-MiniLM-L6-v2');
 export const MINILM_REPO = 'sentence-transformers/all-MiniLM-L6-v2';
-// The tiny synthetic CLIP (scripts/test.sh writes it with `nlu-lab synth-clip`), served where the app looks for
+// The tiny synthetic CLIP (scripts/test.sh writes it with `nlu-lab-dev synth-clip`), served where the app looks for
 // CLIP ViT-B/32.
 export const TINY_CLIP_DIR = join(CACHE, 'models/tiny-clip-b32');
 export const CLIP_REPO = 'openai/clip-vit-base-patch32';

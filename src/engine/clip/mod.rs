@@ -203,18 +203,3 @@ fn softmax(logits: &[f32]) -> Vec<f32> {
     let total: f64 = exps.iter().sum();
     exps.iter().map(|e| (e / total) as f32).collect()
 }
-
-/// Multiply-add count of one classification (2·m·n·k over the matmuls), for GFLOP/s figures: the vision tower
-/// once, the text tower over `captions` rows of `n` tokens.
-pub fn clip_flops(cfg: &Config, captions: usize, n: usize) -> f64 {
-    let tower = |h: usize, i: usize, l: usize, tokens: usize| {
-        let (h, i, l, t) = (h as f64, i as f64, l as f64, tokens as f64);
-        (2.0 * t * h * h * 4.0 + 2.0 * t * h * i * 2.0 + 2.0 * t * t * h * 2.0) * l
-    };
-    let v = &cfg.vision;
-    let t = &cfg.text;
-    let patch = 2.0 * (v.grid() * v.grid()) as f64 * (v.num_channels * v.patch_size * v.patch_size) as f64 * v.hidden_size as f64;
-    let vision = tower(v.hidden_size, v.intermediate_size, v.num_hidden_layers, v.num_tokens()) + patch;
-    let text = tower(t.hidden_size, t.intermediate_size, t.num_hidden_layers, n) * captions as f64;
-    vision + text
-}

@@ -1,7 +1,5 @@
 //! A checkpoint ready to answer "what does attention look like for this text?": tokenizer + encoder together.
 
-use std::time::Duration;
-
 use candle_nn::VarBuilder;
 
 use crate::engine::attention::AttentionData;
@@ -77,16 +75,4 @@ pub fn collect_captures(output: &EncoderOutput, with_queries_keys: bool) -> Resu
     let queries_keys =
         if with_queries_keys { Some((flatten(&|l| &l.queries)?, flatten(&|l| &l.keys)?)) } else { None };
     Ok((weights, queries_keys))
-}
-
-/// Multiply-add count of one forward pass (2·m·n·k over all matmuls), for GFLOP/s figures.
-pub fn bert_flops(cfg: &Config, n: usize) -> f64 {
-    let (h, i, l) = (cfg.hidden_size as f64, cfg.intermediate_size as f64, cfg.num_hidden_layers as f64);
-    let n = n as f64;
-    let per_layer = 2.0 * n * h * h * 4.0 + 2.0 * n * h * i * 2.0 + 2.0 * n * n * h * 2.0;
-    per_layer * l
-}
-
-pub fn gflops(flops: f64, elapsed: Duration) -> f64 {
-    flops / elapsed.as_secs_f64() / 1e9
 }

@@ -1,0 +1,123 @@
+//! `nlu-lab-dev`: course developers' commands, kept out of the user's `nlu-lab`: the engine benchmark and the
+//! synthetic checkpoints the tests and benchmarks run on. Only with the `bench` feature
+//! (`cargo run --features bench --bin nlu-lab-dev -- --help`), as scripts/test.sh and scripts/bench*.sh build it.
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    if let Err(e) = dev::run() {
+        eprintln!("nlu-lab-dev: {e}");
+        std::process::exit(2);
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod dev {
+    use std::path::{Path, PathBuf};
+
+    use lexopt::prelude::*;
+
+    const USAGE: &str = "usage (course developers; the user's commands are in `nlu-lab`):
+  nlu-lab-dev bench
+      Times a bert-base-shaped encoder (synthetic weights) at 16/64/128 tokens, attention and Q/K captured.
+  nlu-lab-dev synth-clip --fixture DIR --out DIR [--full-depth]
+      Writes a CLIP checkpoint with the deterministic synthetic weights of tests/fixtures/clip (see its README):
+      DIR's config.json, tokenizer.json, preprocessor_config.json plus a generated model.safetensors;
+      --full-depth: ViT-B/32's 12 + 12 layers (about 600 MB), for speed and memory figures.
+  nlu-lab-dev synth-bert --tokenizer FILE --out DIR
+      Writes the bert-base-shaped checkpoint of `nlu-lab-dev bench` (synthetic weights, about 440 MB) with FILE as
+      its tokenizer.json (e.g. MiniLM's, which has bert-base-uncased's vocabulary): for scripts/bench.sh.";
+
+    pub fn run() -> Result<(), String> {
+        let mut parser = lexopt::Parser::from_env();
+        match parser.next().map_err(|e| e.to_string())? {
+            Some(Value(cmd)) if cmd == "bench" => bench(),
+            Some(Value(cmd)) if cmd == "synth-clip" => synth_clip(parser),
+            Some(Value(cmd)) if cmd == "synth-bert" => synth_bert(parser),
+            Some(Long("help")) | Some(Short('h')) | None => {
+                println!("{USAGE}");
+                Ok(())
+            }
+            Some(other) => Err(format!("{}\n{USAGE}", other.unexpected())),
+        }
+    }
+
+    fn read(dir: &Path, file: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(dir.join(file)).map_err(|e| format!("{}: {e}", dir.join(file).display()))
+    }
+
+    fn value(parser: &mut lexopt::Parser) -> Result<String, String> {
+        parser.value().map_err(|e| e.to_string())?.into_string().map_err(|_| "argument is not UTF-8".to_string())
+    }
+
+    fn bench() -> Result<(), String> {
+        use nlu_lab::engine::bench::{bench_encoder, bert_base_config, format_report};
+        let start = std::time::Instant::now();
+        let now = move || start.elapsed().as_secs_f64() * 1e3;
+        let report = bench_encoder(&bert_base_config(), &[16, 64, 128], 10, &now).map_err(|e| e.to_string())?;
+        print!("{}", format_report("native", &report));
+        Ok(())
+    }
+
+    fn synth_clip(mut parser: lexopt::Parser) -> Result<(), String> {
+        use nlu_lab::engine::{clip, synth};
+        let (mut fixture, mut out, mut full_depth) = (None::<PathBuf>, None::<PathBuf>, false);
+        while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+            match arg {
+                Long("fixture") => fixture = Some(value(&mut parser)?.into()),
+                Long("full-depth") => full_depth = true,
+                Long("out") => out = Some(value(&mut parser)?.into()),
+                other => return Err(format!("{}\n{USAGE}", other.unexpected())),
+            }
+        }
+        let (fixture, out) = (fixture.ok_or("--fixture DIR is required")?, out.ok_or("--out DIR is required")?);
+        std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        for file in ["tokenizer.json", "preprocessor_config.json"] {
+            std::fs::copy(fixture.join(file), out.join(file)).map_err(|e| format!("{file}: {e}"))?;
+        }
+        let config = String::from_utf8(read(&fixture, "config.json")?).map_err(|_| "config.json is not UTF-8")?;
+        let config = if full_depth {
+            // The fixture's widths with ViT-B/32's full 12 + 12 layers: the speed and memory stand-in.
+            let mut json: serde_json::Value = serde_json::from_str(&config).map_err(|e| e.to_string())?;
+            json["text_config"]["num_hidden_layers"] = 12.into();
+            json["vision_config"]["num_hidden_layers"] = 12.into();
+            let text = json.to_string();
+            std::fs::write(out.join("config.json"), &text).map_err(|e| e.to_string())?;
+            clip::config::Config::from_json(&text).map_err(|e| e.to_string())?
+        } else {
+            std::fs::copy(fixture.join("config.json"), out.join("config.json")).map_err(|e| e.to_string())?;
+            clip::config::Config::from_json(&config).map_err(|e| e.to_string())?
+        };
+        let bytes = synth::clip_checkpoint(&config, synth::CLIP_FIXTURE_SEED).map_err(|e| e.to_string())?;
+        // Write then rename: an interrupted run never leaves a file that looks complete.
+        let part = out.join("model.safetensors.part");
+        std::fs::write(&part, &bytes).map_err(|e| format!("{}: {e}", part.display()))?;
+        std::fs::rename(&part, out.join("model.safetensors")).map_err(|e| e.to_string())?;
+        println!("synthetic CLIP ({} bytes) in {}", bytes.len(), out.display());
+        Ok(())
+    }
+
+    fn synth_bert(mut parser: lexopt::Parser) -> Result<(), String> {
+        use nlu_lab::engine::{bench, synth};
+        let (mut tokenizer, mut out) = (None::<PathBuf>, None::<PathBuf>);
+        while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+            match arg {
+                Long("tokenizer") => tokenizer = Some(value(&mut parser)?.into()),
+                Long("out") => out = Some(value(&mut parser)?.into()),
+                other => return Err(format!("{}\n{USAGE}", other.unexpected())),
+            }
+        }
+        let (tokenizer, out) = (tokenizer.ok_or("--tokenizer FILE is required")?, out.ok_or("--out DIR is required")?);
+        std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        std::fs::copy(&tokenizer, out.join("tokenizer.json")).map_err(|e| format!("{}: {e}", tokenizer.display()))?;
+        std::fs::write(out.join("config.json"), bench::BERT_BASE_CONFIG_JSON).map_err(|e| e.to_string())?;
+        let bytes = synth::bert_checkpoint(&bench::bert_base_config(), bench::BERT_BASE_SEED).map_err(|e| e.to_string())?;
+        let part = out.join("model.safetensors.part");
+        std::fs::write(&part, &bytes).map_err(|e| format!("{}: {e}", part.display()))?;
+        std::fs::rename(&part, out.join("model.safetensors")).map_err(|e| e.to_string())?;
+        println!("synthetic bert-base ({} bytes) in {}", bytes.len(), out.display());
+        Ok(())
+    }
+}
