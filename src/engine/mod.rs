@@ -3,6 +3,7 @@
 pub mod attention;
 pub mod bench;
 pub mod bert;
+pub mod caption_pairs;
 pub mod catalogue;
 pub mod clip;
 pub mod error;
