@@ -265,7 +265,7 @@ pub fn warm_up() {
 }
 
 /// Send a request and wait for its final response; `on_progress` sees each progress message on the way.
-pub async fn request(body: Request, on_progress: impl Fn(&Response) + 'static) -> Response {
+async fn request(body: Request, on_progress: impl Fn(&Response) + 'static) -> Response {
     let client = match client() {
         Ok(c) => c,
         Err(e) => return Response::Error(e),
