@@ -71,7 +71,7 @@ impl Captions {
         self.rows.with(|rs| rs.iter().position(|c| c.id == id).unwrap_or(0))
     }
 
-    pub fn len(self) -> usize {
+    pub fn count(self) -> usize {
         self.rows.with(Vec::len)
     }
 }
@@ -86,7 +86,7 @@ fn CaptionRow(captions: Captions, caption: Caption) -> impl IntoView {
                 on:input=move |ev| caption.text.set(event_target_value(&ev)) />
             <button type="button" aria-label=move || format!("move caption {} up", number()) prop:disabled=move || number() == 1
                 on:click=move |_| captions.shift(id, -1)>"↑"</button>
-            <button type="button" aria-label=move || format!("move caption {} down", number()) prop:disabled=move || number() == captions.len()
+            <button type="button" aria-label=move || format!("move caption {} down", number()) prop:disabled=move || number() == captions.count()
                 on:click=move |_| captions.shift(id, 1)>"↓"</button>
             <button type="button" aria-label=move || format!("remove caption {}", number())
                 on:click=move |_| captions.remove(id)>"✕"</button>
