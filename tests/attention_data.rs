@@ -3,9 +3,9 @@
 mod common;
 
 use common::*;
-use nlu_lab::engine::attention::matrix::{MatrixOptions, PairFilter};
+use nlu_lab::engine::attention::{MatrixOptions, PairFilter};
 use nlu_lab::engine::attention::{AttentionData, Pick};
-use nlu_lab::engine::pipeline::attention_model::{AttentionModel, CheckpointFiles};
+use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
 
 fn minilm() -> AttentionModel {
     let dir = minilm_dir();

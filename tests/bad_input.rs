@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use nlu_lab::engine::bert::Config;
-use nlu_lab::engine::pipeline::attention_model::{AttentionModel, CheckpointFiles};
+use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
 use nlu_lab::engine::Error;
 
 struct Tiny {

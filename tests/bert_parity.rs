@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use nlu_lab::engine::pipeline::attention_model::{AttentionModel, CheckpointFiles};
+use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
 use serde_json::Value;
 
 const ATOL_ATTENTION: f32 = 1e-5;

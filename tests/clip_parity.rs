@@ -13,10 +13,10 @@ use std::time::Instant;
 use candle_core::{Device, Tensor};
 use common::*;
 use nlu_lab::engine::attention::Pick;
-use nlu_lab::engine::clip::config::Config;
-use nlu_lab::engine::clip::{self, text_model};
+use nlu_lab::engine::clip::Config;
+use nlu_lab::engine::clip;
 use nlu_lab::engine::image_prep::{self, PreparedImage};
-use nlu_lab::engine::pipeline::clip_classifier::{self, ClipClassifier, ClipFiles, ClipResult};
+use nlu_lab::engine::pipeline::{self, ClipClassifier, ClipFiles, ClipResult};
 use nlu_lab::engine::synth::{self, TensorSpec, CLIP_FIXTURE_SEED};
 use nlu_lab::engine::Error;
 use serde_json::Value;
@@ -177,7 +177,7 @@ fn input_ids_match_for_every_case() {
             assert_eq!(caption.truncated, case["truncated"][c].as_bool().unwrap(), "{ctx}: truncated");
             let untruncated = case["untruncated_lengths"][c].as_u64().unwrap() as usize;
             assert_eq!(caption.encoded.ids.len() + caption.encoded.dropped, untruncated, "{ctx}: dropped tokens");
-            let pooled = text_model::pooled_position(&caption.encoded.ids, fx().lab.model.config.text.eos_token_id);
+            let pooled = clip::pooled_position(&caption.encoded.ids, fx().lab.model.config.text.eos_token_id);
             assert_eq!(pooled as u64, case["pooled_positions"][c].as_u64().unwrap(), "{ctx}: pooled position");
         }
     }
@@ -366,7 +366,7 @@ fn caption_edge_cases() {
     assert!((fifty.probs.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     let alone = lab.classify_prepared(&image, &[many[7].as_str()]).unwrap();
     assert!((alone.logits[0] - fifty.logits[7]).abs() < 1e-4, "a caption scores the same alone and in a batch");
-    let too_many: Vec<String> = (0..clip_classifier::MAX_CAPTIONS + 1).map(|i| format!("caption {i}")).collect();
+    let too_many: Vec<String> = (0..pipeline::MAX_CAPTIONS + 1).map(|i| format!("caption {i}")).collect();
     assert!(lab.classify_prepared(&image, &too_many).unwrap_err().to_string().contains("too many"));
 
     // Over 77 tokens: cut to 77 with <|endoftext|> last, and flagged.

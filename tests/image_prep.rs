@@ -9,8 +9,8 @@ use common::*;
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, Rgba, RgbaImage};
 use nlu_lab::engine::image_prep;
-use nlu_lab::engine::image_prep::config::{PreprocessConfig, ResizeTo};
-use nlu_lab::engine::image_prep::resample::{resample_window, Resample};
+use nlu_lab::engine::image_prep::{PreprocessConfig, ResizeTo};
+use nlu_lab::engine::image_prep::{resample_window, Resample};
 use nlu_lab::engine::Error;
 
 const ATOL_PIXELS: f32 = 0.02;

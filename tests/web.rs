@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use candle_core::Device;
-use nlu_lab::engine::pipeline::attention_model::{AttentionModel, CheckpointFiles};
+use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
 use nlu_lab::web::hub::{file_url, validate_hub, DEFAULT_HUB};
 use nlu_lab::web::messages::{decode, encode, Envelope, ModelSource, Request, Response};
 use wasm_bindgen_test::*;

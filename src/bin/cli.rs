@@ -16,7 +16,7 @@ mod cli {
     use std::path::{Path, PathBuf};
 
     use lexopt::prelude::*;
-    use nlu_lab::engine::pipeline::attention_model::{AttentionModel, CheckpointFiles};
+    use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
 
     const USAGE: &str = "usage:
   nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--format json|html]
@@ -47,7 +47,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
     }
 
     fn clip(mut parser: lexopt::Parser) -> Result<(), String> {
-        use nlu_lab::engine::pipeline::clip_classifier::{ClipClassifier, ClipFiles};
+        use nlu_lab::engine::pipeline::{ClipClassifier, ClipFiles};
         let (mut model, mut image, mut captions, mut format) = (None::<PathBuf>, None::<PathBuf>, Vec::new(), "json".to_string());
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
             match arg {

@@ -85,10 +85,10 @@ mod dev {
             json["vision_config"]["num_hidden_layers"] = 12.into();
             let text = json.to_string();
             std::fs::write(out.join("config.json"), &text).map_err(|e| e.to_string())?;
-            clip::config::Config::from_json(&text).map_err(|e| e.to_string())?
+            clip::Config::from_json(&text).map_err(|e| e.to_string())?
         } else {
             std::fs::copy(fixture.join("config.json"), out.join("config.json")).map_err(|e| e.to_string())?;
-            clip::config::Config::from_json(&config).map_err(|e| e.to_string())?
+            clip::Config::from_json(&config).map_err(|e| e.to_string())?
         };
         let bytes = synth::clip_checkpoint(&config, synth::CLIP_FIXTURE_SEED).map_err(|e| e.to_string())?;
         // Write then rename: an interrupted run never leaves a file that looks complete.

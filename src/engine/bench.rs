@@ -4,7 +4,7 @@
 
 use super::bert::{BertModel, Config};
 use super::flops::bert_flops;
-use super::pipeline::attention_model::collect_captures;
+use super::pipeline::collect_captures;
 use super::synth::bert_checkpoint;
 use super::Result;
 

@@ -1,10 +1,8 @@
 //! Matmul FLOP counts (2·m·n·k over every matmul of a forward pass), for the benchmarks' GFLOP/s figures
 //! (`nlu-lab-dev bench`, tests/bench_web.rs, the worker's benchmark requests). Feature `bench` only.
 
-use std::time::Duration;
-
 use super::bert;
-use super::clip::config as clip;
+use super::clip;
 
 /// Multiply-add count of one forward pass (2·m·n·k over all matmuls), for GFLOP/s figures.
 pub fn bert_flops(cfg: &bert::Config, n: usize) -> f64 {
@@ -27,8 +25,4 @@ pub fn clip_flops(cfg: &clip::Config, captions: usize, n: usize) -> f64 {
     let vision = tower(v.hidden_size, v.intermediate_size, v.num_hidden_layers, v.num_tokens()) + patch;
     let text = tower(t.hidden_size, t.intermediate_size, t.num_hidden_layers, n) * captions as f64;
     vision + text
-}
-
-pub fn gflops(flops: f64, elapsed: Duration) -> f64 {
-    flops / elapsed.as_secs_f64() / 1e9
 }

@@ -1,10 +1,12 @@
-//! The browser-free core.
+//! The browser-free core. Only what the command line, the browser entry points and the tests use is public;
+//! the rest is `pub(crate)`, so that unused code gets a warning.
 
-pub mod activation;
+pub(crate) mod activation;
 pub mod attention;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod bert;
+pub mod caption_pairs;
 pub mod catalogue;
 pub mod clip;
 pub mod error;
@@ -12,12 +14,12 @@ pub mod error;
 pub mod flops;
 pub mod image_prep;
 pub mod kernels;
-pub mod nn;
+pub(crate) mod nn;
 pub mod pipeline;
-pub mod safetensors_stream;
+pub(crate) mod safetensors_stream;
 pub mod standalone;
 #[cfg(feature = "bench")]
 pub mod synth;
-pub mod tokenize;
+pub(crate) mod tokenize;
 
 pub use error::{Error, Result};

@@ -203,7 +203,7 @@ pub fn safetensors_bytes(specs: &[TensorSpec], seed: u64) -> Result<Vec<u8>> {
 }
 
 /// A CLIP checkpoint (transformers `CLIPModel` names) with synthetic weights for `config`.
-pub fn clip_checkpoint(config: &clip::config::Config, seed: u64) -> Result<Vec<u8>> {
+pub fn clip_checkpoint(config: &clip::Config, seed: u64) -> Result<Vec<u8>> {
     let specs = record_tensors(|vb| clip::ClipModel::load(vb, config.clone()))?;
     safetensors_bytes(&specs, seed)
 }

@@ -5,55 +5,52 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::export::format_bytes;
-use crate::web::messages::{Request, Response};
-use crate::web::store::{Estimate, StoredFile};
-use crate::web::worker_client;
+use super::local_files::LocalFiles;
+use super::state::CacheState;
+use crate::web::store::StoredFile;
+use crate::web::worker_client::{self, WorkerError};
 
-/// Stored files, refreshed after each change; shared with the model selectors (to mark what is cached).
-#[derive(Clone, Copy)]
-pub struct CacheState {
-    pub files: RwSignal<Vec<StoredFile>>,
-    pub estimate: RwSignal<Option<Estimate>>,
+/// What a button of the panel asks the worker.
+#[derive(Clone, Debug)]
+enum CacheCall {
+    Verify { repo: String, revision: String, file: String },
+    DeleteModel { repo: String, revision: String },
+    DeleteAll,
+    CancelDownloads,
 }
 
-impl CacheState {
-    pub fn new() -> Self {
-        let state = Self { files: RwSignal::new(vec![]), estimate: RwSignal::new(None) };
-        state.refresh();
-        state
-    }
-
-    pub fn refresh(self) {
-        spawn_local(async move {
-            if let Response::CacheFiles(files) = worker_client::request(Request::CacheList, |_| {}).await {
-                self.files.set(files);
+impl CacheCall {
+    /// Do it; the message to show.
+    async fn run(self) -> Result<String, WorkerError> {
+        Ok(match self {
+            CacheCall::Verify { repo, revision, file } => match worker_client::cache_verify(repo, revision, file).await? {
+                Some(true) => "The stored bytes still match their sha256.".into(),
+                Some(false) => "Damaged: the stored bytes no longer match. Delete the model and download it again.".into(),
+                None => "That file is not stored.".into(),
+            },
+            CacheCall::DeleteModel { repo, revision } => {
+                worker_client::cache_delete_model(repo, revision).await?;
+                "Deleted.".into()
             }
-            if let Response::CacheEstimate(e) = worker_client::request(Request::CacheEstimate, |_| {}).await {
-                self.estimate.set(Some(e));
+            CacheCall::DeleteAll => {
+                worker_client::cache_delete_all().await?;
+                "Everything deleted.".into()
             }
-        });
-    }
-
-    /// Whether every weight file of `repo` is stored (so it starts without the network).
-    pub fn has_model(&self, repo: &str) -> bool {
-        self.files.with(|fs| fs.iter().any(|f| f.repo == repo && f.file == "model.safetensors"))
+            CacheCall::CancelDownloads => {
+                worker_client::cancel_downloads().await?;
+                "Downloads cancelled; what arrived is kept for later.".into()
+            }
+        })
     }
 }
 
 #[component]
-pub fn CachePanel(state: CacheState) -> impl IntoView {
+pub fn CachePanel() -> impl IntoView {
+    let state = CacheState::expect();
     let message = RwSignal::new(None::<String>);
-    let run = move |request: Request, done: &'static str| {
+    let run = move |call: CacheCall| {
         spawn_local(async move {
-            match worker_client::request(request, |_| {}).await {
-                Response::Error(e) => message.set(Some(e)),
-                Response::CacheVerified(Some(true)) => message.set(Some("The stored bytes still match their sha256.".into())),
-                Response::CacheVerified(Some(false)) => {
-                    message.set(Some("Damaged: the stored bytes no longer match. Delete the model and download it again.".into()))
-                }
-                Response::CacheVerified(None) => message.set(Some("That file is not stored.".into())),
-                _ => message.set(Some(done.into())),
-            }
+            message.set(Some(call.run().await.unwrap_or_else(|e| e.to_string())));
             state.refresh();
         });
     };
@@ -85,7 +82,7 @@ pub fn CachePanel(state: CacheState) -> impl IntoView {
                         let (r, v, name) = (f.repo.clone(), f.revision.clone(), f.file.clone());
                         view! {
                             <li>{format!("{} — {}{}", f.file, format_bytes(f.size), if f.sha256_checked { ", sha256 checked" } else { ", size checked" })}
-                                " " <button type="button" on:click=move |_| run(Request::CacheVerify { repo: r.clone(), revision: v.clone(), file: name.clone() }, "")>"Re-verify"</button></li>
+                                " " <button type="button" on:click=move |_| run(CacheCall::Verify { repo: r.clone(), revision: v.clone(), file: name.clone() })>"Re-verify"</button></li>
                         }
                     })
                     .collect_view();
@@ -94,7 +91,7 @@ pub fn CachePanel(state: CacheState) -> impl IntoView {
                         <td><strong>{repo.clone()}</strong><br/><span class="hint">{format!("revision {revision}")}</span><ul>{file_items}</ul></td>
                         <td class="num">{format_bytes(total)}</td>
                         <td><button type="button" data-testid="delete-model"
-                            on:click=move |_| run(Request::CacheDeleteModel { repo: r1.clone(), revision: v1.clone() }, "Deleted.")>"Delete"</button></td>
+                            on:click=move |_| run(CacheCall::DeleteModel { repo: r1.clone(), revision: v1.clone() })>"Delete"</button></td>
                     </tr>
                 }
             })
@@ -112,11 +109,11 @@ pub fn CachePanel(state: CacheState) -> impl IntoView {
             <div class="export-bar">
                 <button type="button" on:click=move |_| state.refresh()>"Refresh"</button>
                 <button type="button" on:click=keep>"Keep models (persistent storage)"</button>
-                <button type="button" data-testid="delete-all" on:click=move |_| run(Request::CacheDeleteAll, "Everything deleted.")>"Delete all"</button>
-                <button type="button" on:click=move |_| run(Request::CancelDownloads, "Downloads cancelled; what arrived is kept for later.")>"Cancel downloads"</button>
+                <button type="button" data-testid="delete-all" on:click=move |_| run(CacheCall::DeleteAll)>"Delete all"</button>
+                <button type="button" on:click=move |_| run(CacheCall::CancelDownloads)>"Cancel downloads"</button>
             </div>
             {move || message.get().map(|m| view! { <p role="status" data-testid="cache-message">{m}</p> })}
-            <super::local_files::LocalFiles cache=state />
+            <LocalFiles />
         </details>
     }
 }

@@ -11,9 +11,10 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::export;
 use super::head_view::HeadView;
-use crate::engine::attention::matrix::MatrixOptions;
-use crate::engine::attention::Pick;
-use crate::engine::pipeline::clip_classifier::ClipResult;
+use super::state::{self, pick_from_value, GuideProgress};
+use crate::engine::attention::{MatrixOptions, Pick};
+use crate::engine::caption_pairs::{is_confusing, top_probability};
+use crate::engine::pipeline::ClipResult;
 
 fn context(canvas: &web_sys::HtmlCanvasElement) -> Option<web_sys::CanvasRenderingContext2d> {
     canvas.get_context("2d").ok().flatten().map(|c| c.unchecked_into())
@@ -32,38 +33,41 @@ fn draw_heatmap(canvas: &web_sys::HtmlCanvasElement, values: &[f32], grid: usize
     }
 }
 
+/// The heatmap's layer: one layer's attention, or the attention rolled out across all layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HeatmapLayer {
+    Rollout,
+    One(usize),
+}
+
 #[component]
 pub fn VisionHeatmap(result: Arc<ClipResult>) -> impl IntoView {
     let overlay = NodeRef::<leptos::html::Canvas>::new();
     let va = &result.vision_attention;
     let (layers, heads) = (va.num_layers, va.num_heads);
-    // Layer: usize::MAX = rollout across layers; head: usize::MAX = mean over heads.
-    let layer = RwSignal::new(usize::MAX);
-    let head = RwSignal::new(usize::MAX);
+    let layer = RwSignal::new(HeatmapLayer::Rollout);
+    let head = RwSignal::new(Pick::Mean);
     let r = result.clone();
     Effect::new(move |_| {
-        let (l, h) = (layer.get(), head.get());
         let va = &r.vision_attention;
-        let values = if l == usize::MAX {
-            va.rollout_heatmap()
-        } else {
-            let pick = |x: usize| if x == usize::MAX { Pick::Mean } else { Pick::One(x) };
-            va.cls_heatmap(pick(l), pick(h))
+        let values = match layer.get() {
+            HeatmapLayer::Rollout => va.rollout_heatmap(),
+            HeatmapLayer::One(l) => va.cls_heatmap(Pick::One(l), head.get()),
         };
         if let Some(c) = overlay.get() {
             draw_heatmap(&c, &values, va.grid);
         }
     });
-    let parse = |v: String| v.parse().unwrap_or(usize::MAX);
+    let parse_layer = |v: String| v.parse().map_or(HeatmapLayer::Rollout, HeatmapLayer::One);
     view! {
         <div class="heatmap">
             <div class="controls">
-                <label>"Layer " <select data-testid="vision-layer" on:change=move |ev| layer.set(parse(event_target_value(&ev)))>
+                <label>"Layer " <select data-testid="vision-layer" on:change=move |ev| layer.set(parse_layer(event_target_value(&ev)))>
                     <option value="rollout">"rollout (all layers)"</option>
                     {(0..layers).map(|l| view! { <option value=l.to_string()>{l.to_string()}</option> }).collect_view()}
                 </select></label>
-                <label>" Head " <select data-testid="vision-head" prop:disabled=move || layer.get() == usize::MAX
-                    on:change=move |ev| head.set(parse(event_target_value(&ev)))>
+                <label>" Head " <select data-testid="vision-head" prop:disabled=move || layer.get() == HeatmapLayer::Rollout
+                    on:change=move |ev| head.set(pick_from_value(&event_target_value(&ev)))>
                     <option value="mean">"mean"</option>
                     {(0..heads).map(|h| view! { <option value=h.to_string()>{h.to_string()}</option> }).collect_view()}
                 </select></label>
@@ -78,7 +82,7 @@ pub fn VisionHeatmap(result: Arc<ClipResult>) -> impl IntoView {
 #[component]
 pub fn CaptionAttention(result: Arc<ClipResult>) -> impl IntoView {
     let caption = RwSignal::new(0usize);
-    let layer = RwSignal::new(0usize);
+    let layer = RwSignal::new(Pick::One(0));
     let heads = result.text_attention.first().map_or(0, |d| d.num_heads);
     let active = RwSignal::new(vec![true; heads]);
     let options = Signal::derive(MatrixOptions::default);
@@ -108,16 +112,17 @@ async fn sha256_hex(bytes: &[u8]) -> Result<String, String> {
 pub fn SubmissionExport(result: Arc<ClipResult>, image: Arc<Vec<u8>>, revision: &'static str, crop: NodeRef<leptos::html::Canvas>) -> impl IntoView {
     let message = RwSignal::new(None::<String>);
     // A successful hand-in is the guide's last step.
-    let guide = super::guide::progress();
+    let guide = GuideProgress::get();
     let report = move |outcome: Result<(), String>| {
         if outcome.is_ok() {
-            super::guide::mark(guide, |g| g.exported);
+            state::mark(guide, |g| g.exported);
         }
         message.set(outcome.err());
     };
     let (r1, r2, img) = (result.clone(), result, image);
     let json = move |_| {
         let (r, img) = (r1.clone(), img.clone());
+        let top = top_probability(&r.probs);
         spawn_local(async move {
             let outcome = async {
                 let sha = sha256_hex(&img).await?;
@@ -130,8 +135,8 @@ pub fn SubmissionExport(result: Arc<ClipResult>, image: Arc<Vec<u8>>, revision: 
                     "probabilities": r.probs,
                     "logits": r.logits,
                     "cosines": r.cosines,
-                    "top_probability": r.probs.iter().copied().fold(0.0f32, f32::max),
-                    "confusing": r.probs.iter().copied().fold(0.0f32, f32::max) < super::clip_lab::CONFUSING_BELOW,
+                    "top_probability": top,
+                    "confusing": is_confusing(top),
                 });
                 export::download("clip-submission.json", "application/json", serde_json::to_string_pretty(&doc).unwrap_or_default().as_bytes())
             }

@@ -106,13 +106,6 @@ pub fn canvas_png(canvas: &web_sys::HtmlCanvasElement) -> Result<Vec<u8>, String
     Ok(binary.chars().map(|c| c as u8).collect())
 }
 
-/// "Downloading model.safetensors: 12.3 MB of 86.7 MB (14 %)" for a worker's progress message.
-pub fn progress_text(progress: &crate::web::messages::Response) -> Option<String> {
-    let crate::web::messages::Response::Progress { file, done, total } = progress else { return None };
-    let of = total.map(|t| format!(" of {} ({:.0} %)", format_bytes(t), *done as f64 * 100.0 / t.max(1) as f64));
-    Some(format!("Downloading {file}: {}{}", format_bytes(*done), of.unwrap_or_default()))
-}
-
 pub fn format_bytes(b: u64) -> String {
     if b >= 1 << 20 {
         format!("{:.1} MB", b as f64 / (1u64 << 20) as f64)

@@ -5,58 +5,11 @@
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::clip_lab::CONFUSING_BELOW;
-use super::Tab;
+use super::state::{GuideProgress, Tab};
+use crate::engine::caption_pairs::is_confusing;
 
 /// A sentence where attention has something to show: "it" refers back to "animal".
 pub const SUGGESTED_SENTENCE: &str = "The animal didn't cross the street because it was too tired.";
-
-/// What the student has done so far, set by the labs (given as context by the app; absent in embed mode).
-#[derive(Clone, Copy)]
-pub struct GuideProgress {
-    pub sentence_chosen: RwSignal<bool>,
-    pub attention_ran: RwSignal<bool>,
-    pub neuron_opened: RwSignal<bool>,
-    pub heads_compared: RwSignal<bool>,
-    pub image_chosen: RwSignal<bool>,
-    pub captions_written: RwSignal<bool>,
-    /// The top probability of the last classification.
-    pub clip_top: RwSignal<Option<f32>>,
-    pub exported: RwSignal<bool>,
-    /// A sentence the guide asks the attention lab to put in its input.
-    pub suggested_sentence: RwSignal<Option<String>>,
-}
-
-impl GuideProgress {
-    pub fn new() -> Self {
-        Self {
-            sentence_chosen: RwSignal::new(false),
-            attention_ran: RwSignal::new(false),
-            neuron_opened: RwSignal::new(false),
-            heads_compared: RwSignal::new(false),
-            image_chosen: RwSignal::new(false),
-            captions_written: RwSignal::new(false),
-            clip_top: RwSignal::new(None),
-            exported: RwSignal::new(false),
-            suggested_sentence: RwSignal::new(None),
-        }
-    }
-}
-
-/// The guide's progress, when the app provides it (a lab calls this while it is being built).
-pub fn progress() -> Option<GuideProgress> {
-    use_context::<GuideProgress>()
-}
-
-/// Set a flag in the guide's progress, if there is a guide (no-op in embed mode).
-pub fn mark(guide: Option<GuideProgress>, flag: impl Fn(&GuideProgress) -> RwSignal<bool>) {
-    if let Some(g) = guide {
-        let f = flag(&g);
-        if !f.get_untracked() {
-            f.set(true);
-        }
-    }
-}
 
 /// Show `tab`, then (once it is drawn) focus `selector` and scroll it to the middle of the screen. `missing` tells
 /// whether the control was not there (yet), so the step can say what to do first.
@@ -166,7 +119,7 @@ pub fn Guide(tab: RwSignal<Tab>, progress: GuideProgress) -> impl IntoView {
                         on:click=move |_| go_to(tab, Tab::Clip, "#classify", RwSignal::new(false))>"Go to Classify"</button>
                 </Step>
                 <Step id="confusing" title="4. Iterate until the top is below 0.6"
-                    done=Signal::derive(move || g.clip_top.get().is_some_and(|t| t < CONFUSING_BELOW))>
+                    done=Signal::derive(move || g.clip_top.get().is_some_and(is_confusing))>
                     <p>"Change the captions (or the image) and classify again until no caption gets 0.6 or more. "{top_text}</p>
                     <p>"Stuck? The caption search scores many candidates at once and ranks the pairs; “Use this pair” takes one."</p>
                     <button type="button" data-testid="guide-go-search"

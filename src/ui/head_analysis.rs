@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
-use crate::engine::attention::stats::Statistic;
+use crate::engine::attention::Statistic;
 use crate::engine::attention::AttentionData;
 
 #[component]

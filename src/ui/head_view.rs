@@ -8,8 +8,8 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use super::draw::{head_colour, sized_context, stroke_lines, Columns, Stroke};
-use crate::engine::attention::matrix::{Label, Matrix, MatrixOptions, PairFilter};
-use crate::engine::attention::{AttentionData, Pick};
+use super::state::{pick_from_value, pick_value};
+use crate::engine::attention::{AttentionData, Label, Matrix, MatrixOptions, PairFilter, Pick};
 
 /// Above this many lines (tokens × tokens × heads) they are drawn on a canvas under the SVG, not as SVG elements:
 /// 144 tokens as SVG took 2.2 s per layer change, and 512 would stall the page. A hovered token's lines (at most
@@ -40,9 +40,6 @@ fn token_column(labels: &[Label], geometry: Columns, hover: RwSignal<Option<Hove
         .collect_view()
 }
 
-/// The layer selector's "mean of all layers".
-pub const MEAN_LAYER: usize = usize::MAX;
-
 /// Heads get their colour; the mean of the heads (index `num_heads`) is drawn in the text colour.
 fn line_colour(h: usize, num_heads: usize) -> &'static str {
     if h == num_heads { "currentColor" } else { head_colour(h) }
@@ -62,8 +59,8 @@ enum Hover {
 pub fn HeadView(
     data: Arc<AttentionData>,
     options: Signal<MatrixOptions>,
-    /// Shared with the model view and head analysis, which open a layer/head here.
-    layer: RwSignal<usize>,
+    /// One layer, or the mean of all; shared with the model view and head analysis, which open a layer/head here.
+    layer: RwSignal<Pick>,
     /// Which heads are drawn (`num_heads` long).
     active: RwSignal<Vec<bool>>,
     /// Keep, per row, the strongest lines that make up this share of the attention (1 = all).
@@ -83,10 +80,7 @@ pub fn HeadView(
         let data = data.clone();
         Memo::new(move |_| {
             let opts = MatrixOptions { filter: filter.get(), ..options.get() };
-            let l = match layer.get() {
-                MEAN_LAYER => Pick::Mean,
-                l => Pick::One(l),
-            };
+            let l = layer.get();
             let top = top_mass.get();
             let mut ms: Vec<Matrix> = (0..num_heads).map(|h| data.matrix(l, Pick::One(h), &opts)).collect();
             if top < 1.0 {
@@ -285,8 +279,8 @@ pub fn HeadView(
         <div class="head-view-panel">
             <div class="controls">
                 <label>"Layer "
-                    <select data-testid="layer" on:change=move |ev| layer.set(event_target_value(&ev).parse().unwrap_or(MEAN_LAYER))
-                        prop:value=move || match layer.get() { MEAN_LAYER => "mean".to_string(), l => l.to_string() }>
+                    <select data-testid="layer" on:change=move |ev| layer.set(pick_from_value(&event_target_value(&ev)))
+                        prop:value=move || pick_value(layer.get())>
                         {(0..num_layers).map(|l| view! { <option value=l.to_string()>{l.to_string()}</option> }).collect_view()}
                         <option value="mean">"mean of all layers"</option>
                     </select>

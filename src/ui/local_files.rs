@@ -5,10 +5,9 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::cache_panel::CacheState;
 use super::export::format_bytes;
+use super::state::CacheState;
 use crate::engine::catalogue::{self, CatalogueEntry};
-use crate::web::messages::{Request, Response};
 use crate::web::worker_client;
 
 /// The files of `entry` found among the chosen ones (by file name, wherever they sit in a folder), or what is missing.
@@ -34,7 +33,8 @@ fn file_list(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
 }
 
 #[component]
-pub fn LocalFiles(cache: CacheState) -> impl IntoView {
+pub fn LocalFiles() -> impl IntoView {
+    let cache = CacheState::expect();
     let model = RwSignal::new(catalogue::CATALOGUE[0].repo.to_string());
     let message = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -58,21 +58,17 @@ pub fn LocalFiles(cache: CacheState) -> impl IntoView {
         }
         busy.set(true);
         spawn_local(async move {
-            let request = Request::ImportLocal { repo: entry.repo.into(), revision: entry.revision.into(), files: urls.clone() };
-            let answer = worker_client::request(request, move |p| {
-                if let Response::Progress { file, done, total } = p {
-                    let of = total.map(|t| format!(" of {}", format_bytes(t))).unwrap_or_default();
-                    message.set(Some(format!("Storing {file}: {}{of}", format_bytes(*done))));
-                }
+            let answer = worker_client::import_local(entry.repo.into(), entry.revision.into(), urls.clone(), move |p| {
+                let of = p.total.map(|t| format!(" of {}", format_bytes(t))).unwrap_or_default();
+                message.set(Some(format!("Storing {}: {}{of}", p.file, format_bytes(p.done))));
             })
             .await;
             for (_, url) in &urls {
                 let _ = web_sys::Url::revoke_object_url(url);
             }
             message.set(Some(match answer {
-                Response::CacheDone => format!("{} is stored from your files; it now starts without the network.", entry.display_name),
-                Response::Error(e) => format!("Not stored: {e}"),
-                other => format!("Not stored: unexpected answer {other:?}"),
+                Ok(()) => format!("{} is stored from your files; it now starts without the network.", entry.display_name),
+                Err(e) => format!("Not stored: {e}"),
             }));
             busy.set(false);
             cache.refresh();

@@ -14,8 +14,12 @@ mod head_view;
 mod local_files;
 mod model_view;
 mod neuron_view;
+mod state;
+mod task;
 
 use leptos::prelude::*;
+
+use state::{CacheState, GuideProgress, Tab};
 
 pub use attention_lab::AttentionLab;
 pub use clip_lab::ClipLab;
@@ -51,12 +55,6 @@ fn ThemeToggle() -> impl IntoView {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Tab {
-    Attention,
-    Clip,
-}
-
 #[component]
 pub fn App() -> impl IntoView {
     crate::web::worker_client::warm_up();
@@ -64,9 +62,9 @@ pub fn App() -> impl IntoView {
         return EmbeddedApp(EmbeddedAppProps { view }).into_any();
     }
     let tab = RwSignal::new(Tab::Attention);
-    let cache = cache_panel::CacheState::new();
-    let progress = guide::GuideProgress::new();
-    provide_context(progress);
+    // Given as context: the labs, the cache panel and the views take them from there.
+    CacheState::provide();
+    let progress = GuideProgress::provide();
     // A course page can link straight to the walkthrough with `?guide`.
     let guide_open = RwSignal::new(crate::web::permalink::param("guide").is_some());
     view! {
@@ -87,9 +85,9 @@ pub fn App() -> impl IntoView {
         <div class="app-body" class:with-guide=move || guide_open.get()>
             <main>
                 // Both labs stay mounted so switching tabs keeps what the student typed.
-                <div hidden=move || tab.get() != Tab::Attention><AttentionLab cache=cache /></div>
-                <div hidden=move || tab.get() != Tab::Clip><ClipLab cache=cache /></div>
-                <cache_panel::CachePanel state=cache />
+                <div hidden=move || tab.get() != Tab::Attention><AttentionLab /></div>
+                <div hidden=move || tab.get() != Tab::Clip><ClipLab /></div>
+                <cache_panel::CachePanel />
             </main>
             // Kept mounted (only hidden) so the check marks survive closing and reopening it.
             <div class="guide-column" hidden=move || !guide_open.get()><guide::Guide tab=tab progress=progress /></div>
@@ -105,13 +103,13 @@ fn EmbeddedApp(view: embed::EmbedView) -> impl IntoView {
     if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
         let _ = body.set_attribute("data-embed", view.key());
     }
-    // The labs show which models are stored; embedded, that list is not shown but the labs still take it.
-    let cache = cache_panel::CacheState::new();
+    // The labs mark which models are stored; embedded, that list is not shown but the labs still read it.
+    CacheState::provide();
     view! {
         <main class="embed-main">
             {match view {
-                embed::EmbedView::Clip => view! { <ClipLab cache=cache embed=true /> }.into_any(),
-                attention => view! { <AttentionLab cache=cache embed=attention /> }.into_any(),
+                embed::EmbedView::Clip => view! { <ClipLab embed=true /> }.into_any(),
+                attention => view! { <AttentionLab embed=attention /> }.into_any(),
             }}
             <embed::OpenFullLink />
         </main>

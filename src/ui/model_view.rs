@@ -6,7 +6,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use super::draw::{head_colour, sized_context, stroke_lines, Stroke};
-use crate::engine::attention::matrix::MatrixOptions;
+use crate::engine::attention::MatrixOptions;
 use crate::engine::attention::{AttentionData, Pick};
 
 const CELL: f64 = 84.0;

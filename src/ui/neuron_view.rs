@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
+use super::state::{self, GuideProgress};
 use crate::engine::attention::AttentionData;
 
 fn cell_colour(v: f32, scale: f32) -> String {
@@ -36,8 +37,8 @@ pub fn NeuronView(
     let layer = RwSignal::new(start_layer);
     let head = RwSignal::new(start_head);
     // Choosing a layer, head or token is the guide's "opened Q/K/q×k".
-    let guide = super::guide::progress();
-    let used = move || super::guide::mark(guide, |g| g.neuron_opened);
+    let guide = GuideProgress::get();
+    let used = move || state::mark(guide, |g| g.neuron_opened);
     let token = RwSignal::new(1usize.min(data.len() - 1));
     let (num_layers, num_heads) = (data.num_layers, data.num_heads);
     let tokens = data.tokens.clone();

@@ -13,10 +13,10 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::download::{fetch_stored, stream_weights};
 use super::js::{memory_bytes, now_ms};
-use crate::engine::pipeline::clip_classifier::ClipClassifier;
+use crate::engine::pipeline::ClipClassifier;
 use crate::engine::flops::{bert_flops, clip_flops};
 use crate::engine::image_prep::PreparedImage;
-use crate::engine::pipeline::attention_model::{collect_captures, AttentionModel};
+use crate::engine::pipeline::{collect_captures, AttentionModel};
 
 #[derive(Deserialize)]
 struct Message {

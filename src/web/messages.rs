@@ -9,8 +9,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
 use crate::engine::attention::AttentionData;
-use crate::engine::pipeline::clip_classifier::ClipResult;
-use crate::engine::tokenize::Encoded;
+use crate::engine::pipeline::ClipResult;
 use crate::web::store::{Estimate, StoredFile};
 
 /// Where a model's files come from: `<hub>/<repo>/resolve/<revision>/<file>`.
@@ -23,8 +22,6 @@ pub struct ModelSource {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
-    /// Tokenize with the model's tokenizer (fetched by the worker on first use).
-    Tokenize { source: ModelSource, text: String, text_b: Option<String> },
     /// Fetch (or reuse) a BERT-family checkpoint and run it.
     Attention { source: ModelSource, text: String, text_b: Option<String>, queries_keys: bool },
     /// Fetch (or reuse) a CLIP checkpoint and score the captions against the image (its file bytes).
@@ -53,7 +50,6 @@ pub enum Response {
     Ready,
     /// Download or load progress for a request still running.
     Progress { file: String, done: u64, total: Option<u64> },
-    Tokens(Encoded),
     /// `load_ms`: reading (or downloading) and building the model, 0 when it was already loaded. `memory_bytes`: the
     /// worker's wasm memory afterwards — it never shrinks, so this is its peak so far.
     Attention { data: AttentionData, forward_ms: f64, load_ms: f64, memory_bytes: u64 },

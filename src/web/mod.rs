@@ -1,7 +1,7 @@
 //! Browser glue: how the UI thread and the inference worker talk, where weights come from.
 
 #[cfg(feature = "bench")]
-pub mod bench_requests;
+pub(crate) mod bench_requests;
 pub mod cache_requests;
 pub mod download;
 pub mod fetch;
@@ -9,7 +9,7 @@ pub mod hub;
 pub mod js;
 pub mod messages;
 pub mod models;
-pub mod permalink;
+pub(crate) mod permalink;
 pub mod store;
 pub mod worker;
-pub mod worker_client;
+pub(crate) mod worker_client;

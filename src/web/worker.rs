@@ -33,11 +33,6 @@ fn progress(id: u32) -> impl Fn(&str, u64, Option<u64>) {
 async fn handle(id: u32, request: Request) -> Response {
     let result: Result<Response, String> = async {
         match request {
-            Request::Tokenize { source, text, text_b } => {
-                let tokenizer = models::tokenizer(&source, &progress(id)).await?;
-                let encoded = tokenizer.encode(&text, text_b.as_deref(), 512).map_err(|e| e.to_string())?;
-                Ok(Response::Tokens(encoded))
-            }
             Request::Attention { source, text, text_b, queries_keys } => {
                 let (model, load_ms) = models::attention_model(&source, &progress(id)).await?;
                 let start = now_ms();

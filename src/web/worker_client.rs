@@ -1,4 +1,5 @@
-//! The UI thread's side of the inference worker: start it, send a request, await its answer.
+//! The UI thread's side of the inference worker: start it, send a request, await its answer. The UI calls the
+//! typed functions at the end (`attention`, `classify`, the cache calls), each a `Result<_, WorkerError>`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -9,7 +10,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, Worker};
 
-use super::messages::{decode, encode, Envelope, Request, Response};
+use super::messages::{decode, encode, Envelope, ModelSource, Request, Response};
+use super::store::{Estimate, StoredFile};
+use crate::engine::attention::AttentionData;
+use crate::engine::pipeline::ClipResult;
 
 /// The worker's loader script, relative to the page (works under any sub-path).
 const WORKER_SCRIPT: &str = "worker.js";
@@ -260,7 +264,7 @@ pub fn warm_up() {
 }
 
 /// Send a request and wait for its final response; `on_progress` sees each progress message on the way.
-pub async fn request(body: Request, on_progress: impl Fn(&Response) + 'static) -> Response {
+async fn request(body: Request, on_progress: impl Fn(&Response) + 'static) -> Response {
     let client = match client() {
         Ok(c) => c,
         Err(e) => return Response::Error(e),
@@ -282,4 +286,155 @@ pub async fn request(body: Request, on_progress: impl Fn(&Response) + 'static) -
         client.borrow_mut().queued.push(envelope);
     }
     answer.await.unwrap_or_else(|_| Response::Error("the inference worker stopped".into()))
+}
+
+/// Why a call to the worker failed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkerError {
+    /// The worker (or starting or reaching it) failed with this message, written for the student.
+    Failed(String),
+    /// The worker answered with something other than what the request asks for (a bug): that answer.
+    Unexpected(String),
+}
+
+impl std::fmt::Display for WorkerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkerError::Failed(message) => f.write_str(message),
+            WorkerError::Unexpected(answer) => write!(f, "unexpected answer from the worker: {answer}"),
+        }
+    }
+}
+
+impl std::error::Error for WorkerError {}
+
+/// The failure in an answer that is not the one expected.
+fn failure(answer: Response) -> WorkerError {
+    match answer {
+        Response::Error(message) => WorkerError::Failed(message),
+        other => WorkerError::Unexpected(format!("{other:?}")),
+    }
+}
+
+/// A download (or load) step of a request still running: `done` bytes of `file`, out of `total` when known.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Progress<'a> {
+    pub file: &'a str,
+    pub done: u64,
+    pub total: Option<u64>,
+}
+
+/// Pass only the progress messages on, typed.
+fn progress_only(on_progress: impl Fn(Progress<'_>) + 'static) -> impl Fn(&Response) + 'static {
+    move |answer: &Response| {
+        if let Response::Progress { file, done, total } = answer {
+            on_progress(Progress { file, done: *done, total: *total });
+        }
+    }
+}
+
+/// What a model run cost.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunStats {
+    pub forward_ms: f64,
+    /// Reading (or downloading) and building the model; 0 when it was already loaded.
+    pub load_ms: f64,
+    /// The worker's wasm memory afterwards: it never shrinks, so this is its peak so far.
+    pub memory_bytes: u64,
+    /// The threads the worker computed on.
+    pub threads: usize,
+}
+
+/// A model's output with what it cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Computed<T> {
+    pub output: T,
+    pub stats: RunStats,
+}
+
+/// Run a BERT-family model on `text` (and `text_b`), with its queries and keys (for the neuron view).
+pub async fn attention(
+    source: ModelSource,
+    text: String,
+    text_b: Option<String>,
+    on_progress: impl Fn(Progress<'_>) + 'static,
+) -> Result<Computed<AttentionData>, WorkerError> {
+    let body = Request::Attention { source, text, text_b, queries_keys: true };
+    match request(body, progress_only(on_progress)).await {
+        Response::Attention { data, forward_ms, load_ms, memory_bytes } => {
+            Ok(Computed { output: data, stats: RunStats { forward_ms, load_ms, memory_bytes, threads: threads() } })
+        }
+        other => Err(failure(other)),
+    }
+}
+
+/// Score `captions` against an image (its file bytes) with a CLIP model.
+pub async fn classify(
+    source: ModelSource,
+    image: Vec<u8>,
+    captions: Vec<String>,
+    on_progress: impl Fn(Progress<'_>) + 'static,
+) -> Result<Computed<Box<ClipResult>>, WorkerError> {
+    match request(Request::Classify { source, image, captions }, progress_only(on_progress)).await {
+        Response::Clip { result, forward_ms, load_ms, memory_bytes } => {
+            Ok(Computed { output: result, stats: RunStats { forward_ms, load_ms, memory_bytes, threads: threads() } })
+        }
+        other => Err(failure(other)),
+    }
+}
+
+/// Every complete file in the weights store, sorted by repo, revision, file.
+pub async fn cache_list() -> Result<Vec<StoredFile>, WorkerError> {
+    match request(Request::CacheList, |_| {}).await {
+        Response::CacheFiles(files) => Ok(files),
+        other => Err(failure(other)),
+    }
+}
+
+/// Storage used and allowed for this origin.
+pub async fn cache_estimate() -> Result<Estimate, WorkerError> {
+    match request(Request::CacheEstimate, |_| {}).await {
+        Response::CacheEstimate(estimate) => Ok(estimate),
+        other => Err(failure(other)),
+    }
+}
+
+/// Re-hash a stored file: `None` when it is not stored, else whether it still matches its recorded sha256.
+pub async fn cache_verify(repo: String, revision: String, file: String) -> Result<Option<bool>, WorkerError> {
+    match request(Request::CacheVerify { repo, revision, file }, |_| {}).await {
+        Response::CacheVerified(outcome) => Ok(outcome),
+        other => Err(failure(other)),
+    }
+}
+
+async fn done(body: Request, on_progress: impl Fn(Progress<'_>) + 'static) -> Result<(), WorkerError> {
+    match request(body, progress_only(on_progress)).await {
+        Response::CacheDone => Ok(()),
+        other => Err(failure(other)),
+    }
+}
+
+/// Delete a model's files at a revision, complete or partial.
+pub async fn cache_delete_model(repo: String, revision: String) -> Result<(), WorkerError> {
+    done(Request::CacheDeleteModel { repo, revision }, |_| {}).await
+}
+
+/// Delete everything in the weights store.
+pub async fn cache_delete_all() -> Result<(), WorkerError> {
+    done(Request::CacheDeleteAll, |_| {}).await
+}
+
+/// Cancel every download in progress (what arrived is kept for a resume).
+pub async fn cancel_downloads() -> Result<(), WorkerError> {
+    done(Request::CancelDownloads, |_| {}).await
+}
+
+/// Store a model's files from the user's computer (`files`: name and a `blob:` URL for it), checked like a download.
+pub async fn import_local(
+    repo: String,
+    revision: String,
+    files: Vec<(String, String)>,
+    on_progress: impl Fn(Progress<'_>) + 'static,
+) -> Result<(), WorkerError> {
+    done(Request::ImportLocal { repo, revision, files }, on_progress).await
 }

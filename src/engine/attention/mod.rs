@@ -6,16 +6,21 @@
 //! live beside it: [`stats`] (means over layers and heads, what each head does), [`neuron`] (one query against
 //! every key), and for CLIP's image tower [`vision`] with its [`rollout`].
 
-pub mod matrix;
-pub mod neuron;
-pub mod rollout;
-pub mod stats;
-pub mod vision;
+mod matrix;
+mod neuron;
+mod rollout;
+mod stats;
+mod vision;
+
+pub use matrix::{Label, Matrix, MatrixOptions, PairFilter};
+pub use neuron::NeuronView;
+pub use rollout::{attention_rollout, cls_to_patches};
+pub use stats::{mean_attention, HeadStats, Statistic};
+pub use vision::VisionAttention;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use self::stats::mean_attention;
 use super::tokenize::Encoded;
 use super::{Error, Result};
 

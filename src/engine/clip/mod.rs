@@ -9,18 +9,20 @@
 //! [`ClipModel`] is the network; [`crate::engine::pipeline::clip_classifier`] adds the tokenizer and the image
 //! preprocessing.
 
-pub mod config;
-pub mod encoder;
-pub mod text_model;
-pub mod vision_model;
+mod config;
+mod encoder;
+mod text_model;
+mod vision_model;
+
+pub use config::{Config, TextConfig, VisionConfig};
+pub use text_model::pooled_position;
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{linear_no_bias, Linear, VarBuilder};
 
-use self::config::Config;
-use self::text_model::{pooled_position, TextTransformer};
+use self::text_model::TextTransformer;
 use self::vision_model::VisionTransformer;
-use super::attention::vision::VisionAttention;
+use super::attention::VisionAttention;
 use super::{Error, Result};
 
 /// The captions' side of a comparison.

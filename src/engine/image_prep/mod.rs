@@ -20,10 +20,14 @@
 //! decoded. Mirrors transformers' processor:
 //! https://github.com/huggingface/transformers/blob/main/src/transformers/models/clip/image_processing_clip.py
 
-pub mod config;
-pub mod format;
+mod config;
+mod format;
 mod jpeg;
-pub mod resample;
+mod resample;
+
+pub use config::{PreprocessConfig, ResizeTo, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD};
+pub use format::{detect_format, header_dimensions};
+pub use resample::{resample_window, Resample};
 
 use std::io::Cursor;
 
@@ -31,9 +35,7 @@ use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 use serde::{Deserialize, Serialize};
 
-use self::config::{PreprocessConfig, ResizeTo};
-use self::format::{detect_format, header_dimensions, jpeg_truncated};
-use self::resample::resample_window;
+use self::format::jpeg_truncated;
 use super::{Error, Result};
 
 /// Larger images are refused before decoding (from the sizes in the file header).

@@ -4,11 +4,11 @@
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::attention::vision::VisionAttention;
+use crate::engine::attention::VisionAttention;
 use crate::engine::attention::AttentionData;
-use crate::engine::clip::config::Config;
+use crate::engine::clip::Config;
 use crate::engine::clip::ClipModel;
-use crate::engine::image_prep::config::{PreprocessConfig, ResizeTo};
+use crate::engine::image_prep::{PreprocessConfig, ResizeTo};
 use crate::engine::image_prep::{self, ImageInfo, PreparedImage};
 use crate::engine::tokenize::{Encoded, TextTokenizer};
 use crate::engine::{Error, Result};

@@ -1,5 +1,8 @@
 //! App-level wrappers around the models: a checkpoint's files in, what the views show out.
 //! [`attention_model`] for the BERT family's attention, [`clip_classifier`] for CLIP's caption probabilities.
 
-pub mod attention_model;
-pub mod clip_classifier;
+mod attention_model;
+mod clip_classifier;
+
+pub use attention_model::{collect_captures, AttentionModel, CheckpointFiles};
+pub use clip_classifier::{Caption, ClipClassifier, ClipFiles, ClipResult, MAX_CAPTIONS};

@@ -1,0 +1,124 @@
+//! State shared across the app's components: which lab is shown, what the weights store holds, and the guide's
+//! progress. The app provides the stored models and the guide as context (an embedded lab has no guide), so the
+//! labs, the cache panel and the views take them from there instead of through every level's props.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::engine::attention::Pick;
+use crate::engine::catalogue::CatalogueEntry;
+use crate::web::store::{Estimate, StoredFile};
+use crate::web::worker_client;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Attention,
+    Clip,
+}
+
+/// Stored files, refreshed after each change; shared with the model selectors (to mark what is cached).
+#[derive(Clone, Copy)]
+pub struct CacheState {
+    pub files: RwSignal<Vec<StoredFile>>,
+    pub estimate: RwSignal<Option<Estimate>>,
+}
+
+impl CacheState {
+    /// A fresh state (read from the worker straight away), given as context to everything under the caller.
+    pub fn provide() -> Self {
+        let state = Self { files: RwSignal::new(vec![]), estimate: RwSignal::new(None) };
+        state.refresh();
+        provide_context(state);
+        state
+    }
+
+    /// The state the app provides.
+    pub fn expect() -> Self {
+        expect_context::<Self>()
+    }
+
+    pub fn refresh(self) {
+        spawn_local(async move {
+            if let Ok(files) = worker_client::cache_list().await {
+                self.files.set(files);
+            }
+            if let Ok(estimate) = worker_client::cache_estimate().await {
+                self.estimate.set(Some(estimate));
+            }
+        });
+    }
+
+    /// Whether every weight file of `repo` is stored (so it starts without the network).
+    pub fn has_model(&self, repo: &str) -> bool {
+        self.files.with(|fs| fs.iter().any(|f| f.repo == repo && f.file == "model.safetensors"))
+    }
+
+    /// A model selector's option text: name, download size, and whether it is stored.
+    pub fn model_label(&self, entry: &CatalogueEntry) -> String {
+        let stored = if self.has_model(entry.repo) { " · stored, works offline" } else { "" };
+        format!("{} — {} MB{stored}", entry.display_name, entry.download_mb)
+    }
+}
+
+/// What the student has done so far, set by the labs (given as context by the app; absent in embed mode).
+#[derive(Clone, Copy)]
+pub struct GuideProgress {
+    pub sentence_chosen: RwSignal<bool>,
+    pub attention_ran: RwSignal<bool>,
+    pub neuron_opened: RwSignal<bool>,
+    pub heads_compared: RwSignal<bool>,
+    pub image_chosen: RwSignal<bool>,
+    pub captions_written: RwSignal<bool>,
+    /// The top probability of the last classification.
+    pub clip_top: RwSignal<Option<f32>>,
+    pub exported: RwSignal<bool>,
+    /// A sentence the guide asks the attention lab to put in its input.
+    pub suggested_sentence: RwSignal<Option<String>>,
+}
+
+impl GuideProgress {
+    /// A fresh progress, given as context to everything under the caller.
+    pub fn provide() -> Self {
+        let progress = Self {
+            sentence_chosen: RwSignal::new(false),
+            attention_ran: RwSignal::new(false),
+            neuron_opened: RwSignal::new(false),
+            heads_compared: RwSignal::new(false),
+            image_chosen: RwSignal::new(false),
+            captions_written: RwSignal::new(false),
+            clip_top: RwSignal::new(None),
+            exported: RwSignal::new(false),
+            suggested_sentence: RwSignal::new(None),
+        };
+        provide_context(progress);
+        progress
+    }
+
+    /// The guide's progress, when the app provides it (a component calls this while it is being built).
+    pub fn get() -> Option<Self> {
+        use_context::<Self>()
+    }
+}
+
+/// Set a flag in the guide's progress, if there is a guide (no-op in embed mode).
+pub fn mark(guide: Option<GuideProgress>, flag: impl Fn(&GuideProgress) -> RwSignal<bool>) {
+    if let Some(g) = guide {
+        let f = flag(&g);
+        if !f.get_untracked() {
+            f.set(true);
+        }
+    }
+}
+
+/// A layer or head as an `<option>` value: its number, or "mean".
+pub fn pick_value(pick: Pick) -> String {
+    match pick {
+        Pick::One(i) => i.to_string(),
+        Pick::Mean => "mean".into(),
+    }
+}
+
+/// The layer or head an `<option>` value names: a number, anything else the mean.
+pub fn pick_from_value(value: &str) -> Pick {
+    value.parse().map_or(Pick::Mean, Pick::One)
+}
