@@ -47,6 +47,14 @@ fn text(path: &str) -> String {
 
 /// The tiny CLIP, generated once per test binary and loaded the way the app loads a downloaded checkpoint:
 /// safetensors bytes written to a file, read back, handed to `ClipClassifier::load`.
+/// The fixture's tokenizer and preprocessor with `config_json` and these weights.
+fn load_tiny_clip(name: &str, config_json: &str, safetensors: &[u8]) -> ClipClassifier {
+    let tokenizer = read(fixture(&format!("{DIR}/tokenizer.json")));
+    let preprocessor = text(&format!("{DIR}/preprocessor_config.json"));
+    let files = ClipFiles { config_json, tokenizer_json: &tokenizer, preprocessor_config_json: &preprocessor, safetensors };
+    ClipClassifier::load(name, &files).unwrap()
+}
+
 fn fx() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
@@ -66,15 +74,7 @@ fn fx() -> &'static Fixture {
         let kernel = st.tensor("vision_model.embeddings.patch_embedding.weight").unwrap();
         let patch_kernel =
             Tensor::from_raw_buffer(kernel.data(), candle_core::DType::F32, kernel.shape(), &Device::Cpu).unwrap();
-        let tokenizer = read(fixture(&format!("{DIR}/tokenizer.json")));
-        let preprocessor = text(&format!("{DIR}/preprocessor_config.json"));
-        let files = ClipFiles {
-            config_json: &config_json,
-            tokenizer_json: &tokenizer,
-            preprocessor_config_json: &preprocessor,
-            safetensors: &bytes,
-        };
-        let lab = ClipClassifier::load("tiny-clip-b32", &files).unwrap();
+        let lab = load_tiny_clip("tiny-clip-b32", &config_json, &bytes);
         println!(
             "synthetic checkpoint: {} tensors, {:.0} MB, generated in {:.2?}, ready in {:.2?}",
             specs.len(),
@@ -433,16 +433,7 @@ fn a_one_element_logit_scale_loads_like_the_scalar() {
     let bytes = synth::safetensors_bytes(&specs, CLIP_FIXTURE_SEED).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     assert_eq!(st.tensor("logit_scale").unwrap().shape(), [1]);
-    let config_json = text(&format!("{DIR}/config.json"));
-    let tokenizer = read(fixture(&format!("{DIR}/tokenizer.json")));
-    let preprocessor = text(&format!("{DIR}/preprocessor_config.json"));
-    let files = ClipFiles {
-        config_json: &config_json,
-        tokenizer_json: &tokenizer,
-        preprocessor_config_json: &preprocessor,
-        safetensors: &bytes,
-    };
-    let lab = ClipClassifier::load("tiny-clip-b32, [1] logit_scale", &files).unwrap();
+    let lab = load_tiny_clip("tiny-clip-b32, [1] logit_scale", &text(&format!("{DIR}/config.json")), &bytes);
     assert_eq!(lab.model.logit_scale, fx().lab.model.logit_scale);
     assert_eq!(lab.model.temperature(), fx().lab.model.temperature());
     let captions = ["a photo of a cat", "a photo of a rocket"];

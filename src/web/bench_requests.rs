@@ -13,10 +13,9 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::download::{fetch_stored, stream_weights};
 use super::js::{memory_bytes, now_ms};
-use crate::engine::pipeline::ClipClassifier;
 use crate::engine::flops::{bert_flops, clip_flops};
 use crate::engine::image_prep::PreparedImage;
-use crate::engine::pipeline::{collect_captures, AttentionModel};
+use crate::engine::pipeline::{collect_captures, AttentionModel, ClipClassifier};
 
 #[derive(Deserialize)]
 struct Message {

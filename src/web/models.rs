@@ -7,8 +7,7 @@ use std::rc::Rc;
 use super::download::{fetch_stored, stream_weights};
 use super::js::now_ms;
 use super::messages::ModelSource;
-use crate::engine::pipeline::AttentionModel;
-use crate::engine::pipeline::ClipClassifier;
+use crate::engine::pipeline::{AttentionModel, ClipClassifier};
 use crate::engine::tokenize::TextTokenizer;
 
 /// `(file, done, total)` while a file is read from the store or downloaded into it.
