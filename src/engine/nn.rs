@@ -1,5 +1,8 @@
 //! Building blocks shared by the encoders (BERT family and CLIP): multi-head self-attention that hands back what
 //! the views draw — the attention probabilities and the per-head queries and keys.
+//! Mirrors transformers' eager attention (`BertSelfAttention` / `eager_attention_forward`,
+//! https://github.com/huggingface/transformers/blob/main/src/transformers/models/bert/modeling_bert.py, and
+//! `CLIPAttention` in models/clip/modeling_clip.py), which is what `output_attentions=True` returns.
 
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{linear, VarBuilder};

@@ -1,4 +1,5 @@
-//! The neuron view's numbers: how one token's query meets every key in one head (as bertviz's neuron view).
+//! The neuron view's numbers: how one token's query meets every key in one head (as bertviz's neuron view,
+//! https://github.com/jessevig/bertviz/blob/master/bertviz/neuron_view.py: query, key, q×k, q·k/√d, softmax).
 
 use serde::{Deserialize, Serialize};
 

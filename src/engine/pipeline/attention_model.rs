@@ -1,4 +1,5 @@
-//! A checkpoint ready to answer "what does attention look like for this text?": tokenizer + encoder together.
+//! A checkpoint ready to answer "what does attention look like for this text?": tokenizer + encoder together, as
+//! transformers' `AutoTokenizer` + `AutoModel(..., output_attentions=True)` (the goldens in tests/fixtures/).
 
 use candle_nn::VarBuilder;
 
