@@ -13,6 +13,9 @@ for a in "$@"; do
   if [ "$a" = --bundle-models ]; then export NLU_LAB_BUNDLE_MODELS=1; else args+=("$a"); fi
 done
 if [ "${NLU_LAB_BUNDLE_MODELS:-0}" = 1 ]; then bash scripts/fetch_models.sh; fi
+# The page and the worker compare this before talking (a tab left open across a deploy); one id per commit, so a
+# rebuild of the same commit reuses the compiled crate.
+export NLU_LAB_BUILD_ID="${NLU_LAB_BUILD_ID:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo dev)}"
 # npm's binaryen first: Debian's wasm-opt 108 produces a wasm that validates but breaks in Chromium.
 export PATH="$PWD/node_modules/.bin:$PATH"
 dist=dist

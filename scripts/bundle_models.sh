@@ -13,7 +13,7 @@ cache="${NLU_LAB_CACHE:-$repo_root/.cache}/models"
 
 # repo, revision (the catalogue's, src/engine/catalogue.rs), folder in the cache. Only MiniLM: the one model
 # fetch_models.sh can fetch here (a CLIP would add 605 MB to the site).
-models=("sentence-transformers/all-MiniLM-L6-v2 main all-MiniLM-L6-v2")
+models=("sentence-transformers/all-MiniLM-L6-v2 1110a243fdf4706b3f48f1d95db1a4f5529b4d41 all-MiniLM-L6-v2")
 repos=()
 for m in "${models[@]}"; do
   read -r repo revision dir <<<"$m"

@@ -67,9 +67,13 @@ native_lane() {
 wasm_tests() {
   local hub_root hub_pid rc
   hub_root=$(mktemp -d)
-  mkdir -p "$hub_root/sentence-transformers/all-MiniLM-L6-v2"
-  for f in config.json tokenizer.json model.safetensors; do
-    ln -s "$CACHE/models/all-MiniLM-L6-v2/$f" "$hub_root/sentence-transformers/all-MiniLM-L6-v2/$f"
+  # MiniLM under its own name (pinned in the catalogue) and under one the catalogue does not know (unpinned; the
+  # tests that delete a whole model use it).
+  for repo in sentence-transformers/all-MiniLM-L6-v2 nlu-lab-test/minilm-copy; do
+    mkdir -p "$hub_root/$repo"
+    for f in config.json tokenizer.json model.safetensors; do
+      ln -s "$CACHE/models/all-MiniLM-L6-v2/$f" "$hub_root/$repo/$f"
+    done
   done
   node tests/hub/hub.mjs --root "$hub_root" --port 0 > "$hub_root.log" 2>&1 &
   hub_pid=$!

@@ -1,15 +1,19 @@
 //! The weights store and the downloader, in headless Chromium, *inside a dedicated worker* (where the app runs them),
 //! against the loopback hub (started by scripts/test.sh; its URL baked in at compile time) and its fault injection.
-//! Each test uses its own revision (the hub ignores it, the store keys on it), so tests do not see each other's files.
+//! Each test uses its own revision (the hub ignores it, the store keys on it), so tests do not see each other's files;
+//! those that delete a whole model use a copy of MiniLM under another name (COPY), served by the same hub.
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use nlu_lab::web::cache_requests;
-use nlu_lab::web::download::{download, fetch_stored, Cancel, DownloadError, DownloadOptions};
-use nlu_lab::web::messages::{Request, Response};
-use nlu_lab::web::store::{estimate, map_js_error, persist, FileKey, Store, StoreError, PERSIST_PAGE_ONLY};
+use nlu_lab::engine::catalogue;
+use nlu_lab::web::download::{download, fetch_stored, Cancel, DownloadError, DownloadOptions, MAX_FILE_BYTES, MAX_JSON_BYTES};
+use nlu_lab::web::messages::{ModelSource, Request, Response};
+use nlu_lab::web::store::{
+    estimate, map_js_error, persist, FileKey, Partial, Store, StoreError, StoredFile, PERSIST_PAGE_ONLY, PINNED,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use wasm_bindgen::JsCast;
@@ -24,6 +28,14 @@ const WEIGHTS_SIZE: u64 = 90_868_376;
 const WEIGHTS_SHA: &str = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
 const TOKENIZER_SIZE: u64 = 466_247;
 const CONFIG_SIZE: u64 = 612;
+const TOKENIZER_SHA: &str = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037";
+/// The same files under a name the catalogue does not know (scripts/test.sh links it into the hub's root).
+const COPY: &str = "nlu-lab-test/minilm-copy";
+
+/// The catalogue's (pinned) revision of MiniLM.
+fn pinned_revision() -> &'static str {
+    catalogue::find(REPO).unwrap().revision
+}
 
 fn hub() -> &'static str {
     let Some(hub) = option_env!("NLU_LAB_TEST_HUB") else {
@@ -78,8 +90,23 @@ fn requests_for(stats: &Value, revision: &str, file: &str) -> u64 {
     stats["requests"][path].as_u64().unwrap_or(0)
 }
 
+/// The origin the loopback hub's bytes are kept under.
+fn origin() -> &'static str {
+    hub().trim_end_matches('/')
+}
+
 fn key(revision: &str, file: &str) -> FileKey {
-    FileKey::new(REPO, revision, file)
+    FileKey::new(REPO, revision, file, origin())
+}
+
+/// The complete copy a request to the loopback hub would get (unpinned lookup), if any.
+async fn stored(store: &Store, key: &FileKey) -> Option<StoredFile> {
+    store.lookup(key, false).await.unwrap()
+}
+
+async fn stored_bytes_of(store: &Store, key: &FileKey) -> Vec<u8> {
+    let manifest = stored(store, key).await.unwrap_or_else(|| panic!("{key} is not stored"));
+    store.get_file(&manifest).await.unwrap()
 }
 
 fn fast_options() -> DownloadOptions {
@@ -107,9 +134,18 @@ fn assert_rises_to(seen: &Progress, size: u64) {
 
 /// Nothing marked complete, and the store agrees.
 async fn assert_not_stored(store: &Store, key: &FileKey) {
-    assert_eq!(store.manifest(key).await.unwrap(), None, "{key} must have no manifest");
-    assert_eq!(store.get_file(key).await.unwrap(), None);
+    assert_eq!(store.lookup(key, true).await.unwrap(), None, "{key} must have no manifest");
     assert!(!store.list().await.unwrap().iter().any(|f| f.key() == *key));
+}
+
+/// Chunks that tile the file: each starts where the one before ended, and they add up to `size`.
+async fn assert_chunks_tile(store: &Store, key: &FileKey, size: u64) {
+    let mut next = 0;
+    for offset in store.chunk_offsets(key).await.unwrap() {
+        assert_eq!(offset, next, "{key}: a chunk at {offset} overlaps or leaves a gap (expected {next})");
+        next += store.chunk(key, offset).await.unwrap().unwrap().length() as u64;
+    }
+    assert_eq!(next, size, "{key}: the chunks hold {next} bytes");
 }
 
 fn wasm_memory_mb() -> f64 {
@@ -126,31 +162,33 @@ async fn minilm_is_downloaded_once_then_served_from_indexeddb() {
     let memory_before = wasm_memory_mb();
     let (seen, on_progress) = recorder();
     let start = now();
-    let bytes = fetch_stored(hub(), REPO, "main", WEIGHTS, &on_progress).await.unwrap();
+    let (bytes, provenance) = fetch_stored(hub(), REPO, pinned_revision(), WEIGHTS, &on_progress).await.unwrap();
     let download_ms = now() - start;
+    assert!(provenance.verified && provenance.warning.is_none(), "{provenance:?}");
     assert_eq!(bytes.len() as u64, WEIGHTS_SIZE);
     assert_eq!(sha256(&bytes), WEIGHTS_SHA);
     assert_rises_to(&seen, WEIGHTS_SIZE);
     drop(bytes);
 
     let store = Store::shared().await.unwrap();
-    let manifest = store.manifest(&key("main", WEIGHTS)).await.unwrap().expect("a manifest");
-    assert_eq!((manifest.size, manifest.sha256.as_str(), manifest.sha256_checked), (WEIGHTS_SIZE, WEIGHTS_SHA, true));
+    let manifest = store.manifest_in(REPO, pinned_revision(), WEIGHTS, PINNED).await.unwrap().expect("a manifest");
+    assert_eq!((manifest.size, manifest.sha256.as_str(), manifest.verified), (WEIGHTS_SIZE, WEIGHTS_SHA, true));
+    assert_eq!(manifest.origin, origin(), "the chunks stay under the hub that served them");
 
-    // The small files: sizes from the catalogue, sha256 from the hub's paths-info.
+    // The small files: pinned too.
     for (file, size) in [("config.json", CONFIG_SIZE), ("tokenizer.json", TOKENIZER_SIZE)] {
-        let bytes = fetch_stored(hub(), REPO, "main", file, &|_, _| {}).await.unwrap();
+        let (bytes, provenance) = fetch_stored(hub(), REPO, pinned_revision(), file, &|_, _| {}).await.unwrap();
         assert_eq!(bytes.len() as u64, size);
-        assert!(store.manifest(&key("main", file)).await.unwrap().unwrap().sha256_checked, "{file}: hub sha256 used");
+        assert!(provenance.verified, "{file}");
     }
 
     control("DELETE", "/__stats", None).await;
     let start = now();
-    let again = fetch_stored(hub(), REPO, "main", WEIGHTS, &|_, _| {}).await.unwrap();
+    let (again, _) = fetch_stored(hub(), REPO, pinned_revision(), WEIGHTS, &|_, _| {}).await.unwrap();
     let read_ms = now() - start;
     assert_eq!(sha256(&again), WEIGHTS_SHA);
     for file in ["config.json", "tokenizer.json"] {
-        fetch_stored(hub(), REPO, "main", file, &|_, _| {}).await.unwrap();
+        fetch_stored(hub(), REPO, pinned_revision(), file, &|_, _| {}).await.unwrap();
     }
     assert_eq!(stats().await["totalRequests"], 0, "the second time, nothing is asked of the hub");
     log(&format!(
@@ -177,8 +215,9 @@ async fn cut_downloads_resume_with_range_requests_to_identical_bytes() {
     // Resumed, not restarted: little more than the file went over the wire.
     assert!(stats["bytesSent"].as_u64().unwrap() < WEIGHTS_SIZE * 11 / 10, "{stats}");
     assert_rises_to(&seen, WEIGHTS_SIZE);
-    let bytes = store.get_file(&key).await.unwrap().unwrap();
+    let bytes = stored_bytes_of(&store, &key).await;
     assert_eq!((bytes.len() as u64, sha256(&bytes).as_str()), (WEIGHTS_SIZE, WEIGHTS_SHA));
+    assert_chunks_tile(&store, &key, WEIGHTS_SIZE).await;
     store.delete_file(&key).await.unwrap();
 }
 
@@ -225,11 +264,12 @@ async fn a_spliced_file_failing_its_checksum_is_downloaded_once_more() {
     let k = key("t-splice", "tokenizer.json");
     let options = DownloadOptions { stall_timeout_ms: 300, ..fast_options() };
     let manifest = download(&store, hub(), &k, &options, &|_, _| {}).await.unwrap();
-    assert!(manifest.sha256_checked);
+    assert_eq!(manifest.sha256, TOKENIZER_SHA, "the hub's own sha256 (paths-info) caught the splice");
+    assert!(!manifest.verified, "a hub vouching for its own bytes does not make them verified");
     let stats = stats().await;
     assert_eq!(requests_for(&stats, "t-splice", "tokenizer.json"), 3, "stalled, resumed, then from scratch: {stats}");
     assert_eq!(stats["rangeRequests"], 1);
-    assert_eq!(store.verify(&k).await.unwrap(), Some(true));
+    assert_eq!(store.verify(&manifest).await.unwrap(), Some(true));
 }
 
 #[wasm_bindgen_test]
@@ -286,10 +326,11 @@ async fn all_bytes_stored_but_no_manifest_completes_through_416() {
     control("DELETE", "/__stats", None).await;
     let manifest = download(&store, hub(), &k, &options(), &|_, _| {}).await.unwrap();
     assert_eq!(manifest.size, CONFIG_SIZE);
-    assert!(!manifest.sha256_checked, "no sha256 was known: only the size was checked");
+    assert!(!manifest.verified, "no sha256 was known: only the size was checked");
     let stats = stats().await;
     assert_eq!((stats["rangeRequests"].as_u64(), stats["bytesSent"].as_u64()), (Some(1), Some(0)), "{stats}");
-    let bytes = store.get_file(&k).await.unwrap().unwrap();
+    assert_eq!(stats["ifRangeRequests"], 1, "the resume carried If-Range: {stats}");
+    let bytes = store.get_file(&manifest).await.unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap()["hidden_size"], 384);
 }
 
@@ -316,9 +357,12 @@ async fn a_cancelled_download_keeps_its_part_and_resumes() {
 
     fresh_hub().await;
     let manifest = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap();
-    assert!(manifest.sha256_checked);
-    assert_eq!(stats().await["rangeRequests"], 1, "resumed from byte {kept}");
-    assert_eq!(store.get_file(&k).await.unwrap().unwrap().len() as u64, TOKENIZER_SIZE);
+    assert_eq!(manifest.sha256, TOKENIZER_SHA);
+    let stats = stats().await;
+    assert_eq!(stats["rangeRequests"], 1, "resumed from byte {kept}");
+    assert_eq!((stats["ifRangeRequests"].as_u64(), stats["ifRangeMismatches"].as_u64()), (Some(1), Some(0)), "{stats}");
+    assert_eq!(store.get_file(&manifest).await.unwrap().len() as u64, TOKENIZER_SIZE);
+    assert_chunks_tile(&store, &k, TOKENIZER_SIZE).await;
 }
 
 #[wasm_bindgen_test]
@@ -328,7 +372,7 @@ async fn two_requests_for_one_file_download_it_once() {
         fetch_stored(hub(), REPO, "t-twice", "tokenizer.json", &|_, _| {}),
         fetch_stored(hub(), REPO, "t-twice", "tokenizer.json", &|_, _| {}),
     );
-    assert_eq!(a.unwrap(), b.unwrap());
+    assert_eq!(a.unwrap().0, b.unwrap().0);
     assert_eq!(requests_for(&stats().await, "t-twice", "tokenizer.json"), 1);
 }
 
@@ -337,16 +381,17 @@ async fn verify_and_damage_are_detected() {
     fresh_hub().await;
     let store = Store::shared().await.unwrap();
     let k = key("t-verify", "config.json");
-    download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap();
-    assert_eq!(store.verify(&k).await.unwrap(), Some(true));
-    assert_eq!(store.verify(&key("t-verify", "absent.json")).await.unwrap(), None);
+    let manifest = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap();
+    assert_eq!(store.verify(&manifest).await.unwrap(), Some(true));
+    let absent = StoredFile { file: "absent.json".into(), ..manifest.clone() };
+    assert_eq!(store.verify(&absent).await.unwrap(), None);
     store.put_chunk(&k, 0, &[b'x'; CONFIG_SIZE as usize]).await.unwrap();
-    assert_eq!(store.verify(&k).await.unwrap(), Some(false), "a changed byte is found");
+    assert_eq!(store.verify(&manifest).await.unwrap(), Some(false), "a changed byte is found");
     store.truncate(&k, 0).await.unwrap();
-    let err = store.get_file(&k).await.unwrap_err();
+    let err = store.get_file(&manifest).await.unwrap_err();
     assert!(matches!(err, StoreError::Damaged(..)), "{err}");
     // The worker's path repairs it: a damaged copy is downloaded again.
-    let bytes = fetch_stored(hub(), REPO, "t-verify", "config.json", &|_, _| {}).await.unwrap();
+    let (bytes, _) = fetch_stored(hub(), REPO, "t-verify", "config.json", &|_, _| {}).await.unwrap();
     assert_eq!(bytes.len() as u64, CONFIG_SIZE);
 }
 
@@ -354,32 +399,192 @@ async fn verify_and_damage_are_detected() {
 async fn delete_frees_the_entries() {
     fresh_hub().await;
     let store = Store::shared().await.unwrap();
-    for revision in ["t-delete", "t-keep"] {
+    let copy = |revision: &str, file: &str| FileKey::new(COPY, revision, file, origin());
+    for revision in ["t-delete", "t-delete-2"] {
         for file in ["config.json", "tokenizer.json"] {
-            download(&store, hub(), &key(revision, file), &fast_options(), &|_, _| {}).await.unwrap();
+            download(&store, hub(), &copy(revision, file), &fast_options(), &|_, _| {}).await.unwrap();
         }
     }
+    download(&store, hub(), &key("t-keep", "config.json"), &fast_options(), &|_, _| {}).await.unwrap();
     // And a partial download, which must go too.
     // (A stall rather than a cut: after a reset the browser may drop bytes it had not handed over yet.)
     set_faults(json!({ "match": "tokenizer.json", "stall": { "afterBytes": 100_000 } })).await;
-    let partial = key("t-delete", "tokenizer.json");
+    let partial = copy("t-delete", "tokenizer.json");
     store.delete_file(&partial).await.unwrap();
     let options = DownloadOptions { max_retries: 0, stall_timeout_ms: 300, ..fast_options() };
     assert!(download(&store, hub(), &partial, &options, &|_, _| {}).await.is_err());
     assert_eq!(store.stored_bytes(&partial).await.unwrap(), 100_000);
 
-    let count = |revision: &'static str| {
+    let count = |repo: &'static str| {
         let store = store.clone();
-        async move { store.list().await.unwrap().iter().filter(|f| f.revision == revision).count() }
+        async move { store.list().await.unwrap().iter().filter(|f| f.repo == repo).count() }
     };
-    assert_eq!((count("t-delete").await, count("t-keep").await), (1, 2));
-    store.delete_model(REPO, "t-delete").await.unwrap();
-    assert_eq!((count("t-delete").await, count("t-keep").await), (0, 2));
-    for file in ["config.json", "tokenizer.json"] {
-        assert!(store.chunk_offsets(&key("t-delete", file)).await.unwrap().is_empty(), "{file}: chunks deleted");
-        assert_eq!(store.partial(&key("t-delete", file)).await.unwrap(), None);
+    assert_eq!(count(COPY).await, 3);
+    let Ok(Response::CacheDone) = cache_requests::handle(Request::CacheDeleteModel { repo: COPY.into() }).await else {
+        panic!("delete failed")
+    };
+    assert_eq!(count(COPY).await, 0);
+    for revision in ["t-delete", "t-delete-2"] {
+        for file in ["config.json", "tokenizer.json"] {
+            assert!(store.chunk_offsets(&copy(revision, file)).await.unwrap().is_empty(), "{file}: chunks deleted");
+            assert_eq!(store.partial(&copy(revision, file)).await.unwrap(), None);
+        }
     }
-    assert!(!store.chunk_offsets(&key("t-keep", "config.json")).await.unwrap().is_empty(), "another revision stays");
+    assert!(store.files_of_model(COPY).await.unwrap().is_empty());
+    assert!(stored(&store, &key("t-keep", "config.json")).await.is_some(), "another model stays");
+}
+
+/// A model deleted while one of its files downloads: the download stops, nothing of it stays (no manifest, no
+/// chunk, no partial record), and the request says why.
+#[wasm_bindgen_test]
+async fn deleting_a_model_while_it_downloads_cancels_and_leaves_nothing() {
+    fresh_hub().await;
+    set_faults(json!({ "match": "minilm-copy/model.safetensors", "slow": { "bytesPerSecond": 4_000_000 } })).await;
+    let store = Store::shared().await.unwrap();
+    let weights = FileKey::new(COPY, "t-del-dl", WEIGHTS, origin());
+    let (fetched, deleted) = futures::join!(fetch_stored(hub(), COPY, "t-del-dl", WEIGHTS, &|_, _| {}), async {
+        // Past the first 8 MiB chunk, so that chunks were committed before the deletion.
+        gloo::timers::future::TimeoutFuture::new(3_000).await;
+        let before = store.chunk_offsets(&weights).await.unwrap().len();
+        (before, cache_requests::handle(Request::CacheDeleteModel { repo: COPY.into() }).await)
+    });
+    let (chunks_before, deleted) = deleted;
+    assert!(chunks_before >= 1, "the download had stored {chunks_before} chunks when the deletion came");
+    assert!(matches!(deleted, Ok(Response::CacheDone)), "{deleted:?}");
+    let err = fetched.unwrap_err();
+    assert!(err.contains("deleted"), "{err}");
+    assert_not_stored(&store, &weights).await;
+    assert!(store.chunk_offsets(&weights).await.unwrap().is_empty(), "no chunk survives the deletion");
+    assert_eq!(store.partial(&weights).await.unwrap(), None);
+    assert!(store.files_of_model(COPY).await.unwrap().is_empty());
+    let sent = stats().await["bytesSent"].as_u64().unwrap();
+    log(&format!("deleted while downloading: {chunks_before} chunks stored before, {sent} bytes sent, nothing kept"));
+}
+
+/// Two writers left an overlapping chunk (one at 0 of 300 000 bytes, one at 100 000): the resume keeps the first,
+/// truncates from the overlapping one's offset (not from the contiguous length, which would keep it), and completes
+/// the file from 300 000 on.
+#[wasm_bindgen_test]
+async fn an_overlapping_chunk_is_truncated_from_its_own_offset() {
+    fresh_hub().await;
+    let store = Store::shared().await.unwrap();
+    let k = key("t-overlap", "tokenizer.json");
+    store.delete_file(&k).await.unwrap();
+    let (whole, _) = fetch_stored(hub(), REPO, "t-overlap-source", "tokenizer.json", &|_, _| {}).await.unwrap();
+    store.put_chunk(&k, 0, &whole[..300_000]).await.unwrap();
+    store.put_chunk(&k, 100_000, &whole[100_000..400_000]).await.unwrap();
+    let etag = format!("\"{TOKENIZER_SHA}\"");
+    store.set_partial(&k, &Partial { size: Some(TOKENIZER_SIZE), etag: Some(etag), last_modified: None }).await.unwrap();
+    control("DELETE", "/__stats", None).await;
+    let manifest = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap();
+    assert_eq!(manifest.sha256, TOKENIZER_SHA);
+    assert_chunks_tile(&store, &k, TOKENIZER_SIZE).await;
+    let stats = stats().await;
+    assert_eq!(stats["bytesSent"].as_u64(), Some(TOKENIZER_SIZE - 300_000), "resumed at 300 000: {stats}");
+}
+
+/// The first response is cut, and its ETag is not the file's any more when the download resumes (the file changed
+/// on the server): If-Range gets the whole file (200), which replaces the part instead of being spliced onto it.
+/// The cut part is also corrupt, so a splice would show in the sha256; no sha256 is known to the download.
+#[wasm_bindgen_test]
+async fn a_file_that_changed_on_the_server_restarts_instead_of_splicing() {
+    fresh_hub().await;
+    set_faults(json!({ "match": "tokenizer.json", "times": 1, "etag": "\"an-older-version\"",
+        "corrupt": { "offset": 1000 }, "cut": { "afterBytes": 150_000 } }))
+    .await;
+    let store = Store::shared().await.unwrap();
+    let k = key("t-if-range", "tokenizer.json");
+    let options = DownloadOptions { ask_hub: false, ..fast_options() };
+    let manifest = download(&store, hub(), &k, &options, &|_, _| {}).await.unwrap();
+    assert_eq!(manifest.sha256, TOKENIZER_SHA, "not spliced onto the older version's first part");
+    let st = stats().await;
+    assert_eq!((st["ifRangeRequests"].as_u64(), st["ifRangeMismatches"].as_u64()), (Some(1), Some(1)), "{st}");
+    assert_chunks_tile(&store, &k, TOKENIZER_SIZE).await;
+
+    // With no ETag at all, Last-Modified is the validator, and an unchanged file resumes (206).
+    fresh_hub().await;
+    set_faults(json!({ "match": "tokenizer.json", "noEtag": true, "cut": { "offsets": [150_000] } })).await;
+    let k = key("t-if-range-date", "tokenizer.json");
+    let manifest = download(&store, hub(), &k, &options, &|_, _| {}).await.unwrap();
+    assert_eq!(manifest.sha256, TOKENIZER_SHA);
+    let st = stats().await;
+    assert_eq!((st["ifRangeRequests"].as_u64(), st["ifRangeMismatches"].as_u64()), (Some(1), Some(0)), "{st}");
+    assert!(st["bytesSent"].as_u64().unwrap() < TOKENIZER_SIZE + 10_000, "resumed, not restarted: {st}");
+}
+
+/// A verified copy whose sha256 is not the catalogue's pin any more is downloaded again; a stored tokenizer that
+/// does not parse is dropped and fetched again.
+#[wasm_bindgen_test]
+async fn a_stale_manifest_and_an_unparsable_file_are_fetched_again() {
+    fresh_hub().await;
+    let store = Store::shared().await.unwrap();
+    let rev = pinned_revision();
+    let k = key(rev, "config.json");
+    // A verified-looking record of other bytes (as an older catalogue would have left).
+    store.put_chunk(&k, 0, br#"{"not": "the pinned config"}"#).await.unwrap();
+    let stale = StoredFile {
+        repo: REPO.into(),
+        revision: rev.into(),
+        file: "config.json".into(),
+        origin: origin().into(),
+        size: 28,
+        sha256: "0".repeat(64),
+        verified: true,
+        stored_at: 0.0,
+    };
+    store.commit_file(&stale).await.unwrap();
+    let (bytes, provenance) = fetch_stored(hub(), REPO, rev, "config.json", &|_, _| {}).await.unwrap();
+    assert_eq!(bytes.len() as u64, CONFIG_SIZE);
+    assert!(provenance.verified);
+
+    // Garbage where a tokenizer should be, stored as an unpinned copy: the worker's loader drops and refetches it.
+    let k = key("t-garbage", "tokenizer.json");
+    store.delete_file(&k).await.unwrap();
+    store.put_chunk(&k, 0, b"{ this is not json").await.unwrap();
+    let garbage = StoredFile {
+        revision: "t-garbage".into(),
+        file: "tokenizer.json".into(),
+        size: 18,
+        sha256: sha256(b"{ this is not json"),
+        verified: false,
+        ..stale
+    };
+    store.commit_file(&garbage).await.unwrap();
+    control("DELETE", "/__stats", None).await;
+    let source = ModelSource { hub: hub().into(), repo: REPO.into(), revision: "t-garbage".into() };
+    let tokenizer = nlu_lab::web::models::tokenizer(&source, &|_, _, _| {}).await.unwrap();
+    assert_eq!(tokenizer.encode("hello world", None, 512).unwrap().tokens, ["[CLS]", "hello", "world", "[SEP]"]);
+    assert_eq!(requests_for(&stats().await, "t-garbage", "tokenizer.json"), 1, "fetched once more");
+}
+
+/// A hub that sends more than the file, announces 2^64 − 1 bytes, or a JSON file of over 32 MB: each refused with a
+/// clear message, nothing stored.
+#[wasm_bindgen_test]
+async fn oversized_bodies_and_absurd_sizes_are_refused() {
+    fresh_hub().await;
+    let store = Store::shared().await.unwrap();
+    set_faults(json!({ "match": WEIGHTS, "extra": { "bytes": 100_000 } })).await;
+    let k = key("t-extra", WEIGHTS);
+    let err = download(&store, hub(), &k, &weights_options(), &|_, _| {}).await.unwrap_err();
+    assert!(matches!(err, DownloadError::Size { .. }), "{err}");
+    assert_not_stored(&store, &k).await;
+    assert!(store.chunk_offsets(&k).await.unwrap().is_empty());
+
+    for (file, cap) in [(WEIGHTS, MAX_FILE_BYTES), ("tokenizer.json", MAX_JSON_BYTES)] {
+        let huge = if file == WEIGHTS { u64::MAX.to_string() } else { (MAX_JSON_BYTES + 1).to_string() };
+        set_faults(json!({ "match": file, "announce": { "contentLength": huge } })).await;
+        let k = key("t-huge", file);
+        let start = now();
+        let err = download(&store, hub(), &k, &DownloadOptions { ask_hub: false, ..fast_options() }, &|_, _| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DownloadError::TooLarge { cap: c, .. } if c == cap), "{err}");
+        let message = err.to_string();
+        assert!(message.contains(file) && message.contains("more than any model file"), "{message}");
+        assert_not_stored(&store, &k).await;
+        assert!(store.chunk_offsets(&k).await.unwrap().is_empty());
+        log(&format!("{file} announced as {huge} bytes: refused in {:.0} ms: {message}", now() - start));
+    }
 }
 
 #[wasm_bindgen_test]
@@ -433,14 +638,15 @@ async fn estimate_and_persist_answer_in_the_worker() {
 #[wasm_bindgen_test]
 async fn cache_requests_list_verify_delete_and_cancel() {
     fresh_hub().await;
-    fetch_stored(hub(), REPO, "t-cache", "config.json", &|_, _| {}).await.unwrap();
+    fetch_stored(hub(), COPY, "t-cache", "config.json", &|_, _| {}).await.unwrap();
     let Ok(Response::CacheFiles(files)) = cache_requests::handle(Request::CacheList).await else { panic!("no list") };
-    assert!(files.iter().any(|f| f.revision == "t-cache" && f.file == "config.json" && f.size == CONFIG_SIZE));
-    let verify = Request::CacheVerify { repo: REPO.into(), revision: "t-cache".into(), file: "config.json".into() };
+    let file = files.iter().find(|f| f.revision == "t-cache" && f.file == "config.json").expect("listed").clone();
+    assert_eq!((file.size, file.verified, file.origin.as_str()), (CONFIG_SIZE, false, origin()));
+    let verify = Request::CacheVerify { file };
     assert!(matches!(cache_requests::handle(verify).await, Ok(Response::CacheVerified(Some(true)))));
     let estimate = cache_requests::handle(Request::CacheEstimate).await;
     assert!(matches!(estimate, Ok(Response::CacheEstimate(e)) if e.usage > 0 && e.quota > 0));
-    let delete = Request::CacheDeleteModel { repo: REPO.into(), revision: "t-cache".into() };
+    let delete = Request::CacheDeleteModel { repo: COPY.into() };
     assert!(matches!(cache_requests::handle(delete).await, Ok(Response::CacheDone)));
     let Ok(Response::CacheFiles(files)) = cache_requests::handle(Request::CacheList).await else { panic!("no list") };
     assert!(!files.iter().any(|f| f.revision == "t-cache"));

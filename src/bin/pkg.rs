@@ -42,6 +42,10 @@ export interface AttentionOptions extends ModelOptions {
 export interface AttentionResult {
   model: string;
   revision: string;
+  /** Every file matched the catalogue's pinned sha256. */
+  verified: boolean;
+  /** Files that did not match their pin (kept apart for the hub that served them), said for a reader. */
+  warnings: string[];
   text: string;
   textB: string | null;
   /** The model's tokens, special tokens included (n of them). */
@@ -71,6 +75,10 @@ export interface AttentionResult {
 export interface ClipResult {
   model: string;
   revision: string;
+  /** Every file matched the catalogue's pinned sha256. */
+  verified: boolean;
+  /** Files that did not match their pin (kept apart for the hub that served them), said for a reader. */
+  warnings: string[];
   captions: string[];
   /** Per caption: <|startoftext|> … <|endoftext|>, at most 77. */
   inputIds: number[][];
@@ -171,6 +179,8 @@ export interface ClipResult {
     struct AttentionMeta<'a> {
         model: &'a str,
         revision: &'a str,
+        verified: bool,
+        warnings: &'a [String],
         text: &'a str,
         text_b: Option<&'a str>,
         tokens: &'a [String],
@@ -206,13 +216,15 @@ export interface ClipResult {
         let options = read_options(&options_js, &["model", "hub", "revision", "queriesKeys", "onProgress"])?;
         let source = source(&options, Family::Encoder)?;
         let on_progress = progress_callback(&options_js);
-        let (model, load_ms) = models::attention_model(&source, &on_progress).await?;
+        let (model, trust, load_ms) = models::attention_model(&source, &on_progress).await?;
         let start = now_ms();
         let data = model.attention(&text, text_b.as_deref(), options.queries_keys).map_err(|e| e.to_string())?;
         let forward_ms = now_ms() - start;
         let result = to_js(&AttentionMeta {
             model: &data.model,
             revision: &source.revision,
+            verified: trust.verified,
+            warnings: &trust.warnings,
             text: &data.text,
             text_b: data.text_b.as_deref(),
             tokens: &data.tokens,
@@ -242,6 +254,8 @@ export interface ClipResult {
     struct ClipOut<'a> {
         model: &'a str,
         revision: &'a str,
+        verified: bool,
+        warnings: &'a [String],
         captions: &'a [String],
         input_ids: &'a [Vec<u32>],
         tokens: &'a [Vec<String>],
@@ -287,13 +301,15 @@ export interface ClipResult {
         let image = image_bytes(&image).await?;
         let source = source(&options, Family::Clip)?;
         let on_progress = progress_callback(&options_js);
-        let (model, load_ms) = models::clip_model(&source, &on_progress).await?;
+        let (model, trust, load_ms) = models::clip_model(&source, &on_progress).await?;
         let start = now_ms();
         let r = model.classify(&image, &captions).map_err(|e| e.to_string())?;
         let forward_ms = now_ms() - start;
         to_js(&ClipOut {
             model: &r.model,
             revision: &source.revision,
+            verified: trust.verified,
+            warnings: &trust.warnings,
             captions: &r.captions,
             input_ids: &r.input_ids,
             tokens: &r.tokens,

@@ -13,8 +13,8 @@ use crate::web::worker_client::{self, WorkerError};
 /// What a button of the panel asks the worker.
 #[derive(Clone, Debug)]
 enum CacheCall {
-    Verify { repo: String, revision: String, file: String },
-    DeleteModel { repo: String, revision: String },
+    Verify(StoredFile),
+    DeleteModel { repo: String },
     DeleteAll,
     CancelDownloads,
 }
@@ -23,13 +23,13 @@ impl CacheCall {
     /// Do it; the message to show.
     async fn run(self) -> Result<String, WorkerError> {
         Ok(match self {
-            CacheCall::Verify { repo, revision, file } => match worker_client::cache_verify(repo, revision, file).await? {
-                Some(true) => "The stored bytes still match their sha256.".into(),
+            CacheCall::Verify(file) => match worker_client::cache_verify(file).await? {
+                Some(true) => "The stored bytes still match the sha256 they were stored with.".into(),
                 Some(false) => "Damaged: the stored bytes no longer match. Delete the model and download it again.".into(),
                 None => "That file is not stored.".into(),
             },
-            CacheCall::DeleteModel { repo, revision } => {
-                worker_client::cache_delete_model(repo, revision).await?;
+            CacheCall::DeleteModel { repo } => {
+                worker_client::cache_delete_model(repo).await?;
                 "Deleted.".into()
             }
             CacheCall::DeleteAll => {
@@ -68,30 +68,38 @@ pub fn CachePanel() -> impl IntoView {
     };
     let rows = move || {
         let files = state.files.get();
-        let mut models: Vec<(String, String)> = files.iter().map(|f| (f.repo.clone(), f.revision.clone())).collect();
+        let mut models: Vec<String> = files.iter().map(|f| f.repo.clone()).collect();
         models.dedup();
         models
             .into_iter()
-            .map(|(repo, revision)| {
-                let mine: Vec<StoredFile> = files.iter().filter(|f| f.repo == repo && f.revision == revision).cloned().collect();
+            .map(|repo| {
+                let mine: Vec<StoredFile> = files.iter().filter(|f| f.repo == repo).cloned().collect();
                 let total: u64 = mine.iter().map(|f| f.size).sum();
-                let (r1, v1) = (repo.clone(), revision.clone());
+                let r1 = repo.clone();
                 let file_items = mine
                     .into_iter()
                     .map(|f| {
-                        let (r, v, name) = (f.repo.clone(), f.revision.clone(), f.file.clone());
+                        let short: String = f.revision.chars().take(12).collect();
+                        // "Verified" only for bytes that matched the catalogue's pin; anything else says where it came from.
+                        let trust = if f.verified {
+                            "verified against the catalogue's sha256".to_string()
+                        } else {
+                            format!("not verified (no pinned checksum), from {}", f.origin)
+                        };
+                        let text = format!("{} @ {short} — {}, {trust}", f.file, format_bytes(f.size));
+                        let verified = f.verified.to_string();
                         view! {
-                            <li>{format!("{} — {}{}", f.file, format_bytes(f.size), if f.sha256_checked { ", sha256 checked" } else { ", size checked" })}
-                                " " <button type="button" on:click=move |_| run(CacheCall::Verify { repo: r.clone(), revision: v.clone(), file: name.clone() })>"Re-verify"</button></li>
+                            <li data-verified=verified>{text}
+                                " " <button type="button" on:click=move |_| run(CacheCall::Verify(f.clone()))>"Re-verify"</button></li>
                         }
                     })
                     .collect_view();
                 view! {
                     <tr data-testid="cached-model" data-repo=repo.clone()>
-                        <td><strong>{repo.clone()}</strong><br/><span class="hint">{format!("revision {revision}")}</span><ul>{file_items}</ul></td>
+                        <td><strong>{repo.clone()}</strong><ul>{file_items}</ul></td>
                         <td class="num">{format_bytes(total)}</td>
                         <td><button type="button" data-testid="delete-model"
-                            on:click=move |_| run(CacheCall::DeleteModel { repo: r1.clone(), revision: v1.clone() })>"Delete"</button></td>
+                            on:click=move |_| run(CacheCall::DeleteModel { repo: r1.clone() })>"Delete"</button></td>
                     </tr>
                 }
             })

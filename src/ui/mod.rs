@@ -55,6 +55,29 @@ fn ThemeToggle() -> impl IntoView {
     }
 }
 
+/// Shown when the worker turned out to be from another build (a tab left open across a deploy): requests are not
+/// sent to it; one click reloads both.
+#[component]
+fn ReloadBanner() -> impl IntoView {
+    let foreign = RwSignal::new(None::<String>);
+    crate::web::worker_client::on_foreign_build(move |build| foreign.set(Some(build)));
+    let reload = |_| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().reload();
+        }
+    };
+    move || {
+        foreign.get().map(|_| {
+            view! {
+                <div class="error reload-banner" role="alert" data-testid="reload-banner">
+                    <p>{crate::web::worker_client::RELOAD_NEEDED}</p>
+                    <button type="button" data-testid="reload" on:click=reload>"Reload now"</button>
+                </div>
+            }
+        })
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     crate::web::worker_client::warm_up();
@@ -68,6 +91,7 @@ pub fn App() -> impl IntoView {
     // A course page can link straight to the walkthrough with `?guide`.
     let guide_open = RwSignal::new(crate::web::permalink::param("guide").is_some());
     view! {
+        <ReloadBanner />
         <header class="app-header">
             <h1>"nlu-lab"</h1>
             <p class="tagline">"Look inside BERT and CLIP — in your browser, no install."</p>
@@ -107,6 +131,7 @@ fn EmbeddedApp(view: embed::EmbedView) -> impl IntoView {
     CacheState::provide();
     view! {
         <main class="embed-main">
+            <ReloadBanner />
             {match view {
                 embed::EmbedView::Clip => view! { <ClipLab embed=true /> }.into_any(),
                 attention => view! { <AttentionLab embed=attention /> }.into_any(),

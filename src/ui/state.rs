@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::engine::attention::Pick;
-use crate::engine::catalogue::CatalogueEntry;
+use crate::engine::catalogue::{self, CatalogueEntry};
 use crate::web::store::{Estimate, StoredFile};
 use crate::web::worker_client;
 
@@ -56,7 +56,8 @@ impl CacheState {
     /// A model selector's option text: name, download size, and whether it is stored.
     pub fn model_label(&self, entry: &CatalogueEntry) -> String {
         let stored = if self.has_model(entry.repo) { " · stored, works offline" } else { "" };
-        format!("{} — {} MB{stored}", entry.display_name, entry.download_mb)
+        let trust = if entry.is_verified() { String::new() } else { format!(" · {}", catalogue::NOT_VERIFIED) };
+        format!("{} — {} MB{stored}{trust}", entry.display_name, entry.download_mb)
     }
 }
 

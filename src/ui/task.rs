@@ -42,6 +42,14 @@ pub fn status_line(ran: Ran, stats: &RunStats) -> String {
             s += &format!(" · the input was too long: {dropped} tokens were cut");
         }
     }
+    // Said on every run, not only the first: a result from files that were not checked against the catalogue's pins
+    // must not look like one that was.
+    for warning in &stats.trust.warnings {
+        s += &format!(" · ⚠ {warning}");
+    }
+    if !stats.trust.verified && stats.trust.warnings.is_empty() {
+        s += &format!(" · {}", crate::engine::catalogue::NOT_VERIFIED);
+    }
     s
 }
 

@@ -48,13 +48,13 @@ struct BenchRequest {
 }
 
 async fn fetch(req: &BenchRequest, file: &str) -> Result<Vec<u8>, String> {
-    fetch_stored(&req.hub, &req.repo, &req.revision, file, &|_, _| {}).await
+    Ok(fetch_stored(&req.hub, &req.repo, &req.revision, file, &|_, _| {}).await?.0)
 }
 
 /// The weights streamed from the store into tensors, as the app's worker loads them, and their file size.
 async fn weights(req: &BenchRequest) -> Result<(candle_nn::VarBuilder<'static>, u64), String> {
     let size = std::cell::Cell::new(0);
-    let vb = stream_weights(&req.hub, &req.repo, &req.revision, &|_, total| size.set(total.unwrap_or(0))).await?;
+    let (vb, _) = stream_weights(&req.hub, &req.repo, &req.revision, &|_, total| size.set(total.unwrap_or(0))).await?;
     Ok((vb, size.get()))
 }
 

@@ -1,8 +1,16 @@
 //! Download a model file from the hub into the [`Store`]: streamed chunk by chunk, checked (size, sha256, not an
-//! HTML page), resumable (`Range: bytes=<stored>-`), with progress, cancellation, a stall timeout and retries.
+//! HTML page), resumable (`Range: bytes=<stored>-` with `If-Range`, so a file that changed on the server restarts
+//! instead of being spliced), with progress, cancellation, a stall timeout and retries. One download per file at a
+//! time across tabs (Web Locks, [`super::locks`]).
+//!
+//! What a hostile or broken hub can do: waste bandwidth and time (every wait is bounded), fail a download with a
+//! message, and serve its own pages different bytes — flagged: a pinned file whose bytes do not match the catalogue's
+//! sha256 is quarantined under that hub's origin and every result computed from it carries a note naming the file
+//! and the hub. What it cannot do: have its bytes used for any other hub's request (a `?hub=` link leaves nothing that
+//! the real hub's pages would read), make the store hold more than the pinned or announced size (or
+//! [`MAX_FILE_BYTES`]), or leave a half-written file that looks complete (the manifest comes last).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures::future::{select, Either};
@@ -13,10 +21,24 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, ReadableStreamDefaultReader, RequestCache, RequestInit, Response};
 
-use super::hub::file_url;
+use super::hub::{file_url, hub_origin};
 use super::js::{self, error_text};
-use super::store::{hex, ByteSink, FileKey, Partial, Store, StoreError, StoredFile, WholeFile, CHUNK_SIZE};
-use crate::engine::catalogue;
+use super::store::{hex, ByteSink, FileKey, Partial, Store, StoreError, StoredFile, WholeFile, CHUNK_SIZE, LOCAL};
+use crate::engine::catalogue::{self, ModelFile};
+
+/// No model file is larger (CLIP ViT-L/14's weights are 1.71 GB): a hub announcing more is refused before a byte is
+/// stored, and a body running past it is cut off.
+pub const MAX_FILE_BYTES: u64 = 4 << 30;
+/// Configs and tokenizers: the largest real one (CLIP's tokenizer.json) is 2.2 MB.
+pub const MAX_JSON_BYTES: u64 = 32 << 20;
+
+fn size_cap(file: &str) -> u64 {
+    if file.ends_with(".json") {
+        MAX_JSON_BYTES
+    } else {
+        MAX_FILE_BYTES
+    }
+}
 
 /// A handle to stop a download; clones share the same switch.
 #[derive(Clone, Default)]
@@ -25,6 +47,8 @@ pub struct Cancel(Rc<CancelState>);
 #[derive(Default)]
 struct CancelState {
     cancelled: Cell<bool>,
+    /// Cancelled because the model is being deleted: keep nothing of what arrived.
+    discard: Cell<bool>,
     /// The controller of the request in flight, aborted on cancel.
     controller: RefCell<Option<AbortController>>,
 }
@@ -41,6 +65,12 @@ impl Cancel {
         }
     }
 
+    /// Cancel, and keep none of the bytes (the model is being deleted).
+    pub fn cancel_discarding(&self) {
+        self.0.discard.set(true);
+        self.cancel();
+    }
+
     pub fn is_cancelled(&self) -> bool {
         self.0.cancelled.get()
     }
@@ -55,6 +85,9 @@ pub struct DownloadOptions {
     pub expected_size: Option<u64>,
     /// sha256 hex, where known (the catalogue); else asked from the hub (`lfs.oid`), else only the size is checked.
     pub expected_sha256: Option<String>,
+    /// Whether `expected_sha256` is the catalogue's pin (then a match makes the file verified, shared by every hub,
+    /// and a mismatch means the hub serves a different file than the course relies on).
+    pub pinned: bool,
     /// Ask the hub's `paths-info` API for what the catalogue does not know.
     pub ask_hub: bool,
     /// No byte for this long → abort the request (and retry, resuming).
@@ -73,6 +106,7 @@ impl Default for DownloadOptions {
         Self {
             expected_size: None,
             expected_sha256: None,
+            pinned: false,
             ask_hub: true,
             stall_timeout_ms: 30_000,
             max_retries: 4,
@@ -84,14 +118,12 @@ impl Default for DownloadOptions {
 }
 
 impl DownloadOptions {
-    /// Defaults, with the size and sha256 the catalogue knows for this file at this revision.
-    pub fn from_catalogue(key: &FileKey) -> Self {
-        let file = catalogue::find(&key.repo)
-            .filter(|e| e.revision == key.revision)
-            .and_then(|e| e.files.iter().find(|f| f.name == key.file));
+    /// Defaults, with the size and sha256 the catalogue pins for this file (if it does).
+    pub fn from_pin(pin: Option<&ModelFile>) -> Self {
         Self {
-            expected_size: file.and_then(|f| f.size),
-            expected_sha256: file.and_then(|f| f.sha256).map(str::to_string),
+            expected_size: pin.and_then(|f| f.size),
+            expected_sha256: pin.and_then(|f| f.sha256).map(str::to_string),
+            pinned: pin.is_some_and(ModelFile::is_pinned),
             ..Self::default()
         }
     }
@@ -116,6 +148,10 @@ pub enum DownloadError {
     Size { file: String, detail: String },
     #[error("{file} is corrupt: its sha256 is {got}, expected {want}; the download was discarded")]
     Checksum { file: String, got: String, want: String },
+    #[error("{file}: {hub} announces {size} bytes, more than any model file (at most {cap}); nothing was downloaded")]
+    TooLarge { file: String, hub: String, size: u64, cap: u64 },
+    #[error("download of {0} stopped: the model was deleted")]
+    Deleted(String),
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -239,9 +275,10 @@ impl Job<'_> {
     /// Re-hash what an earlier download left, so that the checksum covers the whole file. A gap ends it: what
     /// follows a gap is deleted.
     async fn resume(&mut self) -> Result<(), StoreError> {
-        let (hasher, len, gap) = self.store.hash_chunks(self.key).await?;
-        if gap {
-            self.store.truncate(self.key, len).await?;
+        let (hasher, len, bad) = self.store.hash_chunks(self.key).await?;
+        if let Some(from) = bad {
+            // From the first chunk that does not fit, not from `len`: an overlapping chunk starts before `len`.
+            self.store.truncate(self.key, from).await?;
         }
         self.stored = len;
         self.spliced = len > 0;
@@ -276,6 +313,10 @@ impl Job<'_> {
         Failure::Fatal(DownloadError::Size { file: self.key.file.clone(), detail })
     }
 
+    fn too_large(&self, size: u64, cap: u64) -> DownloadError {
+        DownloadError::TooLarge { file: self.key.file.clone(), hub: self.key.origin.clone(), size, cap }
+    }
+
     /// One request: from `stored` to the end, or until something goes wrong.
     async fn attempt(&mut self, options: &DownloadOptions) -> Result<(), Failure> {
         let controller = AbortController::new().map_err(|e| Failure::Retry { stalled: false, detail: error_text(&e) })?;
@@ -302,6 +343,10 @@ impl Job<'_> {
         if offset > 0 {
             let headers = Headers::new().map_err(|e| retry(error_text(&e)))?;
             headers.set("Range", &format!("bytes={offset}-")).map_err(|e| retry(error_text(&e)))?;
+            // The range only if the file is still the one we hold the start of; otherwise the whole file (200).
+            if let Some(validator) = self.partial.validator() {
+                headers.set("If-Range", validator).map_err(|e| retry(error_text(&e)))?;
+            }
             init.set_headers(&headers);
         }
         let request = web_sys::Request::new_with_str_and_init(&self.url, &init).map_err(|e| {
@@ -316,6 +361,10 @@ impl Job<'_> {
         };
         let status = response.status();
         let length = header(&response, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        let cap = size_cap(&file);
+        if let Some(size) = length.map(|l| l.saturating_add(offset)).filter(|&s| s > cap) {
+            return Err(Failure::Fatal(self.too_large(size, cap)));
+        }
         match status {
             206 => {
                 let range = header(&response, "content-range").and_then(|v| content_range(&v));
@@ -372,14 +421,18 @@ impl Job<'_> {
                 );
             }
         }
+        if let Some(total) = self.announced.filter(|&t| t > cap) {
+            return Err(Failure::Fatal(self.too_large(total, cap)));
+        }
         let etag = header(&response, "etag");
+        let last_modified = header(&response, "last-modified");
         if self.stored > 0 && self.partial.etag.is_some() && etag.is_some() && etag != self.partial.etag {
-            // Not the file we have the first part of (a branch moved on): start again.
+            // Not the file we have the first part of (a branch moved on) and the server ignored If-Range: start again.
             self.wipe().await.map_err(|e| Failure::Fatal(e.into()))?;
             return Err(retry("the file changed on the server".into()));
         }
-        if self.partial.etag.is_none() || self.partial.size.is_none() {
-            self.partial = Partial { size: self.total(), etag };
+        if self.stored == 0 || self.partial.size.is_none() {
+            self.partial = Partial { size: self.total(), etag, last_modified };
             self.store.set_partial(self.key, &self.partial).await.map_err(|e| Failure::Fatal(e.into()))?;
         }
 
@@ -412,6 +465,9 @@ impl Job<'_> {
                 if self.done() > limit {
                     return Err(self.size_error(format!("the server sent more than {limit} bytes")));
                 }
+            }
+            if self.done() > cap {
+                return Err(self.size_error(format!("the server sent more than {cap} bytes, more than any model file")));
             }
             self.hasher.update(&self.pending[start..]);
             if self.pending.len() >= CHUNK_SIZE {
@@ -457,8 +513,13 @@ pub async fn download(
     let mut want_size = options.expected_size;
     let mut size_source = "the catalogue";
     let mut want_sha = options.expected_sha256.as_deref().map(str::to_ascii_lowercase);
+    let cap = size_cap(&key.file);
     if want_sha.is_none() && options.ask_hub {
         if let Some((size, sha)) = paths_info(hub, key, options.stall_timeout_ms.min(15_000)).await {
+            if let Some(size) = size.filter(|&s| s > cap) {
+                return Err(DownloadError::TooLarge { file: key.file.clone(), hub: key.origin.clone(), size, cap });
+            }
+            // Only a transfer check: the hub vouching for its own bytes does not make them verified.
             want_sha = sha;
             match (want_size, size) {
                 (None, Some(size)) => {
@@ -499,7 +560,10 @@ pub async fn download(
         (Some(was), Some(now)) => was != now,
         _ => false,
     };
-    if stale || want_size.is_some_and(|w| job.stored > w) {
+    // Without a validator for If-Range a resume could splice two versions of the file; only a pinned sha256 would
+    // catch that, so an unpinned file with no validator starts over.
+    let unsafe_resume = job.stored > 0 && job.partial.validator().is_none() && !options.pinned;
+    if stale || unsafe_resume || want_size.is_some_and(|w| job.stored > w) {
         job.wipe().await?;
     }
     if let Some(want) = want_size {
@@ -513,12 +577,23 @@ pub async fn download(
     }
 
     let mut restarted = false;
+    let mut quarantined = false;
     loop {
         let result = transfer_with_retries(&mut job, options).await;
         if let Err(e) = result {
             match &e {
                 // Good bytes, kept for a resume.
+                DownloadError::Cancelled(_) if !options.cancel.0.discard.get() => {}
                 DownloadError::Cancelled(_)
+                | DownloadError::Stalled { .. }
+                | DownloadError::Network { .. }
+                | DownloadError::Http { .. }
+                | DownloadError::Html { .. }
+                    if options.cancel.0.discard.get() =>
+                {
+                    let _ = store.delete_file(key).await;
+                    return Err(DownloadError::Deleted(key.file.clone()));
+                }
                 | DownloadError::Stalled { .. }
                 | DownloadError::Network { .. }
                 | DownloadError::Http { .. }
@@ -533,23 +608,34 @@ pub async fn download(
         let sha256 = hex(&job.hasher.clone().finalize());
         if let Some(want) = &want_sha {
             if &sha256 != want {
-                store.delete_file(key).await?;
                 if job.spliced && !restarted {
+                    store.delete_file(key).await?;
                     // One of the parts may be stale (an older version of the file) or damaged: one fresh try from 0.
                     restarted = true;
                     job.wipe().await?;
                     continue;
                 }
-                return Err(DownloadError::Checksum { file: key.file.clone(), got: sha256, want: want.clone() });
+                if !options.pinned {
+                    store.delete_file(key).await?;
+                    return Err(DownloadError::Checksum { file: key.file.clone(), got: sha256, want: want.clone() });
+                }
+                // Not the pinned file, but whole and as the hub serves it (a mirror of another version, or a hostile
+                // one): quarantined under that hub's origin, never shared, and flagged wherever it is used.
+                quarantined = true;
             }
+        }
+        if options.cancel.0.discard.get() {
+            store.delete_file(key).await?;
+            return Err(DownloadError::Deleted(key.file.clone()));
         }
         let manifest = StoredFile {
             repo: key.repo.clone(),
             revision: key.revision.clone(),
             file: key.file.clone(),
+            origin: key.origin.clone(),
             size: job.stored,
             sha256,
-            sha256_checked: want_sha.is_some(),
+            verified: options.pinned && !quarantined,
             stored_at: js_sys::Date::now(),
         };
         if let Err(e) = store.commit_file(&manifest).await {
@@ -579,8 +665,12 @@ async fn transfer_with_retries(job: &mut Job<'_>, options: &DownloadOptions) -> 
         match job.attempt(options).await {
             Ok(()) => return Ok(()),
             Err(Failure::Fatal(DownloadError::Cancelled(file))) => {
-                // Keep what arrived, for a resume.
-                job.flush().await?;
+                // Keep what arrived, for a resume — unless the model is being deleted.
+                if options.cancel.0.discard.get() {
+                    job.pending.clear();
+                } else {
+                    job.flush().await?;
+                }
                 return Err(DownloadError::Cancelled(file));
             }
             Err(Failure::Fatal(e)) => {
@@ -606,19 +696,65 @@ async fn transfer_with_retries(job: &mut Job<'_>, options: &DownloadOptions) -> 
 }
 
 thread_local! {
-    /// One download per file at a time in this thread: a second caller waits, then finds the file stored.
-    static LOCKS: RefCell<HashMap<FileKey, Rc<futures::lock::Mutex<()>>>> = RefCell::new(HashMap::new());
-    /// The downloads running now, for [`cancel_all`].
-    static ACTIVE: RefCell<Vec<Cancel>> = const { RefCell::new(Vec::new()) };
+    /// The downloads running now in this thread, for [`cancel_all`] and [`cancel_model`].
+    static ACTIVE: RefCell<Vec<(FileKey, Cancel)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Cancel every download running in this thread; returns how many there were.
 pub fn cancel_all() -> usize {
     let active = ACTIVE.with(|a| std::mem::take(&mut *a.borrow_mut()));
-    for c in &active {
+    for (_, c) in &active {
         c.cancel();
     }
     active.len()
+}
+
+/// Stop this thread's downloads of `repo`, keeping none of their bytes (the model is being deleted).
+pub fn cancel_model(repo: &str) -> usize {
+    let active: Vec<Cancel> =
+        ACTIVE.with(|a| a.borrow().iter().filter(|(k, _)| k.repo == repo).map(|(_, c)| c.clone()).collect());
+    for c in &active {
+        c.cancel_discarding();
+    }
+    active.len()
+}
+
+/// Run `download` with its cancel switch registered in [`ACTIVE`].
+async fn tracked_download(
+    store: &Store,
+    hub: &str,
+    key: &FileKey,
+    options: &DownloadOptions,
+    on_progress: &dyn Fn(u64, Option<u64>),
+) -> Result<StoredFile, DownloadError> {
+    ACTIVE.with(|a| a.borrow_mut().push((key.clone(), options.cancel.clone())));
+    let result = download(store, hub, key, options, on_progress).await;
+    ACTIVE.with(|a| a.borrow_mut().retain(|(_, c)| !Rc::ptr_eq(&c.0, &options.cancel.0)));
+    result
+}
+
+/// How far the bytes a request got can be trusted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Provenance {
+    /// They match the catalogue's pin.
+    pub verified: bool,
+    /// For the student, when a pinned file's bytes did not match its pin: which file, which hub.
+    pub warning: Option<String>,
+}
+
+impl Provenance {
+    fn of(found: &StoredFile, pin: Option<&ModelFile>) -> Self {
+        let warning = pin.and_then(|p| p.sha256).filter(|_| !found.verified).map(|want| {
+            let (got, want) = (&found.sha256[..12.min(found.sha256.len())], &want[..12]);
+            let from = if found.origin == LOCAL { "your own files".to_string() } else { found.origin.clone() };
+            format!(
+                "{} from {from} is not the file the catalogue pins (sha256 {got}…, pinned {want}…): it is kept apart \
+                 for that source only, and these results are not verified",
+                found.file
+            )
+        });
+        Self { verified: found.verified, warning }
+    }
 }
 
 /// A model file from the weights store (IndexedDB) when it is complete there; otherwise downloaded into it first
@@ -629,14 +765,39 @@ pub async fn fetch_stored(
     revision: &str,
     file: &str,
     on_progress: &dyn Fn(u64, Option<u64>),
-) -> Result<Vec<u8>, String> {
+) -> Result<(Vec<u8>, Provenance), String> {
     let mut bytes = WholeFile::default();
-    stream_stored(hub, repo, revision, file, on_progress, &mut bytes).await?;
-    Ok(bytes.0)
+    let provenance = stream_stored(hub, repo, revision, file, on_progress, &mut bytes).await?;
+    Ok((bytes.0, provenance))
+}
+
+/// The stored copy that may answer this request, if a sound one is there: a pinned file's manifest must still carry
+/// the pin (the catalogue may have moved on); a damaged record is dropped.
+async fn usable_copy(store: &Store, key: &FileKey, pin: Option<&ModelFile>) -> Option<StoredFile> {
+    let pinned = pin.is_some_and(ModelFile::is_pinned);
+    match store.lookup(key, pinned).await {
+        Ok(Some(found)) => {
+            let want = pin.and_then(|p| p.sha256);
+            // A verified copy whose sha256 is not the pin any more: the catalogue moved on.
+            if found.verified && want.is_some_and(|w| w != found.sha256) {
+                web_sys::console::warn_1(&format!("{key}: the stored copy is not the pinned file; downloading it again").into());
+                let _ = store.delete_file(&found.key()).await;
+                return None;
+            }
+            Some(found)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            web_sys::console::warn_1(&format!("{e}; downloading it again").into());
+            let _ = store.delete_file(key).await;
+            None
+        }
+    }
 }
 
 /// Like [`fetch_stored`], but the bytes go to `sink` chunk by chunk instead of into one buffer, so a 600 MB
-/// checkpoint is never held whole next to the model built from it.
+/// checkpoint is never held whole next to the model built from it. `revision` is the model's (as the page names
+/// it); a catalogue model's file is fetched at the file's own pinned revision.
 pub async fn stream_stored(
     hub: &str,
     repo: &str,
@@ -644,45 +805,85 @@ pub async fn stream_stored(
     file: &str,
     on_progress: &dyn Fn(u64, Option<u64>),
     sink: &mut dyn ByteSink,
-) -> Result<(), String> {
-    let key = FileKey::new(repo, revision, file);
+) -> Result<Provenance, String> {
+    let (revision, pin) = catalogue::locate(repo, revision, file);
+    let key = FileKey::new(repo, &revision, file, &hub_origin(hub));
     let store = match Store::shared().await {
         Ok(store) => store,
         Err(e) => {
             web_sys::console::warn_1(&format!("{e}; downloading {key} without keeping it").into());
-            let bytes = super::fetch::fetch_bytes(&file_url(hub, repo, revision, file), on_progress).await?;
+            let bytes = super::fetch::fetch_bytes(&file_url(hub, repo, &revision, file), on_progress).await?;
+            let found = StoredFile {
+                repo: repo.into(),
+                revision: revision.clone(),
+                file: file.into(),
+                origin: key.origin.clone(),
+                size: bytes.len() as u64,
+                sha256: hex(&Sha256::digest(&bytes)),
+                verified: false,
+                stored_at: 0.0,
+            };
+            let verified = pin.and_then(|p| p.sha256).is_some_and(|want| want == found.sha256);
             sink.reset(bytes.len() as u64);
-            return sink.push(&bytes);
+            sink.push(&bytes)?;
+            return Ok(Provenance::of(&StoredFile { verified, ..found }, pin));
         }
     };
-    let lock = LOCKS.with(|l| l.borrow_mut().entry(key.clone()).or_default().clone());
-    let _guard = lock.lock().await;
-    match store.read_into(&key, sink).await {
-        Ok(true) => {
-            let size = store.manifest(&key).await.ok().flatten().map(|m| m.size);
-            if let Some(size) = size {
-                on_progress(size, Some(size));
+    // Across tabs: a second page asking for this file waits here, then finds it stored.
+    let _lock = super::locks::acquire(&key.lock_name()).await;
+    for _ in 0..2 {
+        if let Some(found) = usable_copy(&store, &key, pin).await {
+            match store.read_into(&found, sink).await {
+                Ok(()) => {
+                    on_progress(found.size, Some(found.size));
+                    return Ok(Provenance::of(&found, pin));
+                }
+                Err(Ok(message)) => return Err(message),
+                Err(Err(e)) => {
+                    web_sys::console::warn_1(&format!("{e}; downloading it again").into());
+                    store.delete_file(&found.key()).await.map_err(|e| e.to_string())?;
+                }
             }
-            return Ok(());
         }
-        Ok(false) => {}
-        Err(Ok(message)) => return Err(message),
-        Err(Err(e)) => {
-            web_sys::console::warn_1(&format!("{e}; downloading it again").into());
-            store.delete_file(&key).await.map_err(|e| e.to_string())?;
-        }
+        let options = DownloadOptions::from_pin(pin);
+        tracked_download(&store, hub, &key, &options, on_progress).await.map_err(|e| e.to_string())?;
     }
-    let options = DownloadOptions::from_catalogue(&key);
-    ACTIVE.with(|a| a.borrow_mut().push(options.cancel.clone()));
-    let result = download(&store, hub, &key, &options, on_progress).await;
-    ACTIVE.with(|a| a.borrow_mut().retain(|c| !Rc::ptr_eq(&c.0, &options.cancel.0)));
-    result.map_err(|e| e.to_string())?;
-    match store.read_into(&key, sink).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(format!("{key} vanished from the store")),
-        Err(Ok(message)) => Err(message),
-        Err(Err(e)) => Err(e.to_string()),
+    Err(format!("{key} could not be read back from the browser's storage after downloading it"))
+}
+
+/// Drop the stored copy that answered a request for this file (it did not parse: fetch it again).
+pub async fn drop_stored(hub: &str, repo: &str, revision: &str, file: &str) -> Result<(), String> {
+    let (revision, pin) = catalogue::locate(repo, revision, file);
+    let key = FileKey::new(repo, &revision, file, &hub_origin(hub));
+    let store = Store::shared().await.map_err(|e| e.to_string())?;
+    let _lock = super::locks::acquire(&key.lock_name()).await;
+    let pinned = pin.is_some_and(ModelFile::is_pinned);
+    if let Some(found) = store.lookup(&key, pinned).await.map_err(|e| e.to_string())? {
+        store.delete_file(&found.key()).await.map_err(|e| e.to_string())?;
     }
+    Ok(())
+}
+
+/// Delete every stored file of `repo`: downloads of it in this thread stop at once, those in other tabs when the
+/// broadcast reaches them; each file is deleted under its lock, so after a download that was writing it ends: no
+/// chunk is written after the deletion, and no manifest survives it.
+pub async fn delete_model(repo: &str) -> Result<(), String> {
+    cancel_model(repo);
+    super::store_events::announce_deletion(repo);
+    let store = Store::shared().await.map_err(|e| e.to_string())?;
+    let mut files: Vec<(String, String)> = store.files_of_model(repo).await.map_err(|e| e.to_string())?;
+    if let Some(entry) = catalogue::find(repo) {
+        files.extend(entry.files.iter().map(|f| (f.revision.to_string(), f.name.to_string())));
+    }
+    files.sort();
+    files.dedup();
+    // Once every lock is held, every download that held one has ended; new ones wait until the deletion is done.
+    // Always taken in sorted order, one at a time by downloads: no deadlock.
+    let mut guards = Vec::new();
+    for (revision, file) in &files {
+        guards.push(super::locks::acquire(&FileKey::new(repo, revision, file, "").lock_name()).await);
+    }
+    store.delete_model(repo).await.map_err(|e| e.to_string())
 }
 
 /// Model files the user chose or dropped (as `blob:` URLs the page made for them) go into the weights store under
@@ -696,13 +897,13 @@ pub async fn import_local(
 ) -> Result<(), String> {
     let store = Store::shared().await.map_err(|e| e.to_string())?;
     for (name, url) in files {
-        let key = FileKey::new(repo, revision, name);
-        let lock = LOCKS.with(|l| l.borrow_mut().entry(key.clone()).or_default().clone());
-        let _guard = lock.lock().await;
+        let (revision, pin) = catalogue::locate(repo, revision, name);
+        let key = FileKey::new(repo, &revision, name, LOCAL);
+        let _lock = super::locks::acquire(&key.lock_name()).await;
         // A fresh copy: never spliced onto part of a download from the hub.
         store.delete_file(&key).await.map_err(|e| e.to_string())?;
-        let options = DownloadOptions { ask_hub: false, url: Some(url.clone()), ..DownloadOptions::from_catalogue(&key) };
-        download(&store, "", &key, &options, &|done, total| on_progress(name, done, total))
+        let options = DownloadOptions { ask_hub: false, url: Some(url.clone()), ..DownloadOptions::from_pin(pin) };
+        tracked_download(&store, "", &key, &options, &|done, total| on_progress(name, done, total))
             .await
             .map_err(|e| format!("{name} from your files: {e}"))?;
     }
@@ -728,8 +929,8 @@ pub async fn stream_weights(
     repo: &str,
     revision: &str,
     on_progress: &dyn Fn(u64, Option<u64>),
-) -> Result<candle_nn::VarBuilder<'static>, String> {
+) -> Result<(candle_nn::VarBuilder<'static>, Provenance), String> {
     let mut sink = TensorSink(Default::default());
-    stream_stored(hub, repo, revision, "model.safetensors", on_progress, &mut sink).await?;
-    sink.0.into_var_builder().map_err(|e| e.to_string())
+    let provenance = stream_stored(hub, repo, revision, "model.safetensors", on_progress, &mut sink).await?;
+    Ok((sink.0.into_var_builder().map_err(|e| e.to_string())?, provenance))
 }

@@ -82,3 +82,12 @@ pub fn file_url(hub: &str, repo: &str, revision: &str, file: &str) -> String {
     let revision = String::from(js_sys::encode_uri_component(revision));
     format!("{hub}/{repo}/resolve/{revision}/{file}")
 }
+
+/// The origin a hub's bytes are kept under in the weights store (`https://huggingface.co`; a bundled mirror is
+/// the site's own origin). Unpinned files from one origin never answer a request to another.
+pub fn hub_origin(hub: &str) -> String {
+    match web_sys::Url::new(hub) {
+        Ok(url) if url.origin() != "null" => url.origin(),
+        _ => hub.trim_end_matches('/').to_string(),
+    }
+}

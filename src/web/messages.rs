@@ -6,11 +6,20 @@
 
 use js_sys::{Array, ArrayBuffer, Uint8Array};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::engine::attention::AttentionData;
 use crate::engine::pipeline::ClipResult;
+use crate::web::models::ModelTrust;
 use crate::web::store::{Estimate, StoredFile};
+
+/// Which build this code is (scripts/build.sh sets `NLU_LAB_BUILD_ID` to the commit): the page and the worker
+/// compare theirs before exchanging anything, because a tab left open across a deploy would otherwise talk to a
+/// worker whose messages have another shape.
+pub const BUILD_ID: &str = match option_env!("NLU_LAB_BUILD_ID") {
+    Some(id) => id,
+    None => concat!("dev-", env!("CARGO_PKG_VERSION")),
+};
 
 /// Where a model's files come from: `<hub>/<repo>/resolve/<revision>/<file>`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,12 +37,13 @@ pub enum Request {
     Classify { source: ModelSource, image: Vec<u8>, captions: Vec<String> },
     /// Cache manager: every complete file in the weights store → `CacheFiles`.
     CacheList,
-    /// Cache manager: delete a model's files at a revision, complete or partial → `CacheDone`.
-    CacheDeleteModel { repo: String, revision: String },
+    /// Cache manager: delete a model's files (every revision, every hub), complete or partial, stopping its
+    /// downloads in every tab first → `CacheDone`.
+    CacheDeleteModel { repo: String },
     /// Cache manager: delete everything in the weights store → `CacheDone`.
     CacheDeleteAll,
     /// Cache manager: re-hash a stored file and compare with its manifest → `CacheVerified`.
-    CacheVerify { repo: String, revision: String, file: String },
+    CacheVerify { file: StoredFile },
     /// Cache manager: storage used and allowed for this origin → `CacheEstimate`.
     CacheEstimate,
     /// Cancel every download in progress → `CacheDone`; the requests waiting for them answer with an error, and what
@@ -46,16 +56,17 @@ pub enum Request {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Response {
-    /// Sent once, when the worker's wasm has started and listens.
-    Ready,
+    /// Sent once, when the worker's wasm has started and listens, with its [`BUILD_ID`].
+    Ready { build: String },
     /// Download or load progress for a request still running.
     Progress { file: String, done: u64, total: Option<u64> },
     /// `load_ms`: reading (or downloading) and building the model, 0 when it was already loaded. `memory_bytes`: the
     /// worker's wasm memory afterwards — it never shrinks, so this is its peak so far.
-    Attention { data: AttentionData, forward_ms: f64, load_ms: f64, memory_bytes: u64 },
-    Clip { result: Box<ClipResult>, forward_ms: f64, load_ms: f64, memory_bytes: u64 },
+    /// `trust`: whether the model's files were verified against the catalogue, and warnings to show if not.
+    Attention { data: AttentionData, forward_ms: f64, load_ms: f64, memory_bytes: u64, trust: ModelTrust },
+    Clip { result: Box<ClipResult>, forward_ms: f64, load_ms: f64, memory_bytes: u64, trust: ModelTrust },
     Error(String),
-    /// The complete files in the weights store, sorted by repo, revision, file.
+    /// The complete files in the weights store, sorted by repo, file, revision, origin.
     CacheFiles(Vec<StoredFile>),
     /// `None`: not stored; `Some(ok)`: whether the bytes still match the sha256 recorded when they were stored.
     CacheVerified(Option<bool>),
@@ -83,4 +94,22 @@ pub fn encode<T: Serialize>(message: &T) -> Result<(JsValue, Array), String> {
 pub fn decode<T: DeserializeOwned>(data: &JsValue) -> Result<T, String> {
     let bytes = Uint8Array::new(data).to_vec();
     postcard::from_bytes(&bytes).map_err(|e| format!("cannot decode message: {e}"))
+}
+
+/// The id of an [`Envelope`] whose body does not decode (postcard writes the id first), so that the other side
+/// can still answer it: no request may hang because its message was unreadable.
+pub fn decode_id(data: &JsValue) -> Option<u32> {
+    if !data.is_instance_of::<ArrayBuffer>() {
+        return None;
+    }
+    let bytes = Uint8Array::new(data).to_vec();
+    postcard::take_from_bytes::<u32>(&bytes).ok().map(|(id, _)| id)
+}
+
+/// What either side says when the other's messages do not decode.
+pub fn undecodable(e: &str) -> String {
+    format!(
+        "the page and the inference worker could not understand each other ({e}): they may be from different \
+         versions of nlu-lab. Reload the page"
+    )
 }

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::download::{fetch_stored, stream_weights};
+use super::download::{drop_stored, fetch_stored, stream_weights, Provenance};
 use super::js::now_ms;
 use super::messages::ModelSource;
 use crate::engine::pipeline::{AttentionModel, ClipClassifier};
@@ -13,88 +13,221 @@ use crate::engine::tokenize::TextTokenizer;
 /// `(file, done, total)` while a file is read from the store or downloaded into it.
 pub type Progress<'a> = &'a dyn Fn(&str, u64, Option<u64>);
 
+/// At most this many models stay loaded (a BERT base is 440 MB of wasm memory, CLIP B/32 605 MB, and wasm32 has
+/// 4 GB): trying a third model drops the least recently used one first.
+pub const MAX_LOADED_MODELS: usize = 2;
+
+#[derive(Clone)]
+enum Model {
+    Attention(Rc<AttentionModel>),
+    Clip(Rc<ClipClassifier>),
+}
+
+/// A loaded model and what the student must be told about its files (a pinned file that did not match its pin).
+#[derive(Clone)]
+struct LoadedModel {
+    model: Model,
+    warnings: Vec<String>,
+}
+
+/// What a result was computed from, for the page: warnings about the files, and whether every file was verified.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelTrust {
+    pub verified: bool,
+    pub warnings: Vec<String>,
+}
+
+/// Collects the warnings about the files a model is built from.
+#[derive(Default)]
+struct Trust {
+    warnings: RefCell<Vec<String>>,
+}
+
+impl Trust {
+    fn add(&self, p: Provenance) {
+        if let Some(w) = p.warning {
+            self.warnings.borrow_mut().push(w);
+        }
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.borrow().clone()
+    }
+}
+
 #[derive(Default)]
 struct Loaded {
+    /// Small (a few MB each); kept for the tokenize preview.
     tokenizers: Vec<(ModelSource, Rc<TextTokenizer>)>,
-    models: Vec<(ModelSource, Rc<AttentionModel>)>,
-    clip_models: Vec<(ModelSource, Rc<ClipClassifier>)>,
+    /// Most recently used last.
+    models: Vec<(ModelSource, LoadedModel)>,
 }
 
 thread_local! {
     static LOADED: RefCell<Loaded> = RefCell::new(Loaded::default());
 }
 
-/// The loaded `T` of `source` in the list `pick` chooses, with 0 ms; or `load()`'s value (and its milliseconds),
-/// kept there for the next request. No borrow of the cache is held while `load` runs.
-async fn find_or_load<T, F>(
-    pick: fn(&mut Loaded) -> &mut Vec<(ModelSource, Rc<T>)>,
-    source: &ModelSource,
-    load: impl FnOnce() -> F,
-) -> Result<(Rc<T>, f64), String>
+/// The loaded model of `source`, moved to the most-recently-used end; with 0 ms. Else `load()`'s model (and its
+/// milliseconds), after dropping models so that at most [`MAX_LOADED_MODELS`] are loaded with it. No borrow of the
+/// cache is held while `load` runs.
+async fn find_or_load<F>(source: &ModelSource, load: impl FnOnce() -> F) -> Result<(LoadedModel, f64), String>
 where
-    F: std::future::Future<Output = Result<(T, f64), String>>,
+    F: std::future::Future<Output = Result<(LoadedModel, f64), String>>,
 {
-    let found = LOADED.with(|s| pick(&mut s.borrow_mut()).iter().find(|(k, _)| k == source).map(|(_, v)| v.clone()));
-    if let Some(value) = found {
-        return Ok((value, 0.0));
+    let found = LOADED.with(|s| {
+        let models = &mut s.borrow_mut().models;
+        let i = models.iter().position(|(k, _)| k == source)?;
+        let entry = models.remove(i);
+        let model = entry.1.clone();
+        models.push(entry);
+        Some(model)
+    });
+    if let Some(model) = found {
+        return Ok((model, 0.0));
     }
-    let (value, load_ms) = load().await?;
-    let value = Rc::new(value);
-    LOADED.with(|s| pick(&mut s.borrow_mut()).push((source.clone(), value.clone())));
-    Ok((value, load_ms))
+    // Drop before loading: the new model's tensors can reuse the freed memory (wasm memory never shrinks).
+    LOADED.with(|s| {
+        let models = &mut s.borrow_mut().models;
+        let excess = (models.len() + 1).saturating_sub(MAX_LOADED_MODELS);
+        models.drain(..excess);
+    });
+    let (model, load_ms) = load().await?;
+    LOADED.with(|s| s.borrow_mut().models.push((source.clone(), model.clone())));
+    Ok((model, load_ms))
+}
+
+/// The models loaded now, least recently used first (repo names; for tests and the memory figure).
+pub fn loaded_models() -> Vec<String> {
+    LOADED.with(|s| s.borrow().models.iter().map(|(k, _)| k.repo.clone()).collect())
+}
+
+/// Parse a stored small file with `parse`; if the stored bytes do not parse (damaged, or a hub's bad file), drop
+/// them and fetch once more before giving up.
+async fn fetch_parsed<T>(
+    source: &ModelSource,
+    file: &str,
+    on_progress: Progress<'_>,
+    trust: &Trust,
+    parse: impl Fn(&[u8]) -> Result<T, String>,
+) -> Result<T, String> {
+    let (bytes, provenance) = fetch_file(source, file, on_progress).await?;
+    match parse(&bytes) {
+        Ok(value) => {
+            trust.add(provenance);
+            Ok(value)
+        }
+        Err(first) => {
+            web_sys::console::warn_1(&format!("{}: stored {file} does not parse ({first}); fetching it again", source.repo).into());
+            drop_stored(&source.hub, &source.repo, &source.revision, file).await?;
+            let (bytes, provenance) = fetch_file(source, file, on_progress).await?;
+            trust.add(provenance);
+            parse(&bytes).map_err(|e| format!("{file} of {}: {e}", source.repo))
+        }
+    }
+}
+
+fn utf8(bytes: &[u8]) -> Result<String, String> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| "not UTF-8 text".to_string())
+}
+
+/// JSON that parses (the model's own parser then reads it again: this only catches files that are not JSON).
+fn json_text(bytes: &[u8]) -> Result<String, String> {
+    let text = utf8(bytes)?;
+    serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|e| format!("not valid JSON: {e}"))?;
+    Ok(text)
 }
 
 /// From the weights store (IndexedDB) when the file is complete there; otherwise downloaded into it first
 /// (resumable, size- and sha256-checked), then read back.
-async fn fetch_file(source: &ModelSource, file: &str, on_progress: Progress<'_>) -> Result<Vec<u8>, String> {
+async fn fetch_file(source: &ModelSource, file: &str, on_progress: Progress<'_>) -> Result<(Vec<u8>, Provenance), String> {
     fetch_stored(&source.hub, &source.repo, &source.revision, file, &|done, total| on_progress(file, done, total)).await
 }
 
-async fn fetch_text(source: &ModelSource, file: &str, on_progress: Progress<'_>) -> Result<String, String> {
-    String::from_utf8(fetch_file(source, file, on_progress).await?).map_err(|_| format!("{file} is not UTF-8 text"))
-}
-
 /// `model.safetensors` as tensors, streamed from the weights store.
-async fn weights(source: &ModelSource, on_progress: Progress<'_>) -> Result<candle_nn::VarBuilder<'static>, String> {
-    stream_weights(&source.hub, &source.repo, &source.revision, &|done, total| {
+async fn weights(
+    source: &ModelSource,
+    on_progress: Progress<'_>,
+    trust: &Trust,
+) -> Result<candle_nn::VarBuilder<'static>, String> {
+    let (vb, provenance) = stream_weights(&source.hub, &source.repo, &source.revision, &|done, total| {
         on_progress("model.safetensors", done, total)
     })
-    .await
+    .await?;
+    trust.add(provenance);
+    Ok(vb)
 }
 
 pub async fn tokenizer(source: &ModelSource, on_progress: Progress<'_>) -> Result<Rc<TextTokenizer>, String> {
-    let (tokenizer, _) = find_or_load(|l| &mut l.tokenizers, source, || async {
-        let bytes = fetch_file(source, "tokenizer.json", on_progress).await?;
-        Ok((TextTokenizer::from_bytes(&bytes).map_err(|e| e.to_string())?, 0.0))
+    let found = LOADED.with(|s| s.borrow().tokenizers.iter().find(|(k, _)| k == source).map(|(_, t)| t.clone()));
+    if let Some(tokenizer) = found {
+        return Ok(tokenizer);
+    }
+    let tokenizer = fetch_parsed(source, "tokenizer.json", on_progress, &Trust::default(), |b| {
+        TextTokenizer::from_bytes(b).map_err(|e| e.to_string())
     })
     .await?;
+    let tokenizer = Rc::new(tokenizer);
+    LOADED.with(|s| {
+        let list = &mut s.borrow_mut().tokenizers;
+        if list.len() >= 4 {
+            list.remove(0);
+        }
+        list.push((source.clone(), tokenizer.clone()));
+    });
     Ok(tokenizer)
 }
 
-/// A BERT-family model and the milliseconds spent reading and building it (0 when it was already loaded).
-pub async fn attention_model(source: &ModelSource, on_progress: Progress<'_>) -> Result<(Rc<AttentionModel>, f64), String> {
-    find_or_load(|l| &mut l.models, source, || async {
-        let config = fetch_text(source, "config.json", on_progress).await?;
-        let tokenizer = fetch_file(source, "tokenizer.json", on_progress).await?;
-        let start = now_ms();
-        let weights = weights(source, on_progress).await?;
-        let model = AttentionModel::from_parts(&source.repo, &config, &tokenizer, weights).map_err(|e| e.to_string())?;
-        Ok((model, now_ms() - start))
-    })
-    .await
+fn trust_of(loaded: &LoadedModel, source: &ModelSource) -> ModelTrust {
+    let verified = crate::engine::catalogue::find(&source.repo).is_some_and(|e| e.is_verified() && e.revision == source.revision);
+    ModelTrust { verified: verified && loaded.warnings.is_empty(), warnings: loaded.warnings.clone() }
 }
 
-/// A CLIP model and the milliseconds spent reading and building it (0 when it was already loaded).
-pub async fn clip_model(source: &ModelSource, on_progress: Progress<'_>) -> Result<(Rc<ClipClassifier>, f64), String> {
-    find_or_load(|l| &mut l.clip_models, source, || async {
-        let config = fetch_text(source, "config.json", on_progress).await?;
-        let preprocessor = fetch_text(source, "preprocessor_config.json", on_progress).await?;
-        let tokenizer = fetch_file(source, "tokenizer.json", on_progress).await?;
+/// A BERT-family model, what its files can be trusted for, and the milliseconds spent reading and building it (0
+/// when it was already loaded).
+pub async fn attention_model(
+    source: &ModelSource,
+    on_progress: Progress<'_>,
+) -> Result<(Rc<AttentionModel>, ModelTrust, f64), String> {
+    let (loaded, ms) = find_or_load(source, || async {
+        let trust = Trust::default();
+        let config = fetch_parsed(source, "config.json", on_progress, &trust, json_text).await?;
+        let tokenizer =
+            fetch_parsed(source, "tokenizer.json", on_progress, &trust, |b| json_text(b).map(|_| b.to_vec())).await?;
         let start = now_ms();
-        let weights = weights(source, on_progress).await?;
+        let weights = weights(source, on_progress, &trust).await?;
+        let model = AttentionModel::from_parts(&source.repo, &config, &tokenizer, weights).map_err(|e| e.to_string())?;
+        Ok((LoadedModel { model: Model::Attention(Rc::new(model)), warnings: trust.warnings() }, now_ms() - start))
+    })
+    .await?;
+    let trust = trust_of(&loaded, source);
+    match loaded.model {
+        Model::Attention(m) => Ok((m, trust, ms)),
+        Model::Clip(_) => Err(format!("{} is a CLIP model, not one for the attention lab", source.repo)),
+    }
+}
+
+/// A CLIP model, what its files can be trusted for, and the milliseconds spent reading and building it (0 when it
+/// was already loaded).
+pub async fn clip_model(
+    source: &ModelSource,
+    on_progress: Progress<'_>,
+) -> Result<(Rc<ClipClassifier>, ModelTrust, f64), String> {
+    let (loaded, ms) = find_or_load(source, || async {
+        let trust = Trust::default();
+        let config = fetch_parsed(source, "config.json", on_progress, &trust, json_text).await?;
+        let preprocessor = fetch_parsed(source, "preprocessor_config.json", on_progress, &trust, json_text).await?;
+        let tokenizer =
+            fetch_parsed(source, "tokenizer.json", on_progress, &trust, |b| json_text(b).map(|_| b.to_vec())).await?;
+        let start = now_ms();
+        let weights = weights(source, on_progress, &trust).await?;
         let model = ClipClassifier::from_parts(&source.repo, &config, &tokenizer, &preprocessor, weights)
             .map_err(|e| e.to_string())?;
-        Ok((model, now_ms() - start))
+        Ok((LoadedModel { model: Model::Clip(Rc::new(model)), warnings: trust.warnings() }, now_ms() - start))
     })
-    .await
+    .await?;
+    let trust = trust_of(&loaded, source);
+    match loaded.model {
+        Model::Clip(m) => Ok((m, trust, ms)),
+        Model::Attention(_) => Err(format!("{} is not a CLIP model", source.repo)),
+    }
 }

@@ -1,15 +1,22 @@
 //! The weights store: model files kept in IndexedDB, in chunks, so that a model is downloaded once per browser.
 //!
-//! Layout (database `nlu-lab-weights`, version 1, three object stores, all with out-of-line array keys):
-//! - `chunks`: `[repo, revision, file, offset]` → `Uint8Array` of at most [`CHUNK_SIZE`] bytes. Chunks of one file
-//!   sort by offset (IndexedDB compares array keys element by element, numbers numerically), cover the file without
-//!   gaps, and are each written in their own transaction: a 600 MB file never needs a 600 MB JS allocation.
-//! - `partials`: `[repo, revision, file]` → JSON [`Partial`]: what a download in progress expects (size, ETag).
-//! - `files`: `[repo, revision, file]` → JSON [`StoredFile`], the manifest. Written only after every chunk is in and
-//!   the checksum has been compared, in the same transaction that removes the partial record: a file without a
-//!   manifest is never taken for complete, whatever happened to the download.
+//! Layout (database `nlu-lab-weights`, version 2, three object stores, all with out-of-line array keys). Every key
+//! starts `[repo, revision, file, …]`, so one model's records sit together and delete as one range.
+//! - `chunks`: `[repo, revision, file, origin, offset]` → `Uint8Array` of at most [`CHUNK_SIZE`] bytes, where
+//!   `origin` is the hub origin the bytes came from (or [`LOCAL`] for files from the user's computer). Chunks of one
+//!   copy sort by offset, cover it without gaps, and are each written in their own transaction: a 600 MB file never
+//!   needs a 600 MB JS allocation.
+//! - `partials`: `[repo, revision, file, origin]` → JSON [`Partial`]: what a download in progress expects (size and
+//!   the validators a resume sends as `If-Range`).
+//! - `files`: `[repo, revision, file, scope]` → JSON [`StoredFile`], the manifest. `scope` is [`PINNED`] for bytes
+//!   whose sha256 matched the catalogue's pin — those serve every hub's request, whoever served them — and the hub
+//!   origin otherwise: unpinned bytes only ever serve requests to the hub they came from, so a `?hub=` link cannot
+//!   leave bytes that a later page (the real hub) would use. Written only after every chunk is in and the checksum
+//!   has been compared, in the same transaction that removes the partial record: a file without a manifest is never
+//!   taken for complete, whatever happened to the download.
 //!
-//! Keys carry no hub URL: the same repo and revision from a mirror are the same bytes.
+//! Version 1 keyed everything by `[repo, revision, file]` without the hub, so its records cannot be told apart by
+//! origin: the upgrade drops them (one fresh download).
 //!
 //! Works on the page and in the worker: `indexedDB` and `navigator.storage` are taken from the global object.
 
@@ -27,7 +34,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{DomException, IdbTransaction};
 
 const DB_NAME: &str = "nlu-lab-weights";
-const DB_VERSION: u32 = 1;
+const DB_VERSION: u32 = 2;
 const CHUNKS: &str = "chunks";
 const FILES: &str = "files";
 const PARTIALS: &str = "partials";
@@ -36,23 +43,34 @@ const PARTIALS: &str = "partials";
 /// made for each write, and the bytes lost when a tab closes mid-chunk, stay small.
 pub const CHUNK_SIZE: usize = 8 << 20;
 
-/// A file of a model at a revision, independent of the hub it came from.
+/// The manifest scope of files whose bytes matched the catalogue's pin (not a URL origin, so it cannot collide).
+pub const PINNED: &str = "#pinned";
+/// The origin of files the user chose on their own computer.
+pub const LOCAL: &str = "local";
+
+/// One copy of a model file: where its chunks (and partial record) live, by the origin that served it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FileKey {
     pub repo: String,
     pub revision: String,
     pub file: String,
+    pub origin: String,
 }
 
 impl FileKey {
-    pub fn new(repo: &str, revision: &str, file: &str) -> Self {
-        Self { repo: repo.into(), revision: revision.into(), file: file.into() }
+    pub fn new(repo: &str, revision: &str, file: &str, origin: &str) -> Self {
+        Self { repo: repo.into(), revision: revision.into(), file: file.into(), origin: origin.into() }
+    }
+
+    /// The Web Lock that serialises every download and deletion of this file, across tabs.
+    pub fn lock_name(&self) -> String {
+        format!("nlu-lab:{}@{}/{}", self.repo, self.revision, self.file)
     }
 }
 
 impl std::fmt::Display for FileKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{}/{}", self.repo, self.revision, self.file)
+        write!(f, "{}@{}/{} from {}", self.repo, self.revision, self.file, self.origin)
     }
 }
 
@@ -62,19 +80,31 @@ pub struct StoredFile {
     pub repo: String,
     pub revision: String,
     pub file: String,
+    /// Where the bytes came from (the hub origin, or [`LOCAL`]); the chunks are kept under it.
+    pub origin: String,
     pub size: u64,
     /// sha256 (hex) of the stored bytes, computed while they were stored.
     pub sha256: String,
-    /// Whether that sha256 was compared with a known one (catalogue or the hub's LFS id) before it was accepted;
-    /// otherwise only the size was checked.
-    pub sha256_checked: bool,
+    /// Whether that sha256 equals the catalogue's pin. Only then does the app say "verified"; a hub's own claim
+    /// (its `lfs.oid`) is checked too, but only guards the transfer.
+    pub verified: bool,
     /// When it was completed, in milliseconds since the Unix epoch.
     pub stored_at: f64,
 }
 
 impl StoredFile {
+    /// Where its chunks are.
     pub fn key(&self) -> FileKey {
-        FileKey::new(&self.repo, &self.revision, &self.file)
+        FileKey::new(&self.repo, &self.revision, &self.file, &self.origin)
+    }
+
+    /// The scope its manifest is kept under.
+    pub fn scope(&self) -> &str {
+        if self.verified {
+            PINNED
+        } else {
+            &self.origin
+        }
     }
 }
 
@@ -84,6 +114,18 @@ impl StoredFile {
 pub struct Partial {
     pub size: Option<u64>,
     pub etag: Option<String>,
+    #[serde(default)]
+    pub last_modified: Option<String>,
+}
+
+impl Partial {
+    /// What a resume sends as `If-Range`: a strong ETag, else Last-Modified (a weak ETag may not be used there).
+    pub fn validator(&self) -> Option<&str> {
+        match self.etag.as_deref() {
+            Some(etag) if !etag.starts_with("W/") => Some(etag),
+            _ => self.last_modified.as_deref(),
+        }
+    }
 }
 
 /// `navigator.storage.estimate()` for this origin.
@@ -182,12 +224,21 @@ fn map_idb(e: idb::Error) -> StoreError {
     }
 }
 
+fn key_of(parts: &[&str]) -> Array {
+    parts.iter().map(|s| JsValue::from(*s)).collect()
+}
+
+/// `[repo, revision, file, origin]`: a copy's partial record, and its manifest when unverified.
 fn file_key(key: &FileKey) -> JsValue {
-    Array::of3(&key.repo.as_str().into(), &key.revision.as_str().into(), &key.file.as_str().into()).into()
+    key_of(&[&key.repo, &key.revision, &key.file, &key.origin]).into()
+}
+
+fn manifest_key(repo: &str, revision: &str, file: &str, scope: &str) -> JsValue {
+    key_of(&[repo, revision, file, scope]).into()
 }
 
 fn chunk_key(key: &FileKey, offset: u64) -> JsValue {
-    let k = Array::of3(&key.repo.as_str().into(), &key.revision.as_str().into(), &key.file.as_str().into());
+    let k = key_of(&[&key.repo, &key.revision, &key.file, &key.origin]);
     k.push(&JsValue::from_f64(offset as f64));
     k.into()
 }
@@ -195,14 +246,14 @@ fn chunk_key(key: &FileKey, offset: u64) -> JsValue {
 /// All keys that start with `prefix` (array keys): `[..prefix]` up to `[..prefix, []]`, since an array sorts
 /// after every number and string in the next position.
 fn prefix_range(prefix: &[&str]) -> Result<Query, StoreError> {
-    let lower: Array = prefix.iter().map(|s| JsValue::from(*s)).collect();
+    let lower = key_of(prefix);
     let upper = lower.slice(0, lower.length());
     upper.push(&Array::new());
     KeyRange::bound(&lower.into(), &upper.into(), Some(false), Some(false)).map(Query::from).map_err(map_idb)
 }
 
 fn chunks_of(key: &FileKey) -> Result<Query, StoreError> {
-    prefix_range(&[&key.repo, &key.revision, &key.file])
+    prefix_range(&[&key.repo, &key.revision, &key.file, &key.origin])
 }
 
 /// Wait for a transaction to commit. Listens with gloo's `EventListener` (removed on drop) rather than idb's
@@ -252,8 +303,14 @@ impl Store {
             use idb::DatabaseEvent;
             let result = event.database().and_then(|db| {
                 let names = db.store_names();
+                // Version 1's keys carry no origin: its records cannot be kept apart by hub, so they go.
+                let old = event.old_version().unwrap_or(0);
                 for name in [CHUNKS, FILES, PARTIALS] {
-                    if !names.iter().any(|n| n == name) {
+                    let exists = names.iter().any(|n| n == name);
+                    if exists && old < 2 {
+                        db.delete_object_store(name)?;
+                    }
+                    if !exists || old < 2 {
                         db.create_object_store(name, ObjectStoreParams::new())?;
                     }
                 }
@@ -290,27 +347,51 @@ impl Store {
     async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
         store: &str,
-        key: &FileKey,
+        key: JsValue,
+        what: &str,
     ) -> Result<Option<T>, StoreError> {
         let (tx, _raw) = self.transaction(&[store], TransactionMode::ReadOnly)?;
-        let value =
-            tx.object_store(store).map_err(map_idb)?.get(file_key(key)).map_err(map_idb)?.await.map_err(map_idb)?;
+        let value = tx.object_store(store).map_err(map_idb)?.get(key).map_err(map_idb)?.await.map_err(map_idb)?;
         match value.and_then(|v| v.as_string()) {
             None => Ok(None),
             Some(text) => serde_json::from_str(&text)
                 .map(Some)
-                .map_err(|e| StoreError::Damaged(key.to_string(), format!("unreadable record: {e}"))),
+                .map_err(|e| StoreError::Damaged(what.to_string(), format!("unreadable record: {e}"))),
         }
     }
 
-    /// The manifest of a complete file, if there is one.
-    pub async fn manifest(&self, key: &FileKey) -> Result<Option<StoredFile>, StoreError> {
-        self.get_json(FILES, key).await
+    /// The manifest kept under `scope` ([`PINNED`], or an origin) for a file, if there is one.
+    pub async fn manifest_in(
+        &self,
+        repo: &str,
+        revision: &str,
+        file: &str,
+        scope: &str,
+    ) -> Result<Option<StoredFile>, StoreError> {
+        let what = format!("{repo}@{revision}/{file}");
+        self.get_json(FILES, manifest_key(repo, revision, file, scope), &what).await
     }
 
-    /// What an unfinished download of this file expected, if one was started.
+    /// The complete copy that may answer a request for `key` (a file at a revision, asked of the hub `key.origin`):
+    /// for a pinned file a verified copy, whichever hub served it; else one from the user's own files, else one from
+    /// that same hub — never another hub's unverified bytes.
+    pub async fn lookup(&self, key: &FileKey, pinned: bool) -> Result<Option<StoredFile>, StoreError> {
+        let (repo, revision, file) = (&key.repo, &key.revision, &key.file);
+        if pinned {
+            if let Some(verified) = self.manifest_in(repo, revision, file, PINNED).await? {
+                return Ok(Some(verified));
+            }
+        }
+        // Then the user's own copy, then this hub's own (unpinned, or quarantined: a pinned file that did not match).
+        if let Some(local) = self.manifest_in(repo, revision, file, LOCAL).await? {
+            return Ok(Some(local));
+        }
+        self.manifest_in(repo, revision, file, &key.origin).await
+    }
+
+    /// What an unfinished download of this copy expected, if one was started.
     pub async fn partial(&self, key: &FileKey) -> Result<Option<Partial>, StoreError> {
-        self.get_json(PARTIALS, key).await
+        self.get_json(PARTIALS, file_key(key), &key.to_string()).await
     }
 
     pub async fn set_partial(&self, key: &FileKey, partial: &Partial) -> Result<(), StoreError> {
@@ -328,7 +409,7 @@ impl Store {
         let keys = keys.await.map_err(map_idb)?;
         let mut out = Vec::with_capacity(keys.len());
         for k in keys {
-            let offset = Reflect::get_u32(&k, 3).ok().and_then(|o| o.as_f64()).unwrap_or(-1.0);
+            let offset = Reflect::get_u32(&k, 4).ok().and_then(|o| o.as_f64()).unwrap_or(-1.0);
             if offset < 0.0 {
                 return Err(StoreError::Damaged(key.to_string(), "a chunk key has no offset".into()));
             }
@@ -376,11 +457,10 @@ impl Store {
         Ok(())
     }
 
-    /// Delete the chunks at or after `from` (a resume found a gap or too many bytes).
+    /// Delete the chunks that start at or after `from` (a resume found a gap, an overlap or too many bytes).
     pub async fn truncate(&self, key: &FileKey, from: u64) -> Result<(), StoreError> {
         let lower = chunk_key(key, from);
-        let upper: Array =
-            [key.repo.as_str(), key.revision.as_str(), key.file.as_str()].iter().map(|s| JsValue::from(*s)).collect();
+        let upper = key_of(&[&key.repo, &key.revision, &key.file, &key.origin]);
         upper.push(&Array::new());
         let range = KeyRange::bound(&lower, &upper.into(), Some(false), Some(false)).map_err(map_idb)?;
         let (tx, raw) = self.transaction(&[CHUNKS], TransactionMode::ReadWrite)?;
@@ -388,20 +468,35 @@ impl Store {
         committed(&raw).await
     }
 
-    /// Record a file as complete: manifest in, partial record out, in one transaction.
+    /// Record a file as complete: manifest in (under [`StoredFile::scope`]), partial record out, in one transaction.
     pub async fn commit_file(&self, file: &StoredFile) -> Result<(), StoreError> {
         let text = serde_json::to_string(file).map_err(|e| StoreError::Failed(e.to_string()))?;
-        let key = file_key(&file.key());
+        let record = manifest_key(&file.repo, &file.revision, &file.file, file.scope());
         let (tx, raw) = self.transaction(&[FILES, PARTIALS], TransactionMode::ReadWrite)?;
-        tx.object_store(FILES).map_err(map_idb)?.put(&text.into(), Some(&key)).map_err(map_idb)?;
-        tx.object_store(PARTIALS).map_err(map_idb)?.delete(key).map_err(map_idb)?;
+        tx.object_store(FILES).map_err(map_idb)?.put(&text.into(), Some(&record)).map_err(map_idb)?;
+        tx.object_store(PARTIALS).map_err(map_idb)?.delete(file_key(&file.key())).map_err(map_idb)?;
         committed(&raw).await
     }
 
-    /// Take a file's manifest away (before it is downloaded again), keeping its chunks.
+    /// The manifests that point at this copy's chunks: its own (unverified) one, and the verified one if it lives here.
+    async fn manifests_of(&self, key: &FileKey) -> Result<Vec<JsValue>, StoreError> {
+        let mut records = vec![file_key(key)];
+        if let Ok(Some(pinned)) = self.manifest_in(&key.repo, &key.revision, &key.file, PINNED).await {
+            if pinned.origin == key.origin {
+                records.push(manifest_key(&key.repo, &key.revision, &key.file, PINNED));
+            }
+        }
+        Ok(records)
+    }
+
+    /// Take away every manifest of this copy (before it is downloaded again), keeping its chunks.
     pub async fn forget_manifest(&self, key: &FileKey) -> Result<(), StoreError> {
+        let records = self.manifests_of(key).await?;
         let (tx, raw) = self.transaction(&[FILES], TransactionMode::ReadWrite)?;
-        tx.object_store(FILES).map_err(map_idb)?.delete(file_key(key)).map_err(map_idb)?;
+        let files = tx.object_store(FILES).map_err(map_idb)?;
+        for record in records {
+            files.delete(record).map_err(map_idb)?;
+        }
         committed(&raw).await
     }
 
@@ -413,14 +508,44 @@ impl Store {
         committed(&raw).await
     }
 
-    /// Delete one file: manifest, partial record and chunks.
+    /// Delete one copy of a file: its manifests, partial record and chunks, in one transaction.
     pub async fn delete_file(&self, key: &FileKey) -> Result<(), StoreError> {
-        self.delete_range(chunks_of(key)?, Query::Key(file_key(key))).await
+        let records = self.manifests_of(key).await?;
+        let (tx, raw) = self.transaction(&[CHUNKS, FILES, PARTIALS], TransactionMode::ReadWrite)?;
+        tx.object_store(CHUNKS).map_err(map_idb)?.delete(chunks_of(key)?).map_err(map_idb)?;
+        let files = tx.object_store(FILES).map_err(map_idb)?;
+        for record in records {
+            files.delete(record).map_err(map_idb)?;
+        }
+        tx.object_store(PARTIALS).map_err(map_idb)?.delete(file_key(key)).map_err(map_idb)?;
+        committed(&raw).await
     }
 
-    /// Delete every file of a model at a revision, complete or partial.
-    pub async fn delete_model(&self, repo: &str, revision: &str) -> Result<(), StoreError> {
-        self.delete_range(prefix_range(&[repo, revision])?, prefix_range(&[repo, revision])?).await
+    /// Delete every file of a model, at every revision and from every hub, complete or partial.
+    pub async fn delete_model(&self, repo: &str) -> Result<(), StoreError> {
+        self.delete_range(prefix_range(&[repo])?, prefix_range(&[repo])?).await
+    }
+
+    /// Every file name stored for a model in any state (manifests and partial records), with its revision.
+    pub async fn files_of_model(&self, repo: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for store in [FILES, PARTIALS] {
+            let (tx, _raw) = self.transaction(&[store], TransactionMode::ReadOnly)?;
+            let keys = tx
+                .object_store(store)
+                .map_err(map_idb)?
+                .get_all_keys(Some(prefix_range(&[repo])?), None)
+                .map_err(map_idb)?
+                .await
+                .map_err(map_idb)?;
+            for k in keys {
+                let part = |i| Reflect::get_u32(&k, i).ok().and_then(|v| v.as_string()).unwrap_or_default();
+                out.push((part(1), part(2)));
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
     }
 
     /// Delete everything this app stored.
@@ -439,7 +564,7 @@ impl Store {
             tx.object_store(FILES).map_err(map_idb)?.get_all(None, None).map_err(map_idb)?.await.map_err(map_idb)?;
         let mut files: Vec<StoredFile> =
             values.iter().filter_map(|v| v.as_string()).filter_map(|t| serde_json::from_str(&t).ok()).collect();
-        files.sort_by(|a, b| (&a.repo, &a.revision, &a.file).cmp(&(&b.repo, &b.revision, &b.file)));
+        files.sort_by(|a, b| (&a.repo, &a.file, &a.revision, &a.origin).cmp(&(&b.repo, &b.file, &b.revision, &b.origin)));
         Ok(files)
     }
 
@@ -454,13 +579,15 @@ impl Store {
         Ok(total)
     }
 
-    /// Walk a file's chunks in order, handing each to `visit(offset, bytes)`, as long as they follow each other
-    /// without a gap. Returns the contiguous length, and whether a gap (or more chunks after it) was found.
+    /// Walk a file's chunks in order, handing each to `visit(offset, bytes)`, as long as each starts where the one
+    /// before it ended. Returns the contiguous length, and the offset of the first chunk that does not fit (a gap
+    /// before it, an overlap with the one before — two writers — or a record without bytes): every chunk from there
+    /// on is suspect, and a repair truncates from that offset, not from the length.
     pub async fn walk_chunks(
         &self,
         key: &FileKey,
         visit: &mut dyn FnMut(u64, &Uint8Array),
-    ) -> Result<(u64, bool), StoreError> {
+    ) -> Result<(u64, Option<u64>), StoreError> {
         use futures::FutureExt;
         let offsets = self.chunk_offsets(key).await?;
         let mut next = 0u64;
@@ -471,9 +598,9 @@ impl Store {
             let Some(current) = ahead.take() else { break };
             let current = current.await?;
             if offset != next {
-                return Ok((next, true));
+                return Ok((next, Some(offset)));
             }
-            let Some(bytes) = current else { return Ok((next, true)) };
+            let Some(bytes) = current else { return Ok((next, Some(offset))) };
             if let Some(&o) = offsets.get(i + 1) {
                 let mut request = self.chunk(key, o).boxed_local();
                 // One poll issues the read (an async fn does nothing until polled); the result waits in it.
@@ -485,21 +612,21 @@ impl Store {
             visit(offset, &bytes);
             next += bytes.length() as u64;
         }
-        Ok((next, false))
+        Ok((next, None))
     }
 
     /// Hand a complete stored file to `sink`, in order, so only one MiB of it is ever in wasm memory besides what
-    /// the sink keeps. `Ok(false)`: not stored. A sink error stops the walk and comes back as
-    /// `Err(Ok(message))`; a store error as `Err(Err(..))`.
-    pub async fn read_into(&self, key: &FileKey, sink: &mut dyn ByteSink) -> Result<bool, SinkOrStoreError> {
-        let Some(manifest) = self.manifest(key).await.map_err(Err)? else { return Ok(false) };
+    /// the sink keeps. A sink error stops the walk and comes back as `Err(Ok(message))`; a store error as
+    /// `Err(Err(..))`.
+    pub async fn read_into(&self, manifest: &StoredFile, sink: &mut dyn ByteSink) -> Result<(), SinkOrStoreError> {
+        let key = &manifest.key();
         sink.reset(manifest.size);
         // A chunk crosses into wasm a slice at a time: a whole 8 MiB chunk would raise the worker's peak memory
         // (wasm memory never shrinks) by 8 MiB for bytes the sink copies anyway.
         const SLICE: u32 = 1 << 20;
         let mut buffer = Vec::new();
         let mut failure = None;
-        let (len, gap) = self
+        let (len, bad) = self
             .walk_chunks(key, &mut |_, chunk| {
                 let mut start = 0;
                 while start < chunk.length() && failure.is_none() {
@@ -517,43 +644,45 @@ impl Store {
         if let Some(e) = failure {
             return Err(Ok(e));
         }
-        if gap || len != manifest.size {
+        if bad.is_some() || len != manifest.size {
             return Err(Err(StoreError::Damaged(key.to_string(), format!("{len} of {} bytes are there", manifest.size))));
         }
-        Ok(true)
+        Ok(())
     }
 
-    /// The whole file, assembled from its chunks, if it is complete.
-    pub async fn get_file(&self, key: &FileKey) -> Result<Option<Vec<u8>>, StoreError> {
+    /// The whole file, assembled from its chunks.
+    pub async fn get_file(&self, manifest: &StoredFile) -> Result<Vec<u8>, StoreError> {
         let mut bytes = WholeFile::default();
-        match self.read_into(key, &mut bytes).await {
-            Ok(true) => Ok(Some(bytes.0)),
-            Ok(false) => Ok(None),
+        match self.read_into(manifest, &mut bytes).await {
+            Ok(()) => Ok(bytes.0),
             Err(Ok(message)) => Err(StoreError::Failed(message)),
             Err(Err(e)) => Err(e),
         }
     }
 
-    /// Re-hash a stored file and compare with its manifest: `Ok(None)` if it is not stored, else whether it matches.
-    pub async fn verify(&self, key: &FileKey) -> Result<Option<bool>, StoreError> {
-        let Some(manifest) = self.manifest(key).await? else { return Ok(None) };
-        let (hasher, len, gap) = self.hash_chunks(key).await?;
-        Ok(Some(!gap && len == manifest.size && hex(&hasher.finalize()) == manifest.sha256))
+    /// Re-hash a stored file and compare with its manifest: `Ok(None)` if that manifest is not stored (any more),
+    /// else whether the bytes still match.
+    pub async fn verify(&self, file: &StoredFile) -> Result<Option<bool>, StoreError> {
+        let Some(manifest) = self.manifest_in(&file.repo, &file.revision, &file.file, file.scope()).await? else {
+            return Ok(None);
+        };
+        let (hasher, len, bad) = self.hash_chunks(&manifest.key()).await?;
+        Ok(Some(bad.is_none() && len == manifest.size && hex(&hasher.finalize()) == manifest.sha256))
     }
 
     /// SHA-256 over a file's stored chunks as far as they follow each other ([`Store::walk_chunks`]): the hasher
-    /// (to finish, or to go on with), the length hashed, and whether a gap ended the walk.
-    pub async fn hash_chunks(&self, key: &FileKey) -> Result<(Sha256, u64, bool), StoreError> {
+    /// (to finish, or to go on with), the length hashed, and the offset of the first chunk that did not fit.
+    pub async fn hash_chunks(&self, key: &FileKey) -> Result<(Sha256, u64, Option<u64>), StoreError> {
         let mut hasher = Sha256::new();
         let mut buffer = Vec::new();
-        let (len, gap) = self
+        let (len, bad) = self
             .walk_chunks(key, &mut |_, chunk| {
                 buffer.resize(chunk.length() as usize, 0);
                 chunk.copy_to(&mut buffer);
                 hasher.update(&buffer);
             })
             .await?;
-        Ok((hasher, len, gap))
+        Ok((hasher, len, bad))
     }
 
     /// Test hook: make chunk writes fail with `QuotaExceededError` once `limit` bytes were written through this handle.

@@ -6,7 +6,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::download::import_local;
-use super::messages::{decode, encode, Envelope, Request, Response};
+use super::messages::{decode, decode_id, encode, undecodable, Envelope, Request, Response, BUILD_ID};
 use super::js::{memory_bytes, now_ms};
 use super::models;
 
@@ -34,16 +34,18 @@ async fn handle(id: u32, request: Request) -> Response {
     let result: Result<Response, String> = async {
         match request {
             Request::Attention { source, text, text_b, queries_keys } => {
-                let (model, load_ms) = models::attention_model(&source, &progress(id)).await?;
+                let (model, trust, load_ms) = models::attention_model(&source, &progress(id)).await?;
                 let start = now_ms();
                 let data = model.attention(&text, text_b.as_deref(), queries_keys).map_err(|e| e.to_string())?;
-                Ok(Response::Attention { data, forward_ms: now_ms() - start, load_ms, memory_bytes: memory_bytes() })
+                let forward_ms = now_ms() - start;
+                Ok(Response::Attention { data, forward_ms, load_ms, memory_bytes: memory_bytes(), trust })
             }
             Request::Classify { source, image, captions } => {
-                let (model, load_ms) = models::clip_model(&source, &progress(id)).await?;
+                let (model, trust, load_ms) = models::clip_model(&source, &progress(id)).await?;
                 let start = now_ms();
-                let result = model.classify(&image, &captions).map_err(|e| e.to_string())?;
-                Ok(Response::Clip { result: Box::new(result), forward_ms: now_ms() - start, load_ms, memory_bytes: memory_bytes() })
+                let result = Box::new(model.classify(&image, &captions).map_err(|e| e.to_string())?);
+                let forward_ms = now_ms() - start;
+                Ok(Response::Clip { result, forward_ms, load_ms, memory_bytes: memory_bytes(), trust })
             }
             Request::ImportLocal { repo, revision, files } => {
                 let on_progress = |file: &str, done, total| send(id, Response::Progress { file: file.into(), done, total });
@@ -98,12 +100,16 @@ fn listen() {
                 let response = handle(id, body).await;
                 send(id, response);
             }),
-            Err(e) => web_sys::console::error_1(&e.into()),
+            Err(e) => match decode_id(&event.data()) {
+                Some(id) => send(id, Response::Error(undecodable(&e))),
+                None => web_sys::console::error_1(&format!("a message without an id: {e}").into()),
+            },
         }
     });
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
-    send(0, Response::Ready);
+    super::store_events::listen();
+    send(0, Response::Ready { build: BUILD_ID.to_string() });
 }
 
 /// The number of threads this worker's matmuls run on (1 in the single-threaded build).

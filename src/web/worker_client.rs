@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, Worker};
 
-use super::messages::{decode, encode, Envelope, ModelSource, Request, Response};
+use super::messages::{decode, decode_id, encode, undecodable, Envelope, ModelSource, Request, Response, BUILD_ID};
 use super::store::{Estimate, StoredFile};
 use crate::engine::attention::AttentionData;
 use crate::engine::pipeline::ClipResult;
@@ -38,12 +38,26 @@ struct Client {
     queued: Vec<Envelope<Request>>,
     pending: HashMap<u32, Pending>,
     next_id: u32,
+    /// The worker's build when it differs from the page's: nothing is exchanged with it then.
+    foreign_build: Option<String>,
 }
+
+/// The message every request gets once the worker turned out to be from another build.
+pub const RELOAD_NEEDED: &str =
+    "nlu-lab was updated while this tab was open: the page and its worker are from different versions. Reload the \
+     page to continue (nothing you stored is lost)";
 
 thread_local! {
     static CLIENT: RefCell<Option<Rc<RefCell<Client>>>> = const { RefCell::new(None) };
     /// Set once the threaded worker failed to start: this page then stays on the single-threaded one.
     static THREADS_FAILED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Told when the worker is from another build (the UI offers a reload).
+    static ON_FOREIGN_BUILD: RefCell<Option<Box<dyn Fn(String)>>> = const { RefCell::new(None) };
+}
+
+/// `callback(worker_build)` runs when the worker answers Ready with a build other than the page's.
+pub fn on_foreign_build(callback: impl Fn(String) + 'static) {
+    ON_FOREIGN_BUILD.with(|c| *c.borrow_mut() = Some(Box::new(callback)));
 }
 
 /// The pool size for the threaded worker, or `None` for the single-threaded one: threads need a cross-origin
@@ -163,6 +177,7 @@ fn start() -> Result<Rc<RefCell<Client>>, String> {
         queued: vec![],
         pending: HashMap::new(),
         next_id: 1,
+        foreign_build: None,
     }));
 
     let weak = Rc::downgrade(&client);
@@ -174,10 +189,36 @@ fn start() -> Result<Rc<RefCell<Client>>, String> {
         }
         let envelope: Envelope<Response> = match decode(&event.data()) {
             Ok(e) => e,
-            Err(e) => return fail_all(&client, &e),
+            Err(e) => {
+                // Answer the one request it was for; with no readable id, everything waiting.
+                let pending = decode_id(&event.data()).and_then(|id| client.borrow_mut().pending.remove(&id));
+                return match pending {
+                    Some(p) => drop(p.done.send(Response::Error(undecodable(&e)))),
+                    None => fail_all(&client, &undecodable(&e)),
+                };
+            }
         };
         match envelope.body {
-            Response::Ready => {
+            Response::Ready { build } if build != BUILD_ID => {
+                web_sys::console::warn_1(&format!("worker build {build}, page build {BUILD_ID}").into());
+                let queued = {
+                    let mut c = client.borrow_mut();
+                    c.foreign_build = Some(build.clone());
+                    std::mem::take(&mut c.queued)
+                };
+                for envelope in queued {
+                    if let Some(p) = client.borrow_mut().pending.remove(&envelope.id) {
+                        let _ = p.done.send(Response::Error(RELOAD_NEEDED.into()));
+                    }
+                }
+                fail_all(&client, RELOAD_NEEDED);
+                ON_FOREIGN_BUILD.with(|c| {
+                    if let Some(callback) = c.borrow().as_ref() {
+                        callback(build);
+                    }
+                });
+            }
+            Response::Ready { .. } => {
                 let queued = {
                     let mut c = client.borrow_mut();
                     c.ready = true;
@@ -269,6 +310,9 @@ async fn request(body: Request, on_progress: impl Fn(&Response) + 'static) -> Re
         Ok(c) => c,
         Err(e) => return Response::Error(e),
     };
+    if client.borrow().foreign_build.is_some() {
+        return Response::Error(RELOAD_NEEDED.into());
+    }
     let (done, answer) = oneshot::channel();
     let (envelope, ready, worker) = {
         let mut c = client.borrow_mut();
@@ -334,7 +378,7 @@ fn progress_only(on_progress: impl Fn(Progress<'_>) + 'static) -> impl Fn(&Respo
 }
 
 /// What a model run cost.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RunStats {
     pub forward_ms: f64,
     /// Reading (or downloading) and building the model; 0 when it was already loaded.
@@ -343,6 +387,8 @@ pub struct RunStats {
     pub memory_bytes: u64,
     /// The threads the worker computed on.
     pub threads: usize,
+    /// Whether the model's files matched the catalogue's pins, and what to tell the student if not.
+    pub trust: crate::web::models::ModelTrust,
 }
 
 /// A model's output with what it cost.
@@ -361,8 +407,9 @@ pub async fn attention(
 ) -> Result<Computed<AttentionData>, WorkerError> {
     let body = Request::Attention { source, text, text_b, queries_keys: true };
     match request(body, progress_only(on_progress)).await {
-        Response::Attention { data, forward_ms, load_ms, memory_bytes } => {
-            Ok(Computed { output: data, stats: RunStats { forward_ms, load_ms, memory_bytes, threads: threads() } })
+        Response::Attention { data, forward_ms, load_ms, memory_bytes, trust } => {
+            let stats = RunStats { forward_ms, load_ms, memory_bytes, threads: threads(), trust };
+            Ok(Computed { output: data, stats })
         }
         other => Err(failure(other)),
     }
@@ -376,14 +423,15 @@ pub async fn classify(
     on_progress: impl Fn(Progress<'_>) + 'static,
 ) -> Result<Computed<Box<ClipResult>>, WorkerError> {
     match request(Request::Classify { source, image, captions }, progress_only(on_progress)).await {
-        Response::Clip { result, forward_ms, load_ms, memory_bytes } => {
-            Ok(Computed { output: result, stats: RunStats { forward_ms, load_ms, memory_bytes, threads: threads() } })
+        Response::Clip { result, forward_ms, load_ms, memory_bytes, trust } => {
+            let stats = RunStats { forward_ms, load_ms, memory_bytes, threads: threads(), trust };
+            Ok(Computed { output: result, stats })
         }
         other => Err(failure(other)),
     }
 }
 
-/// Every complete file in the weights store, sorted by repo, revision, file.
+/// Every complete file in the weights store, sorted by repo, file, revision, origin.
 pub async fn cache_list() -> Result<Vec<StoredFile>, WorkerError> {
     match request(Request::CacheList, |_| {}).await {
         Response::CacheFiles(files) => Ok(files),
@@ -400,8 +448,8 @@ pub async fn cache_estimate() -> Result<Estimate, WorkerError> {
 }
 
 /// Re-hash a stored file: `None` when it is not stored, else whether it still matches its recorded sha256.
-pub async fn cache_verify(repo: String, revision: String, file: String) -> Result<Option<bool>, WorkerError> {
-    match request(Request::CacheVerify { repo, revision, file }, |_| {}).await {
+pub async fn cache_verify(file: StoredFile) -> Result<Option<bool>, WorkerError> {
+    match request(Request::CacheVerify { file }, |_| {}).await {
         Response::CacheVerified(outcome) => Ok(outcome),
         other => Err(failure(other)),
     }
@@ -414,9 +462,9 @@ async fn done(body: Request, on_progress: impl Fn(Progress<'_>) + 'static) -> Re
     }
 }
 
-/// Delete a model's files at a revision, complete or partial.
-pub async fn cache_delete_model(repo: String, revision: String) -> Result<(), WorkerError> {
-    done(Request::CacheDeleteModel { repo, revision }, |_| {}).await
+/// Delete a model's files (every revision, every hub), complete or partial; its downloads stop, in every tab.
+pub async fn cache_delete_model(repo: String) -> Result<(), WorkerError> {
+    done(Request::CacheDeleteModel { repo }, |_| {}).await
 }
 
 /// Delete everything in the weights store.

@@ -57,8 +57,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---------------------------------------------------------------------------------------------
 // Faults
 
-const BODY_FAULTS = ['slow', 'stall', 'cut', 'corrupt'];
-const HEADER_FAULTS = ['status', 'html200', 'truncate'];
+const BODY_FAULTS = ['slow', 'stall', 'cut', 'corrupt', 'extra'];
+const HEADER_FAULTS = ['status', 'html200', 'truncate', 'announce', 'noEtag', 'etag'];
 
 function isNonNegInt(n) {
   return Number.isInteger(n) && n >= 0;
@@ -95,6 +95,14 @@ function normalizeRule(rule) {
     if (!(Number.isInteger(code) && code >= 200 && code <= 599)) throw new Error('status must be { code }');
   }
   if (r.html200 !== undefined && typeof r.html200 !== 'boolean') throw new Error('html200 must be boolean');
+  if (r.noEtag !== undefined && typeof r.noEtag !== 'boolean') throw new Error('noEtag must be boolean');
+  if (r.etag !== undefined && typeof r.etag !== 'string') throw new Error('etag must be a string');
+  if (r.extra !== undefined && !(r.extra && isNonNegInt(r.extra.bytes))) {
+    throw new Error('extra must be { bytes >= 0 }');
+  }
+  if (r.announce !== undefined && !(r.announce && /^[0-9]+$/.test(String(r.announce.contentLength)))) {
+    throw new Error('announce must be { contentLength: "<digits>" }');
+  }
   if (r.corrupt !== undefined && !(r.corrupt && isNonNegInt(r.corrupt.offset))) {
     throw new Error('corrupt must be { offset >= 0 }');
   }
@@ -309,6 +317,13 @@ async function streamBody(state, res, abs, start, end, fault) {
     }
   }
   if (aborted) return;
+  if (fault?.extra && sent === total) {
+    // Bytes past the end of the file (a hostile or broken server): zeros, announced in Content-Length.
+    for (let left = fault.extra.bytes; left > 0 && !aborted; left -= 64 * 1024) {
+      await write(Buffer.alloc(Math.min(left, 64 * 1024)));
+    }
+    if (aborted) return;
+  }
 
   if (sent < total && stopAt === stallAt && stallAt <= cutAt) {
     // Stall: keep the socket open, send nothing more, until the client gives up (or hub closes).
@@ -344,17 +359,31 @@ async function serveFile(state, req, res, { org, repo, revision, fileSegs }) {
   }
 
   const etag = `"${await sha256File(state, r.abs, r.st)}"`;
+  const lastModified = new Date(Math.floor(r.st.mtimeMs / 1000) * 1000).toUTCString();
   const size = fault?.truncate ? Math.min(r.st.size, fault.truncate.bytes) : r.st.size;
   const headers = baseHeaders({
     'Content-Type': contentTypeFor(fileSegs[fileSegs.length - 1]),
     'Accept-Ranges': 'bytes',
-    ETag: etag,
+    'Last-Modified': lastModified,
   });
+  // `etag`: this response claims another version (as an older file would have), so a resume's If-Range misses.
+  if (!fault?.noEtag) headers.ETag = fault?.etag ?? etag;
 
   let range = null;
   if (req.headers.range) {
     state.stats.rangeRequests++;
     range = parseRange(req.headers.range, size);
+    // RFC 9110 If-Range: the range only if the validator (strong ETag, or the exact Last-Modified date) still
+    // matches; otherwise the whole file, 200.
+    const ifRange = req.headers['if-range'];
+    if (ifRange !== undefined) {
+      state.stats.ifRangeRequests++;
+      const matches = ifRange.startsWith('"') ? ifRange === etag && !fault?.noEtag : ifRange === lastModified;
+      if (!matches) {
+        state.stats.ifRangeMismatches++;
+        range = null;
+      }
+    }
   }
   if (range === 'unsatisfiable') {
     res.writeHead(416, { ...headers, 'Content-Range': `bytes */${size}`, 'Content-Length': 0 });
@@ -368,7 +397,8 @@ async function serveFile(state, req, res, { org, repo, revision, fileSegs }) {
     code = 206;
     headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
   }
-  headers['Content-Length'] = Math.max(0, end - start + 1);
+  headers['Content-Length'] = Math.max(0, end - start + 1) + (fault?.extra ? fault.extra.bytes : 0);
+  if (fault?.announce) headers['Content-Length'] = String(fault.announce.contentLength);
   res.writeHead(code, headers);
   if (isHead || size === 0) return res.end();
   res.flushHeaders(); // headers go out even if a fault sends 0 body bytes
@@ -547,7 +577,7 @@ async function handle(state, req, res) {
 }
 
 function newStats() {
-  return { totalRequests: 0, requests: {}, bytesSent: 0, rangeRequests: 0, faultsApplied: 0 };
+  return { totalRequests: 0, requests: {}, bytesSent: 0, rangeRequests: 0, ifRangeRequests: 0, ifRangeMismatches: 0, faultsApplied: 0 };
 }
 
 function snapshotStats(state) {
