@@ -55,8 +55,10 @@ tiny_clip() {
 }
 
 native_lane() {
-  # 1. The engine against transformers' goldens.
-  layer "native cargo test" cargo test --quiet --no-fail-fast --features bench
+  # 1. The engine against transformers' goldens. The JPEG fuzz harness is skipped here and run on its own with a
+  #    60 s budget (its default inside a plain `cargo test` is 5 s), so that its budget is spent once.
+  layer "native cargo test" cargo test --quiet --no-fail-fast --features bench -- --skip jpeg_decoder_survives_mutated_files
+  layer "JPEG fuzz, 60 s" env NLU_LAB_FUZZ_SECONDS=60 cargo test --quiet --features bench --test jpeg_fuzz -- --nocapture
   # The CLIP lab's e2e tests run on a CLIP of ViT-B/32's shape with the fixture's synthetic weights (no trained CLIP
   # is reachable here); same profile as the tests above, so this only links the CLI.
   layer "tiny synthetic CLIP" tiny_clip

@@ -35,3 +35,22 @@ fn cli_clip_json_matches_transformers() {
     assert!(d <= 1e-2, "end-to-end probabilities max |Δ| {d:e}");
     println!("nlu-lab clip vs transformers: probabilities max |Δ| {d:.2e}");
 }
+
+/// Issue #14: a file over the 50 MB limit is refused by its size, before the model loads or the file is read.
+#[test]
+fn cli_refuses_an_image_over_50_mb_by_its_size() {
+    let big = std::env::temp_dir().join(format!("nlu-lab-cli-big-{}.jpg", std::process::id()));
+    // Sparse: 60 MB long, nothing written.
+    std::fs::File::create(&big).unwrap().set_len(60_000_000).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nlu-lab"))
+        .args(["clip", "--model", "/nonexistent-model-dir", "--image"])
+        .arg(&big)
+        .args(["--caption", "a cat"])
+        .output()
+        .unwrap();
+    std::fs::remove_file(&big).ok();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("too large: 60.0 MB") && stderr.contains("50 MB limit"), "{stderr}");
+    println!("{}", stderr.trim());
+}

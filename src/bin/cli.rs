@@ -60,6 +60,10 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         }
         let dir = model.ok_or("--model DIR is required")?;
         let image = image.ok_or("--image FILE is required")?;
+        // Before the model loads and before the file is read: a file over the limit is refused by its size.
+        if let Ok(meta) = std::fs::metadata(&image) {
+            nlu_lab::engine::image_prep::check_file_size(meta.len()).map_err(|e| format!("{}: {e}", image.display()))?;
+        }
         if format != "json" {
             return Err(format!("unknown --format {format} (json)"));
         }

@@ -49,11 +49,12 @@ pub fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Option<(u32, u32)
             Some((le16(6)?, le16(8)?))
         }
         ImageFormat::Jpeg => {
-            // Walk the marker segments to the frame header (SOFn: precision, height, width).
+            // Walk the marker segments to the frame header (SOFn: precision, height, width), skipping stray bytes
+            // between segments as libjpeg does.
             let mut i = 2;
             loop {
-                if *bytes.get(i)? != 0xFF {
-                    return None;
+                while *bytes.get(i)? != 0xFF {
+                    i += 1;
                 }
                 while *bytes.get(i)? == 0xFF {
                     i += 1;

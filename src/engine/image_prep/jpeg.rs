@@ -4,8 +4,13 @@
 //! (`jdcolor.c`). The `image` crate's decoder (zune-jpeg) uses another IDCT and colour conversion, which moves
 //! some samples by up to 2 levels; the entropy decoding is lossless and the same in both.
 //!
-//! Only 8-bit Huffman-coded greyscale and three-component images are handled here; anything else (CMYK,
-//! arithmetic coding, 12-bit, lossless) returns `Ok(None)` and goes to the `image` crate.
+//! Only 8-bit Huffman-coded greyscale and three-component images are decoded here; CMYK (and fractional sampling
+//! ratios) return `Ok(None)` and go to the `image` crate. Arithmetic coding, 12-bit samples, lossless and
+//! hierarchical JPEGs are refused with a message saying so (the `image` crate reads none of them). Every file,
+//! ours or not, is first held to a work bound ([`MAX_SCANS`], [`MAX_SCAN_PASSES`]) read from its marker
+//! structure, so that a file of thousands of empty scans is refused at once rather than decoded for minutes.
+//! The structural checks follow libjpeg's (the same files are errors there); tests/jpeg_corpus.rs and the
+//! fuzz harness tests/jpeg_fuzz.rs hold the decoder to them.
 //!
 //! Reference: https://github.com/libjpeg-turbo/libjpeg-turbo (jidctint.c, jdsample.c, jdcolor.c).
 
@@ -23,6 +28,36 @@ const NATURAL: [usize; 80] = [
     0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14,
     21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53,
     60, 61, 54, 47, 55, 62, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
+];
+
+/// The JPEG spec's standard Huffman tables (K.3; libjpeg-turbo's jstdhuff.c): (DC, AC) for slots 0 (luminance) and
+/// 1 (chrominance), as (code counts per length, symbols).
+type TableSpec = ([u8; 16], &'static [u8]);
+const STD_TABLES: [(TableSpec, TableSpec); 2] = [
+    (
+        ([0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
+        ([0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 125], &[
+            1, 2, 3, 0, 4, 17, 5, 18, 33, 49, 65, 6, 19, 81, 97, 7, 34, 113, 20, 50, 129, 145, 161, 8, 35, 66, 177, 193,
+            21, 82, 209, 240, 36, 51, 98, 114, 130, 9, 10, 22, 23, 24, 25, 26, 37, 38, 39, 40, 41, 42, 52, 53, 54, 55,
+            56, 57, 58, 67, 68, 69, 70, 71, 72, 73, 74, 83, 84, 85, 86, 87, 88, 89, 90, 99, 100, 101, 102, 103, 104,
+            105, 106, 115, 116, 117, 118, 119, 120, 121, 122, 131, 132, 133, 134, 135, 136, 137, 138, 146, 147, 148,
+            149, 150, 151, 152, 153, 154, 162, 163, 164, 165, 166, 167, 168, 169, 170, 178, 179, 180, 181, 182, 183,
+            184, 185, 186, 194, 195, 196, 197, 198, 199, 200, 201, 202, 210, 211, 212, 213, 214, 215, 216, 217, 218,
+            225, 226, 227, 228, 229, 230, 231, 232, 233, 234, 241, 242, 243, 244, 245, 246, 247, 248, 249, 250,
+        ]),
+    ),
+    (
+        ([0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
+        ([0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 119], &[
+            0, 1, 2, 3, 17, 4, 5, 33, 49, 6, 18, 65, 81, 7, 97, 113, 19, 34, 50, 129, 8, 20, 66, 145, 161, 177, 193, 9,
+            35, 51, 82, 240, 21, 98, 114, 209, 10, 22, 36, 52, 225, 37, 241, 23, 24, 25, 26, 38, 39, 40, 41, 42, 53,
+            54, 55, 56, 57, 58, 67, 68, 69, 70, 71, 72, 73, 74, 83, 84, 85, 86, 87, 88, 89, 90, 99, 100, 101, 102,
+            103, 104, 105, 106, 115, 116, 117, 118, 119, 120, 121, 122, 130, 131, 132, 133, 134, 135, 136, 137, 138,
+            146, 147, 148, 149, 150, 151, 152, 153, 154, 162, 163, 164, 165, 166, 167, 168, 169, 170, 178, 179, 180,
+            181, 182, 183, 184, 185, 186, 194, 195, 196, 197, 198, 199, 200, 201, 202, 210, 211, 212, 213, 214, 215,
+            216, 217, 218, 226, 227, 228, 229, 230, 231, 232, 233, 234, 242, 243, 244, 245, 246, 247, 248, 249, 250,
+        ]),
+    ),
 ];
 
 #[derive(Clone, Default)]
@@ -49,20 +84,24 @@ impl Huffman {
                     for fill in 0..(1 << shift) {
                         let idx = ((code << shift) | fill) as usize;
                         if idx >= 512 {
-                            return Err("bad Huffman table".into());
+                            return Err("its Huffman table (DHT segment) has more codes than fit".into());
                         }
-                        h.fast[idx] = (len as u8, *h.values.get(k).ok_or("bad Huffman table")?);
+                        h.fast[idx] = (len as u8, *h.values.get(k).ok_or("its Huffman table (DHT segment) is malformed")?);
                     }
                 }
                 code += 1;
                 k += 1;
             }
             h.maxcode[len] = if n > 0 { code - 1 } else { -1 };
+            // More codes of this length than the code space holds (jdhuff.c: JERR_BAD_HUFF_TABLE).
+            if code >= 1 << len && n > 0 {
+                return Err("its Huffman table (DHT segment) has more codes than fit".into());
+            }
             code <<= 1;
         }
         h.maxcode[17] = i32::MAX;
         if k > h.values.len() {
-            return Err("bad Huffman table".into());
+            return Err("its Huffman table (DHT segment) is malformed".into());
         }
         Ok(h)
     }
@@ -87,13 +126,22 @@ impl<'a> Bits<'a> {
         while self.count <= 56 {
             let mut byte = 0u8;
             if !self.at_marker {
-                match (self.data.get(self.pos), self.data.get(self.pos + 1)) {
-                    (Some(0xFF), Some(0x00)) => {
-                        byte = 0xFF;
-                        self.pos += 2;
+                match self.data.get(self.pos) {
+                    Some(0xFF) => {
+                        // 0xFF, any fill bytes 0xFF, then 0x00 is one stuffed 0xFF (jdhuff.c fill_bit_buffer).
+                        let mut q = self.pos + 1;
+                        while self.data.get(q) == Some(&0xFF) {
+                            q += 1;
+                        }
+                        if self.data.get(q) == Some(&0x00) {
+                            byte = 0xFF;
+                            self.pos = q + 1;
+                        } else {
+                            self.at_marker = true;
+                        }
                     }
-                    (Some(0xFF), _) | (None, _) => self.at_marker = true,
-                    (Some(&b), _) => {
+                    None => self.at_marker = true,
+                    Some(&b) => {
                         byte = b;
                         self.pos += 1;
                     }
@@ -160,15 +208,6 @@ impl<'a> Bits<'a> {
             self.pos += 1;
         }
     }
-
-    /// Position of the next marker after the entropy-coded data.
-    fn end(&self) -> usize {
-        let mut p = self.pos;
-        while p + 1 < self.data.len() && !(self.data[p] == 0xFF && self.data[p + 1] != 0 && !(0xD0..=0xD7).contains(&self.data[p + 1])) {
-            p += 1;
-        }
-        p
-    }
 }
 
 /// A DC difference's bit count (at most 16 even in 16-bit-table files).
@@ -202,6 +241,8 @@ struct Component {
     dc: usize,
     ac: usize,
     pred: i32,
+    /// The quantization table, latched at the component's first scan.
+    q: Option<[u16; 64]>,
 }
 
 struct Frame {
@@ -216,84 +257,274 @@ struct Frame {
 }
 
 fn be16(d: &[u8], i: usize) -> Result<usize, String> {
-    Ok(u16::from_be_bytes([*d.get(i).ok_or("unexpected end")?, *d.get(i + 1).ok_or("unexpected end")?]) as usize)
+    Ok(u16::from_be_bytes([*d.get(i).ok_or(TRUNCATED)?, *d.get(i + 1).ok_or(TRUNCATED)?]) as usize)
 }
 
-/// `Ok(None)`: a JPEG this decoder leaves to the `image` crate.
-pub fn decode(d: &[u8]) -> Result<Option<Decoded>, String> {
-    if d.get(0..2) != Some(&[0xFF, 0xD8]) {
-        return Err("not a JPEG".into());
+const TRUNCATED: &str = "it ends before the image does (truncated)";
+
+/// More scans than this are refused before anything is decoded: libjpeg-turbo's own fuzzers set its scan limit
+/// (`TJPARAM_SCANLIMIT`) to 500, and encoders write about 10 (mozjpeg's searched scripts a few dozen).
+pub const MAX_SCANS: usize = 500;
+
+/// The blocks all scans together decode may be at most this many times the frame's blocks. libjpeg's standard
+/// progressive script decodes under 5 times the frame; a file of empty scans, each of which still walks every
+/// block of the frame, is the JPEG format's known denial of service.
+pub const MAX_SCAN_PASSES: usize = 32;
+
+/// One marker segment, in file order, up to the end-of-image marker.
+struct Segment {
+    marker: u8,
+    /// After the length field.
+    body: std::ops::Range<usize>,
+    /// SOS: where the entropy-coded data after the header ends (the next marker that is not RSTn).
+    data_end: usize,
+}
+
+/// The first marker at or after `p` that ends entropy-coded data: 0xFF, any 0xFF fill bytes, then a byte that is
+/// neither 0x00 (a stuffed 0xFF) nor RSTn. The end of the data if there is none.
+fn entropy_end(d: &[u8], mut p: usize) -> usize {
+    while p < d.len() {
+        if d[p] != 0xFF {
+            p += 1;
+            continue;
+        }
+        let mut q = p + 1;
+        while d.get(q) == Some(&0xFF) {
+            q += 1;
+        }
+        match d.get(q) {
+            Some(0x00 | 0xD0..=0xD7) => p = q + 1,
+            Some(_) => return p,
+            None => return d.len(),
+        }
     }
-    let mut qt = [[0u16; 64]; 4];
-    let mut dc_tables: [Huffman; 4] = Default::default();
-    let mut ac_tables: [Huffman; 4] = Default::default();
-    let mut frame: Option<Frame> = None;
-    let (mut restart_interval, mut jfif, mut adobe) = (0usize, false, None::<u8>);
+    d.len()
+}
+
+/// Every marker segment up to EOI. Bytes that are not a marker where one belongs are skipped, as libjpeg's
+/// `next_marker` does (with a warning).
+fn segments(d: &[u8]) -> Result<Vec<Segment>, String> {
+    let mut out = Vec::new();
     let mut i = 2;
     loop {
-        if *d.get(i).ok_or("unexpected end")? != 0xFF {
-            return Err("expected a marker".into());
-        }
-        while d.get(i) == Some(&0xFF) {
+        let marker = loop {
+            while *d.get(i).ok_or(TRUNCATED)? != 0xFF {
+                i += 1;
+            }
+            while d.get(i) == Some(&0xFF) {
+                i += 1;
+            }
+            let m = *d.get(i).ok_or(TRUNCATED)?;
             i += 1;
-        }
-        let marker = *d.get(i).ok_or("unexpected end")?;
-        i += 1;
+            if m != 0 {
+                break m;
+            }
+        };
         match marker {
-            0xD9 => break,
+            0xD9 => return Ok(out),
+            0xD8 => return Err("it has a second start-of-image marker".into()),
             0x01 | 0xD0..=0xD7 => continue,
             _ => {}
         }
         let len = be16(d, i)?;
-        let seg = d.get(i + 2..i + len).ok_or("segment runs past the end")?;
-        match marker {
+        if len < 2 {
+            return Err(format!("a marker segment (0xFF{marker:02X}) gives its length as {len}"));
+        }
+        let body = i + 2..i + len;
+        if body.end > d.len() {
+            return Err(TRUNCATED.into());
+        }
+        let data_end = if marker == 0xDA { entropy_end(d, body.end) } else { body.end };
+        out.push(Segment { marker, body, data_end });
+        i = data_end;
+    }
+}
+
+/// The frame's block geometry from its SOF segment, if it is well formed (else the decoder reports it).
+struct Geometry {
+    width: usize,
+    height: usize,
+    /// (component id, h, v)
+    comps: Vec<(u8, usize, usize)>,
+    hmax: usize,
+    vmax: usize,
+}
+
+impl Geometry {
+    fn parse(seg: &[u8]) -> Option<Self> {
+        let n = *seg.get(5)? as usize;
+        let (height, width) = (be16(seg, 1).ok()?, be16(seg, 3).ok()?);
+        let comps: Vec<_> =
+            (0..n).map(|c| Some((*seg.get(6 + 3 * c)?, (*seg.get(7 + 3 * c)? >> 4) as usize, (seg[7 + 3 * c] & 15) as usize))).collect::<Option<_>>()?;
+        if n == 0 || width == 0 || height == 0 || comps.iter().any(|&(_, h, v)| !(1..=4).contains(&h) || !(1..=4).contains(&v)) {
+            return None;
+        }
+        let hmax = comps.iter().map(|c| c.1).max()?;
+        let vmax = comps.iter().map(|c| c.2).max()?;
+        Some(Geometry { width, height, comps, hmax, vmax })
+    }
+
+    fn mcus(&self) -> (usize, usize) {
+        (self.width.div_ceil(8 * self.hmax), self.height.div_ceil(8 * self.vmax))
+    }
+
+    /// Blocks of the whole frame, padded to whole MCUs (what the coefficient buffers hold).
+    fn blocks(&self) -> usize {
+        let (mx, my) = self.mcus();
+        self.comps.iter().map(|&(_, h, v)| mx * h * my * v).sum()
+    }
+
+    /// Blocks one scan over these components (indices into `comps`) decodes.
+    fn scan_blocks(&self, scan: &[usize]) -> usize {
+        if let [c] = scan {
+            let (_, h, v) = self.comps[*c];
+            let (cw, ch) = ((self.width * h).div_ceil(self.hmax), (self.height * v).div_ceil(self.vmax));
+            cw.div_ceil(8) * ch.div_ceil(8)
+        } else {
+            let (mx, my) = self.mcus();
+            mx * my * scan.iter().map(|&c| self.comps[c].1 * self.comps[c].2).sum::<usize>()
+        }
+    }
+}
+
+fn is_sof(marker: u8) -> bool {
+    (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC)
+}
+
+/// The work bound, checked on the marker structure alone before anything is decoded, so that it also holds for
+/// the files that go on to the `image` crate: at most [`MAX_SCANS`] scans, and at most [`MAX_SCAN_PASSES`] times
+/// the frame's blocks decoded over all of them.
+fn check_work(d: &[u8], segs: &[Segment]) -> Result<(), String> {
+    let scans = segs.iter().filter(|s| s.marker == 0xDA).count();
+    if scans > MAX_SCANS {
+        return Err(format!(
+            "it has {scans} scans (SOS segments); at most {MAX_SCANS} are accepted (encoders write about 10)"
+        ));
+    }
+    let Some(g) = segs.iter().find(|s| is_sof(s.marker)).and_then(|s| Geometry::parse(&d[s.body.clone()])) else {
+        return Ok(());
+    };
+    let mut work = 0usize;
+    for s in segs.iter().filter(|s| s.marker == 0xDA) {
+        let seg = &d[s.body.clone()];
+        let n = seg.first().map_or(0, |&n| n as usize);
+        let scan: Vec<usize> =
+            (0..n).filter_map(|k| seg.get(1 + 2 * k).and_then(|id| g.comps.iter().position(|c| c.0 == *id))).collect();
+        work += g.scan_blocks(&scan);
+    }
+    let frame = g.blocks();
+    if work > MAX_SCAN_PASSES * frame {
+        return Err(format!(
+            "its {scans} scans would decode {work} blocks, more than {MAX_SCAN_PASSES} times the image's {frame} blocks"
+        ));
+    }
+    Ok(())
+}
+
+/// `Ok(None)`: a JPEG this decoder leaves to the `image` crate (four components, sampling ratios that are not
+/// whole numbers, or entropy-coded data so damaged that libjpeg would go on with warnings, which is not
+/// reproduced here). `Err`: a file no decoder should take (damaged structure, unsupported coding, over a
+/// limit), with a message that completes "This JPEG file cannot be decoded: …".
+pub fn decode(d: &[u8]) -> Result<Option<Decoded>, String> {
+    if d.get(0..2) != Some(&[0xFF, 0xD8]) {
+        return Err("it does not start with a JPEG start-of-image marker".into());
+    }
+    let segs = segments(d)?;
+    check_work(d, &segs)?;
+    let mut qt: [Option<[u16; 64]>; 4] = [None; 4];
+    // libjpeg-turbo supplies the standard tables (JPEG spec K.3) for slots 0 and 1 that the file does not define
+    // (Motion-JPEG frames leave them out), as `std_huff_tables` in jstdhuff.c.
+    let mut dc_tables: [Huffman; 4] = Default::default();
+    let mut ac_tables: [Huffman; 4] = Default::default();
+    for (slot, (dc, ac)) in STD_TABLES.iter().enumerate() {
+        dc_tables[slot] = Huffman::new(&dc.0, dc.1.to_vec()).expect("standard table");
+        ac_tables[slot] = Huffman::new(&ac.0, ac.1.to_vec()).expect("standard table");
+    }
+    let mut frame: Option<Frame> = None;
+    // The frame is decoded here only when it has 1 or 3 components in whole-number sampling ratios; otherwise the
+    // segments are still checked, and the `image` crate decodes it.
+    let mut ours = true;
+    let (mut restart_interval, mut jfif, mut adobe) = (0usize, false, None::<u8>);
+    for s in &segs {
+        let seg = &d[s.body.clone()];
+        match s.marker {
+            0xC3 | 0xC7 | 0xCB | 0xCF => {
+                return Err(format!("it is a lossless JPEG (SOF{}), which the app does not read: please save it as PNG", s.marker - 0xC0))
+            }
+            0xC5 | 0xC6 | 0xCD | 0xCE => {
+                return Err(format!("it is a hierarchical JPEG (SOF{}), which the app does not read: please save it as an ordinary JPEG or PNG", s.marker - 0xC0))
+            }
+            0xC9 | 0xCA => {
+                return Err(format!(
+                    "it is arithmetic-coded (SOF{}), which the app does not read: please save it as an ordinary (Huffman-coded) JPEG or PNG",
+                    s.marker - 0xC0
+                ))
+            }
             0xC0..=0xC2 => {
                 if frame.is_some() {
-                    return Err("two frame headers".into());
+                    return Err("it has two frame headers (SOF)".into());
                 }
-                if seg.len() < 6 || seg[0] != 8 {
-                    return Ok(None); // 12-bit
+                if seg.len() < 6 {
+                    return Err("its frame header (SOF) is too short".into());
+                }
+                if seg[0] != 8 {
+                    return Err(format!(
+                        "it has {}-bit samples; only 8-bit JPEGs can be read (please save it as an 8-bit JPEG or PNG)",
+                        seg[0]
+                    ));
                 }
                 let (height, width, n) = (be16(seg, 1)?, be16(seg, 3)?, seg[5] as usize);
-                if !(n == 1 || n == 3) || seg.len() < 6 + 3 * n || width == 0 || height == 0 {
-                    return Ok(None);
+                if !(1..=4).contains(&n) || n == 2 {
+                    return Err(format!("its frame header lists {n} components (1 for grey, 3 for colour or 4 for CMYK are read)"));
+                }
+                if seg.len() < 6 + 3 * n {
+                    return Err("its frame header (SOF) is too short for its components".into());
+                }
+                if width == 0 || height == 0 {
+                    return Err(format!("its frame header gives the image size as {width}×{height}"));
                 }
                 if (width * height) as u64 > super::MAX_PIXELS {
-                    return Err("image too large".into());
+                    return Err(format!("it is {width}×{height} pixels, over the {} megapixel limit", super::MAX_PIXELS / 1_000_000));
                 }
                 let mut comps = Vec::new();
                 for c in 0..n {
                     let p = &seg[6 + 3 * c..9 + 3 * c];
                     let (h, v) = ((p[1] >> 4) as usize, (p[1] & 15) as usize);
-                    if !(1..=4).contains(&h) || !(1..=4).contains(&v) || p[2] > 3 {
-                        return Err("bad sampling factors".into());
+                    if !(1..=4).contains(&h) || !(1..=4).contains(&v) {
+                        return Err(format!("component {} has sampling factors {h}×{v} (each must be 1 to 4)", p[0]));
                     }
-                    comps.push(Component { id: p[0], h, v, tq: p[2] as usize, bw: 0, bh: 0, coefs: vec![], dc: 0, ac: 0, pred: 0 });
+                    if p[2] > 3 {
+                        return Err(format!("component {} names quantization table {} (only 0 to 3 exist)", p[0], p[2]));
+                    }
+                    comps.push(Component { id: p[0], h, v, tq: p[2] as usize, bw: 0, bh: 0, coefs: vec![], dc: 0, ac: 0, pred: 0, q: None });
                 }
                 let hmax = comps.iter().map(|c| c.h).max().unwrap_or(1);
                 let vmax = comps.iter().map(|c| c.v).max().unwrap_or(1);
-                if comps.iter().any(|c| hmax % c.h != 0 || vmax % c.v != 0) {
-                    return Ok(None);
-                }
+                ours = n != 4 && comps.iter().all(|c| hmax % c.h == 0 && vmax % c.v == 0);
                 let (mcus_x, mcus_y) = (width.div_ceil(8 * hmax), height.div_ceil(8 * vmax));
                 for c in &mut comps {
                     c.bw = mcus_x * c.h;
                     c.bh = mcus_y * c.v;
-                    c.coefs = vec![0; c.bw * c.bh * 64];
+                    if ours {
+                        c.coefs = vec![0; c.bw * c.bh * 64];
+                    }
                 }
-                frame = Some(Frame { width, height, progressive: marker == 0xC2, comps, hmax, vmax, mcus_x, mcus_y });
+                frame = Some(Frame { width, height, progressive: s.marker == 0xC2, comps, hmax, vmax, mcus_x, mcus_y });
             }
-            0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return Ok(None), // lossless, hierarchical, arithmetic
             0xC4 => {
+                let bad = || "its Huffman table (DHT segment) is malformed".to_string();
                 let mut p = 0;
                 while p < seg.len() {
                     let (class, id) = (seg[p] >> 4, (seg[p] & 15) as usize);
-                    let counts: [u8; 16] = seg.get(p + 1..p + 17).ok_or("bad DHT")?.try_into().map_err(|_| "bad DHT")?;
-                    let total: usize = counts.iter().map(|&c| c as usize).sum();
-                    let values = seg.get(p + 17..p + 17 + total).ok_or("bad DHT")?.to_vec();
                     if id > 3 || class > 1 {
-                        return Err("bad DHT".into());
+                        return Err(format!("it defines Huffman table {id} of class {class} (only 0 to 3, of class 0 or 1, exist)"));
                     }
+                    let counts: [u8; 16] = seg.get(p + 1..p + 17).ok_or_else(bad)?.try_into().map_err(|_| bad())?;
+                    let total: usize = counts.iter().map(|&c| c as usize).sum();
+                    if total > 256 {
+                        return Err(bad());
+                    }
+                    let values = seg.get(p + 17..p + 17 + total).ok_or_else(bad)?.to_vec();
                     let table = Huffman::new(&counts, values)?;
                     if class == 0 {
                         dc_tables[id] = table;
@@ -306,51 +537,84 @@ pub fn decode(d: &[u8]) -> Result<Option<Decoded>, String> {
             0xDB => {
                 let mut p = 0;
                 while p < seg.len() {
-                    let (precision, id) = (seg[p] >> 4, (seg[p] & 15) as usize);
+                    let (wide, id) = (seg[p] >> 4 != 0, (seg[p] & 15) as usize);
                     if id > 3 {
-                        return Err("bad DQT".into());
+                        return Err(format!("it defines quantization table {id} (only 0 to 3 exist)"));
                     }
+                    let mut table = [0u16; 64];
                     for k in 0..64 {
-                        qt[id][NATURAL[k]] = if precision == 0 {
-                            *seg.get(p + 1 + k).ok_or("bad DQT")? as u16
-                        } else {
-                            be16(seg, p + 1 + 2 * k)? as u16
-                        };
+                        let at = if wide { p + 1 + 2 * k } else { p + 1 + k };
+                        table[NATURAL[k]] = if wide { be16(seg, at).ok() } else { seg.get(at).map(|&b| b as usize) }
+                            .ok_or("its quantization table (DQT segment) is cut short")? as u16;
                     }
-                    p += 1 + 64 * (precision as usize + 1);
+                    qt[id] = Some(table);
+                    p += if wide { 129 } else { 65 };
                 }
             }
             0xDD => restart_interval = be16(seg, 0)?,
-            0xE0 if seg.starts_with(b"JFIF\0") => jfif = true,
+            // libjpeg counts an APP0 as JFIF only with its full 14 bytes.
+            0xE0 if seg.starts_with(b"JFIF\0") && seg.len() >= 14 => jfif = true,
             0xEE if seg.starts_with(b"Adobe") && seg.len() >= 12 => adobe = Some(seg[11]),
             0xDA => {
-                let f = frame.as_mut().ok_or("scan before frame header")?;
-                let n = *seg.first().ok_or("bad SOS")? as usize;
+                let f = frame.as_mut().ok_or("a scan comes before the frame header")?;
+                let bad_sos = || "its scan header (SOS) is malformed".to_string();
+                let n = *seg.first().ok_or_else(bad_sos)? as usize;
+                if !(1..=4).contains(&n) || seg.len() < 4 + 2 * n {
+                    return Err(bad_sos());
+                }
                 let mut scan = Vec::new();
-                for s in 0..n {
-                    let (id, tables) = (*seg.get(1 + 2 * s).ok_or("bad SOS")?, *seg.get(2 + 2 * s).ok_or("bad SOS")?);
-                    let c = f.comps.iter().position(|c| c.id == id).ok_or("scan names an unknown component")?;
-                    f.comps[c].dc = (tables >> 4) as usize & 3;
-                    f.comps[c].ac = (tables & 15) as usize & 3;
+                for k in 0..n {
+                    let (id, tables) = (seg[1 + 2 * k], seg[2 + 2 * k]);
+                    let c = f.comps.iter().position(|c| c.id == id).ok_or_else(|| {
+                        format!("a scan names component {id}, which the frame header does not list")
+                    })?;
+                    f.comps[c].dc = (tables >> 4) as usize;
+                    f.comps[c].ac = (tables & 15) as usize;
                     scan.push(c);
                 }
                 let p = 1 + 2 * n;
-                let (ss, se, ah, al) = (
-                    *seg.get(p).ok_or("bad SOS")? as usize,
-                    *seg.get(p + 1).ok_or("bad SOS")? as usize,
-                    seg.get(p + 2).ok_or("bad SOS")? >> 4,
-                    seg.get(p + 2).ok_or("bad SOS")? & 15,
-                );
-                let mut bits = Bits::new(d, i + len);
-                decode_scan(f, &scan, &mut bits, &dc_tables, &ac_tables, restart_interval, (ss, se.min(63), ah, al))?;
-                i = bits.end();
-                continue;
+                let (ss, se, ah, al) = (seg[p] as usize, seg[p + 1] as usize, seg[p + 2] >> 4, seg[p + 2] & 15);
+                // jdphuff.c start_pass_phuff_decoder's checks (JERR_BAD_PROGRESSION).
+                if f.progressive
+                    && (if ss == 0 { se != 0 } else { ss > se || se > 63 || n != 1 } || (ah != 0 && al + 1 != ah) || al > 13)
+                {
+                    return Err(format!("it has an invalid progressive scan (Ss {ss}, Se {se}, Ah {ah}, Al {al})"));
+                }
+                let mcu_blocks: usize = scan.iter().map(|&c| f.comps[c].h * f.comps[c].v).sum();
+                if n > 1 && mcu_blocks > 10 {
+                    return Err(format!("a scan's MCU has {mcu_blocks} blocks (at most 10 are allowed)"));
+                }
+                if !ours {
+                    continue;
+                }
+                for &c in &scan {
+                    let comp = &mut f.comps[c];
+                    let (needs_dc, needs_ac) = if f.progressive { (ss == 0 && ah == 0, ss > 0) } else { (true, true) };
+                    for (needed, slot, tables, class) in [(needs_dc, comp.dc, &dc_tables, "DC"), (needs_ac, comp.ac, &ac_tables, "AC")] {
+                        if needed && tables.get(slot).is_none_or(|t| t.fast.is_empty()) {
+                            return Err(format!("a scan uses {class} Huffman table {slot}, which the file never defines"));
+                        }
+                    }
+                    // libjpeg latches a component's quantization table at its first scan (jdinput.c).
+                    if comp.q.is_none() {
+                        comp.q = Some(qt[comp.tq].ok_or_else(|| {
+                            format!("a scan uses quantization table {}, which the file never defines", comp.tq)
+                        })?);
+                    }
+                }
+                let mut bits = Bits::new(&d[..s.data_end], s.body.end);
+                if decode_scan(f, &scan, &mut bits, &dc_tables, &ac_tables, restart_interval, (ss, se, ah, al)).is_err() {
+                    // Corrupt entropy-coded data: libjpeg warns and goes on in a way not reproduced here.
+                    return Ok(None);
+                }
             }
             _ => {}
         }
-        i += len;
     }
-    let f = frame.ok_or("no frame header")?;
+    let f = frame.ok_or("it has no frame header (SOF)")?;
+    if !ours {
+        return Ok(None);
+    }
     let n = f.comps.len();
     // libjpeg's colour-space guess for three components (jdapimin.c).
     let rgb = n == 3
@@ -359,7 +623,7 @@ pub fn decode(d: &[u8]) -> Result<Option<Decoded>, String> {
             Some(t) => t == 0,
             None => f.comps.iter().map(|c| c.id).eq([b'R', b'G', b'B']),
         };
-    let planes: Vec<Vec<u8>> = f.comps.iter().map(|c| upsample(&f, c, &idct_plane(c, &qt[c.tq]))).collect();
+    let planes: Vec<Vec<u8>> = f.comps.iter().map(|c| upsample(&f, c, &idct_plane(c, &c.q.unwrap_or([0; 64])))).collect();
     let (w, h) = (f.width, f.height);
     let mut data = vec![0u8; w * h * n];
     if n == 1 {

@@ -22,7 +22,9 @@
 
 mod config;
 mod format;
-mod jpeg;
+/// Public for its corpus and fuzz tests (tests/jpeg_corpus.rs, tests/jpeg_fuzz.rs); the app goes through
+/// [`decode_rgb`].
+pub mod jpeg;
 mod resample;
 
 pub use config::{PreprocessConfig, ResizeTo, OPENAI_CLIP_MEAN, OPENAI_CLIP_STD};
@@ -40,6 +42,22 @@ use super::{Error, Result};
 
 /// Larger images are refused before decoding (from the sizes in the file header).
 pub const MAX_PIXELS: u64 = 40_000_000;
+
+/// Larger files are refused before anything is read from them (a 40-megapixel JPEG is typically 10–20 MB).
+pub const MAX_FILE_BYTES: u64 = 50_000_000;
+
+/// The refusal for a file of `len` bytes, if it is over [`MAX_FILE_BYTES`]: callers that know a file's size before
+/// reading it (a dropped file, the CLI) check it first; [`decode_rgb`] checks what it is given.
+pub fn check_file_size(len: u64) -> Result<()> {
+    if len > MAX_FILE_BYTES {
+        return Err(image_error(format!(
+            "The image file is too large: {:.1} MB, over the {} MB limit. Please scale it down or save it smaller first.",
+            len as f64 / 1e6,
+            MAX_FILE_BYTES / 1_000_000
+        )));
+    }
+    Ok(())
+}
 
 /// What happened to the image on its way to the model (for the UI and the tests).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +110,7 @@ fn image_error(msg: impl Into<String>) -> Error {
 /// `(c·a + 255·(255 − a) + 127) / 255`, greyscale replicated, 16-bit samples cut to their high byte (as Pillow
 /// reads 16-bit RGB PNGs). GIFs give their first frame.
 pub fn decode_rgb(bytes: &[u8]) -> Result<(RgbImage, ImageInfo)> {
+    check_file_size(bytes.len() as u64)?;
     let format = detect_format(bytes)?;
     let upper = match format {
         ImageFormat::Png => "PNG",
@@ -123,13 +142,14 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<(RgbImage, ImageInfo)> {
         limits.max_image_width = Some(w.max(h));
         limits.max_image_height = Some(w.max(h));
         reader.limits(limits);
-        let mut decoder = reader.into_decoder().map_err(damaged)?;
-        let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-        // JPEG samples as Pillow (libjpeg-turbo) decodes them; what our decoder leaves aside goes to `image`.
+        // JPEG samples as Pillow (libjpeg-turbo) decodes them; what our decoder leaves aside goes to `image`. Its
+        // errors (damaged structure, unsupported coding, the work bound) stand for both decoders.
         let exact = match format {
-            ImageFormat::Jpeg => jpeg::decode(bytes).ok().flatten(),
+            ImageFormat::Jpeg => jpeg::decode(bytes).map_err(|e| image_error(format!("This JPEG file cannot be decoded: {e}.")))?,
             _ => None,
         };
+        let mut decoder = reader.into_decoder().map_err(damaged)?;
+        let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
         let exact_jpeg = exact.is_some();
         let mut img = match exact {
             Some(j) if j.channels == 1 => DynamicImage::ImageLuma8(

@@ -20,6 +20,8 @@ pub struct ImageInput {
 
 impl ImageInput {
     pub async fn from_file(file: web_sys::File) -> Result<Self, String> {
+        // Refused by its size before the browser reads it into memory.
+        crate::engine::image_prep::check_file_size(file.size() as u64).map_err(|e| e.to_string())?;
         let buffer = JsFuture::from(file.array_buffer()).await.map_err(|_| "cannot read that file".to_string())?;
         let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
         let url = web_sys::Url::create_object_url_with_blob(&file).unwrap_or_default();
