@@ -387,3 +387,22 @@ fn the_catalogue_models_configs_are_within_the_caps() {
     }
     assert_eq!(ClipConfig::vit_base_patch32().vision.num_tokens(), 50);
 }
+
+#[test]
+fn a_catastrophic_split_regex_in_the_tokenizer_ends_in_bounded_time() {
+    // A backreference sends fancy-regex to its backtracking engine, where `(a+)+` on a run of a's is the classic
+    // exponential case; fancy-regex bounds the search (backtrack limit 1 000 000), so a hub's regex cannot hang
+    // the worker. No match: the run of a's stays one word, too long for WordPiece (100 characters): [UNK].
+    let t = tiny();
+    let mut tokenizer: Value = serde_json::from_slice(&t.tokenizer).unwrap();
+    tokenizer["pre_tokenizer"] =
+        json!({"type": "Split", "pattern": {"Regex": r"(a+)+\1c"}, "behavior": "Isolated", "invert": false});
+    let tokenizer = serde_json::to_vec(&tokenizer).unwrap();
+    let model = load(&t.config, &tokenizer, &t.weights).unwrap();
+    let text = "a".repeat(5000);
+    let start = Instant::now();
+    let data = model.attention(&text, None, false).unwrap();
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    eprintln!("[{ms:>8.1} ms] Split regex (a+)+\\1c over 5000 a's: {:?}", data.tokens);
+    assert_eq!(data.tokens, ["[CLS]", "[UNK]", "[SEP]"]);
+}
