@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::activation::Activation;
 use super::kernels::PackedLinear;
 use super::nn::{AttentionCapture, ProjectionNames, SelfAttention};
-use super::{Error, Result};
+use super::{limits, Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 pub enum ModelType {
@@ -67,6 +67,7 @@ fn default_layer_norm_eps() -> f64 {
 
 impl Config {
     pub fn from_json(json: &str) -> Result<Self> {
+        limits::check_json_size(json.len(), limits::MAX_CONFIG_JSON_BYTES).map_err(Error::Config)?;
         let invalid = |e: serde_json::Error| Error::Config(e.to_string());
         let mut fields: Map<String, Value> = serde_json::from_str(json).map_err(invalid)?;
         // null means "the default", as transformers reads it.
@@ -87,13 +88,33 @@ impl Config {
             ModelType::Bert => {}
         }
         let cfg: Config = serde_json::from_value(Value::Object(fields)).map_err(invalid)?;
-        if cfg.num_attention_heads == 0 || cfg.hidden_size % cfg.num_attention_heads != 0 {
-            return Err(Error::Config(format!(
-                "hidden size {} is not divisible by {} heads",
-                cfg.hidden_size, cfg.num_attention_heads
-            )));
-        }
+        cfg.validate().map_err(Error::Config)?;
         Ok(cfg)
+    }
+
+    /// Refuse dimensions no real checkpoint has (see `limits`), before any tensor is sized from them.
+    fn validate(&self) -> std::result::Result<(), String> {
+        limits::check("vocab_size", self.vocab_size, limits::VOCAB)?;
+        limits::check("hidden_size", self.hidden_size, limits::HIDDEN)?;
+        limits::check("num_hidden_layers", self.num_hidden_layers, limits::LAYERS)?;
+        limits::check("num_attention_heads", self.num_attention_heads, limits::HEADS)?;
+        limits::check("intermediate_size", self.intermediate_size, limits::INTERMEDIATE)?;
+        limits::check("max_position_embeddings", self.max_position_embeddings, limits::POSITIONS)?;
+        limits::check("type_vocab_size", self.type_vocab_size, limits::TYPE_VOCAB)?;
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
+            return Err(format!(
+                "hidden size {} is not divisible by {} heads",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        // RoBERTa's positions start after it, so it must be a token id (and `+ 1` must not overflow).
+        if self.pad_token_id >= self.vocab_size {
+            return Err(format!("pad_token_id {} is outside the vocabulary ({})", self.pad_token_id, self.vocab_size));
+        }
+        if !(self.layer_norm_eps.is_finite() && self.layer_norm_eps >= 0.0) {
+            return Err(format!("layer_norm_eps {} is not a small positive number", self.layer_norm_eps));
+        }
+        Ok(())
     }
 
     pub fn head_dim(&self) -> usize {

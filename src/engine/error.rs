@@ -10,6 +10,8 @@ pub enum Error {
     NoTokens,
     #[error("config.json: {0}")]
     Config(String),
+    #[error("preprocessor_config.json: {0}")]
+    Preprocessor(String),
     #[error("unknown model_type \"{0}\": supported are bert, roberta, distilbert")]
     UnknownModelType(String),
     #[error("tokenizer.json: {0}")]

@@ -14,6 +14,7 @@ pub mod error;
 pub mod flops;
 pub mod image_prep;
 pub mod kernels;
+pub(crate) mod limits;
 pub(crate) mod nn;
 pub mod pipeline;
 pub(crate) mod safetensors_stream;

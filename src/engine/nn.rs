@@ -115,7 +115,7 @@ pub fn causal_mask(n: usize, device: &candle_core::Device) -> Result<Tensor> {
 /// A `VarBuilder` over `model.safetensors` bytes, widening f16/bf16 to f32. The same reader the browser streams
 /// the weights store through, so native tests exercise the app's load path.
 pub fn weights_from_safetensors(bytes: &[u8]) -> crate::engine::Result<VarBuilder<'static>> {
-    let mut stream = super::safetensors_stream::TensorStream::new();
+    let mut stream = super::safetensors_stream::TensorStream::with_file_size(bytes.len() as u64);
     stream.push(bytes)?;
     stream.into_var_builder()
 }

@@ -10,18 +10,107 @@ use std::sync::Mutex;
 use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::var_builder::SimpleBackend;
 use candle_nn::{Init, VarBuilder};
+use serde::de::{Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::{Error, Result};
 
-/// The JSON header is small (a few hundred KB for the largest models); more than this means a damaged file.
-const MAX_HEADER_BYTES: usize = 100 << 20;
+/// The JSON header is small (a few hundred KB for the largest models); more than this means a damaged file. The
+/// same cap as the `safetensors` crate's. Parsed into the typed entries below (never a `serde_json::Value`, which
+/// takes several times the text's size), the header costs little more memory than its bytes.
+const MAX_HEADER_BYTES: u64 = 100_000_000;
+/// CLIP L/14 has about 600 tensors, a 70B-parameter LLM about 720.
+const MAX_TENSORS: usize = 10_000;
+/// Real tensors have at most 4 dimensions (a convolution kernel).
+const MAX_RANK: usize = 8;
+/// 2^32 − 1 elements is 16 GB in f32, four times the memory a browser tab can address; the largest tensor here
+/// (multilingual BERT's word embeddings) has 92 M. Checked on the dimensions with 0 counted as 1, so that
+/// candle's strides cannot overflow either, and every dimension fits wasm32's usize.
+const MAX_TENSOR_ELEMENTS: u64 = u32::MAX as u64;
 
-#[derive(Deserialize)]
+/// One tensor's header entry, as stored.
 struct HeaderEntry {
     dtype: String,
-    shape: Vec<usize>,
-    data_offsets: (usize, usize),
+    shape: Vec<u64>,
+    data_offsets: (u64, u64),
+}
+
+/// The header's entries in file order of their keys (`__metadata__` skipped), refusing more than [`MAX_TENSORS`],
+/// shapes of more than [`MAX_RANK`] dimensions and repeated names while parsing.
+struct Header(Vec<(String, HeaderEntry)>);
+
+impl<'de> Deserialize<'de> for Header {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = Header;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of tensor entries")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Header, A::Error> {
+                let mut entries = Vec::new();
+                let mut seen = std::collections::HashSet::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    if name == "__metadata__" {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                    if entries.len() == MAX_TENSORS {
+                        return Err(A::Error::custom(format!("it lists more than {MAX_TENSORS} tensors")));
+                    }
+                    if !seen.insert(name.clone()) {
+                        return Err(A::Error::custom(format!("{name} appears twice in its header")));
+                    }
+                    let entry = map.next_value::<Entry>().map_err(|e| A::Error::custom(format!("{name}: {e}")))?;
+                    entries.push((name, entry.0));
+                }
+                Ok(Header(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
+}
+
+/// A [`HeaderEntry`], its shape read through [`Dims`].
+struct Entry(HeaderEntry);
+
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            dtype: String,
+            shape: Dims,
+            data_offsets: (u64, u64),
+        }
+        let raw = Raw::deserialize(deserializer)?;
+        Ok(Entry(HeaderEntry { dtype: raw.dtype, shape: raw.shape.0, data_offsets: raw.data_offsets }))
+    }
+}
+
+/// A shape of at most [`MAX_RANK`] dimensions, refused as soon as the list runs longer.
+struct Dims(Vec<u64>);
+
+impl<'de> Deserialize<'de> for Dims {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct DimsVisitor;
+        impl<'de> Visitor<'de> for DimsVisitor {
+            type Value = Dims;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of dimensions")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Dims, A::Error> {
+                let mut dims = Vec::new();
+                while let Some(d) = seq.next_element::<u64>()? {
+                    if dims.len() == MAX_RANK {
+                        return Err(A::Error::custom(format!("its shape has more than {MAX_RANK} dimensions")));
+                    }
+                    dims.push(d);
+                }
+                Ok(Dims(dims))
+            }
+        }
+        deserializer.deserialize_seq(DimsVisitor)
+    }
 }
 
 /// Where the bytes of the tensor being filled go.
@@ -41,6 +130,8 @@ struct PendingTensor {
 }
 
 pub struct TensorStream {
+    /// The whole file's length, when known: then no tensor may reach past it and none may be left unread.
+    file_size: Option<u64>,
     header: Vec<u8>,
     /// Tensors in file order, once the header is read.
     layout: Vec<PendingTensor>,
@@ -62,7 +153,8 @@ fn damaged(why: impl std::fmt::Display) -> Error {
     Error::Weights(format!("model.safetensors is damaged: {why}"))
 }
 
-fn dtype_of(name: &str) -> Result<(DType, usize)> {
+/// The candle dtype and byte width of a safetensors dtype name, for tensor `tensor`.
+fn dtype_of(tensor: &str, name: &str) -> Result<(DType, usize)> {
     Ok(match name {
         "F32" => (DType::F32, 4),
         "F16" => (DType::F16, 2),
@@ -71,13 +163,19 @@ fn dtype_of(name: &str) -> Result<(DType, usize)> {
         "I64" => (DType::I64, 8),
         "U32" => (DType::U32, 4),
         "U8" => (DType::U8, 1),
-        other => return Err(Error::Weights(format!("model.safetensors holds {other} tensors, which nlu-lab cannot read"))),
+        other => {
+            return Err(Error::Weights(format!(
+                "model.safetensors: {tensor} is of dtype {other}, which nlu-lab cannot read (F32, F16, BF16, F64, I64, U32, U8)"
+            )))
+        }
     })
 }
 
 impl TensorStream {
+    /// A reader for a file of unknown length (its end is then checked by [`TensorStream::finish`] only).
     pub fn new() -> Self {
         Self {
+            file_size: None,
             header: Vec::new(),
             layout: Vec::new(),
             header_read: false,
@@ -86,6 +184,12 @@ impl TensorStream {
             filled: 0,
             tensors: HashMap::new(),
         }
+    }
+
+    /// A reader for a file of `size` bytes: a header whose tensors do not fill exactly that many is refused before
+    /// any tensor is allocated.
+    pub fn with_file_size(size: u64) -> Self {
+        Self { file_size: Some(size), ..Self::new() }
     }
 
     /// Feed the next bytes of the file, in order.
@@ -127,10 +231,16 @@ impl TensorStream {
                 return Ok(taken);
             }
         }
-        let declared = u64::from_le_bytes(self.header[..8].try_into().expect("8 bytes")) as usize;
+        let declared = u64::from_le_bytes(self.header[..8].try_into().expect("8 bytes"));
         if declared > MAX_HEADER_BYTES {
-            return Err(damaged(format!("its header claims {declared} bytes")));
+            return Err(damaged(format!(
+                "its header claims {declared} bytes; a safetensors header is at most {MAX_HEADER_BYTES} (real ones are under 1 MB)"
+            )));
         }
+        if let Some(size) = self.file_size.filter(|&size| declared > size.saturating_sub(8)) {
+            return Err(damaged(format!("its header claims {declared} bytes, but the whole file is {size}")));
+        }
+        let declared = declared as usize; // at most MAX_HEADER_BYTES, so it fits in wasm32's usize too
         let want = 8 + declared - self.header.len();
         let more = want.min(bytes.len() - taken);
         self.header.extend_from_slice(&bytes[taken..taken + more]);
@@ -142,29 +252,33 @@ impl TensorStream {
     }
 
     fn parse_header(&mut self) -> Result<()> {
-        let mut entries: HashMap<String, serde_json::Value> =
-            serde_json::from_slice(&self.header[8..]).map_err(|e| damaged(format!("its header is not JSON ({e})")))?;
-        entries.remove("__metadata__");
-        let mut layout = Vec::with_capacity(entries.len());
-        for (name, value) in entries {
-            let entry: HeaderEntry =
-                serde_json::from_value(value).map_err(|e| damaged(format!("header entry {name}: {e}")))?;
-            let (_, width) = dtype_of(&entry.dtype)?;
-            let (start, end) = entry.data_offsets;
-            let elements = entry.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-            if end < start || elements.and_then(|e| e.checked_mul(width)) != Some(end - start) {
-                return Err(damaged(format!("{name}'s size does not match its shape")));
-            }
-            layout.push(PendingTensor { name, shape: entry.shape, start, end, dtype: entry.dtype });
+        let header: Header = serde_json::from_slice(&self.header[8..]).map_err(|e| damaged(format!("its header: {e}")))?;
+        // The data section's length, when the file's is known.
+        let data_len = self.file_size.map(|size| size - self.header.len() as u64);
+        let mut layout = Vec::with_capacity(header.0.len());
+        for (name, entry) in header.0 {
+            layout.push(Self::check_entry(name, entry, data_len)?);
         }
         layout.sort_by_key(|t| (t.start, t.end));
         // The format stores tensors back to back with no gaps or overlaps.
         let mut at = 0;
+        let mut previous: Option<&PendingTensor> = None;
         for t in &layout {
-            if t.start != at {
-                return Err(damaged(format!("{} does not start where the previous tensor ends", t.name)));
+            if t.start < at {
+                let p = previous.expect("at > 0 only after a tensor");
+                return Err(damaged(format!(
+                    "{}'s bytes [{}, {}) overlap {}'s [{}, {})",
+                    t.name, t.start, t.end, p.name, p.start, p.end
+                )));
+            }
+            if t.start > at {
+                return Err(damaged(format!("{} starts at byte {} of the data, leaving a gap after byte {at}", t.name, t.start)));
             }
             at = t.end;
+            previous = Some(t);
+        }
+        if let Some(len) = data_len.filter(|&len| len != at as u64) {
+            return Err(damaged(format!("its tensors take {at} bytes, but {len} follow the header")));
         }
         self.layout = layout;
         self.header = Vec::new();
@@ -173,8 +287,46 @@ impl TensorStream {
         self.finish_empty()
     }
 
+    /// One entry's dtype, shape and offsets agree with each other and with the data section (`data_len` bytes,
+    /// when known), all before anything is allocated for it.
+    fn check_entry(name: String, entry: HeaderEntry, data_len: Option<u64>) -> Result<PendingTensor> {
+        let (_, width) = dtype_of(&name, &entry.dtype)?;
+        let shape = &entry.shape;
+        let bound = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d.max(1)));
+        match bound {
+            None => return Err(damaged(format!("{name}'s shape {shape:?} has an element count that overflows"))),
+            Some(n) if n > MAX_TENSOR_ELEMENTS => {
+                return Err(damaged(format!("{name}'s shape {shape:?} is absurd: more than {MAX_TENSOR_ELEMENTS} elements")))
+            }
+            Some(_) => {}
+        }
+        // At most 2^32 · 8: neither overflows.
+        let bytes = shape.iter().product::<u64>() * width as u64;
+        let (start, end) = entry.data_offsets;
+        if end < start {
+            return Err(damaged(format!("{name}'s data_offsets [{start}, {end}) end before they start")));
+        }
+        if end - start != bytes {
+            return Err(damaged(format!(
+                "{name}'s data_offsets [{start}, {end}) hold {} bytes, but its shape {shape:?} of {} needs {bytes}",
+                end - start,
+                entry.dtype
+            )));
+        }
+        if let Some(len) = data_len.filter(|&len| end > len) {
+            return Err(damaged(format!(
+                "{name}'s data_offsets [{start}, {end}) reach past the end of the file ({len} bytes of data)"
+            )));
+        }
+        let (Ok(start), Ok(end)) = (usize::try_from(start), usize::try_from(end)) else {
+            return Err(damaged(format!("{name}'s data_offsets [{start}, {end}) are beyond what this device can address")));
+        };
+        let shape = shape.iter().map(|&d| d as usize).collect(); // each ≤ MAX_TENSOR_ELEMENTS = u32::MAX
+        Ok(PendingTensor { name, shape, start, end, dtype: entry.dtype })
+    }
+
     fn allocate(tensor: &PendingTensor) -> Result<Buffer> {
-        let (dtype, width) = dtype_of(&tensor.dtype)?;
+        let (dtype, width) = dtype_of(&tensor.name, &tensor.dtype)?;
         let bytes = tensor.end - tensor.start;
         let out_of_memory = || Error::Weights(format!("not enough memory for {} ({} MB)", tensor.name, bytes >> 20));
         Ok(if dtype == DType::F32 {
@@ -283,7 +435,7 @@ mod tests {
         let bytes = checkpoint();
         let reference = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         for piece in [1, 7, 8, 13, 4096, bytes.len()] {
-            let mut stream = TensorStream::new();
+            let mut stream = TensorStream::with_file_size(bytes.len() as u64);
             for chunk in bytes.chunks(piece) {
                 stream.push(chunk).unwrap();
             }
@@ -328,5 +480,28 @@ mod tests {
         assert!(header_only.finish().is_err());
         let mut garbage = TensorStream::new();
         assert!(garbage.push(&[0xff; 64]).is_err(), "a header length of 2^64-1 is refused before allocating");
+    }
+
+    /// As the weights store streams it: the file's size is known from the start, the bytes come in pieces.
+    #[test]
+    fn a_header_that_lies_is_refused_as_soon_as_it_is_complete() {
+        // 1 GB of f32 announced in a file of a few hundred bytes.
+        let header = br#"{"w":{"dtype":"F32","shape":[268435456],"data_offsets":[0,1073741824]}}"#;
+        let mut file = (header.len() as u64).to_le_bytes().to_vec();
+        file.extend_from_slice(header);
+        file.extend_from_slice(&[0; 256]);
+        let mut stream = TensorStream::with_file_size(file.len() as u64);
+        let end_of_header = 8 + header.len();
+        for (i, byte) in file.iter().enumerate() {
+            match stream.push(std::slice::from_ref(byte)) {
+                Ok(()) => assert!(i + 1 < end_of_header, "byte {i} accepted"),
+                Err(e) => {
+                    assert_eq!(i + 1, end_of_header, "refused with the header's last byte");
+                    assert!(e.to_string().contains("w's data_offsets [0, 1073741824) reach past the end"), "{e}");
+                    return;
+                }
+            }
+        }
+        panic!("never refused");
     }
 }

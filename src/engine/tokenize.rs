@@ -54,6 +54,7 @@ pub struct TextTokenizer {
 
 impl TextTokenizer {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        super::limits::check_json_size(bytes.len(), super::limits::MAX_TOKENIZER_JSON_BYTES).map_err(Error::Tokenizer)?;
         let mut inner = Tokenizer::from_bytes(bytes).map_err(|e| Error::Tokenizer(e.to_string()))?;
         // Checkpoints ship padding/truncation settings for batched training; we decide both ourselves.
         inner.with_padding(None);

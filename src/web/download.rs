@@ -914,8 +914,8 @@ pub async fn import_local(
 struct TensorSink(crate::engine::safetensors_stream::TensorStream);
 
 impl ByteSink for TensorSink {
-    fn reset(&mut self, _size: u64) {
-        self.0 = Default::default();
+    fn reset(&mut self, size: u64) {
+        self.0 = crate::engine::safetensors_stream::TensorStream::with_file_size(size);
     }
     fn push(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.0.push(bytes).map_err(|e| e.to_string())

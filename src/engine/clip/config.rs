@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::engine::activation::Activation;
-use crate::engine::{Error, Result};
+use crate::engine::{limits, Error, Result};
 
 /// `text_config`. Missing keys take `CLIPTextConfig`'s defaults.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -94,6 +94,7 @@ pub struct Config {
 
 impl Config {
     pub fn from_json(json: &str) -> Result<Self> {
+        limits::check_json_size(json.len(), limits::MAX_CONFIG_JSON_BYTES).map_err(Error::Config)?;
         let mut root: Map<String, Value> = serde_json::from_str(json).map_err(|e| Error::Config(e.to_string()))?;
         if let Some(Value::String(t)) = root.get("model_type") {
             if t != "clip" {
@@ -109,22 +110,50 @@ impl Config {
             vision: section(&mut root, "vision_config")?,
             projection_dim,
         };
-        for (name, hidden, heads) in [
-            ("text_config", cfg.text.hidden_size, cfg.text.num_attention_heads),
-            ("vision_config", cfg.vision.hidden_size, cfg.vision.num_attention_heads),
+        cfg.validate().map_err(Error::Config)?;
+        Ok(cfg)
+    }
+
+    /// Refuse dimensions no real checkpoint has (see `limits`), before any tensor is sized from them.
+    fn validate(&self) -> std::result::Result<(), String> {
+        let (t, v) = (&self.text, &self.vision);
+        let field = |section: &str, name: &str| format!("{section}.{name}");
+        for (section, hidden, heads, layers, intermediate, eps) in [
+            ("text_config", t.hidden_size, t.num_attention_heads, t.num_hidden_layers, t.intermediate_size, t.layer_norm_eps),
+            ("vision_config", v.hidden_size, v.num_attention_heads, v.num_hidden_layers, v.intermediate_size, v.layer_norm_eps),
         ] {
-            if heads == 0 || hidden % heads != 0 {
-                return Err(Error::Config(format!("{name}: hidden size {hidden} is not divisible by {heads} heads")));
+            limits::check(&field(section, "hidden_size"), hidden, limits::HIDDEN)?;
+            limits::check(&field(section, "num_attention_heads"), heads, limits::HEADS)?;
+            limits::check(&field(section, "num_hidden_layers"), layers, limits::LAYERS)?;
+            limits::check(&field(section, "intermediate_size"), intermediate, limits::INTERMEDIATE)?;
+            if !hidden.is_multiple_of(heads) {
+                return Err(format!("{section}: hidden size {hidden} is not divisible by {heads} heads"));
+            }
+            if !(eps.is_finite() && eps >= 0.0) {
+                return Err(format!("{section}: layer_norm_eps {eps} is not a small positive number"));
             }
         }
-        let vis = &cfg.vision;
-        if vis.patch_size == 0 || !vis.image_size.is_multiple_of(vis.patch_size) {
-            return Err(Error::Config(format!(
+        limits::check("text_config.vocab_size", t.vocab_size, limits::VOCAB)?;
+        limits::check("text_config.max_position_embeddings", t.max_position_embeddings, limits::POSITIONS)?;
+        limits::check("vision_config.num_channels", v.num_channels, limits::CHANNELS)?;
+        limits::check("vision_config.image_size", v.image_size, limits::IMAGE_SIDE)?;
+        limits::check("projection_dim", self.projection_dim, limits::PROJECTION)?;
+        if v.patch_size == 0 || !v.image_size.is_multiple_of(v.patch_size) {
+            return Err(format!(
                 "vision_config: image size {} is not a multiple of the patch size {}",
-                vis.image_size, vis.patch_size
-            )));
+                v.image_size, v.patch_size
+            ));
         }
-        Ok(cfg)
+        if v.grid() * v.grid() > limits::MAX_PATCHES {
+            return Err(format!(
+                "vision_config: {}×{} patches of {} pixels is more than the {} patches nlu-lab accepts",
+                v.grid(),
+                v.grid(),
+                v.patch_size,
+                limits::MAX_PATCHES
+            ));
+        }
+        Ok(())
     }
 
     /// openai/clip-vit-base-patch32 (every key at its default).

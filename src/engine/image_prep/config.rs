@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::resample::Resample;
-use crate::engine::{Error, Result};
+use crate::engine::{limits, Error, Result};
 
 /// How the image is resized before the crop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,10 +38,12 @@ impl Default for PreprocessConfig {
 
 impl PreprocessConfig {
     pub fn from_json(json: &str) -> Result<Self> {
-        let err = |m: String| Error::Config(format!("preprocessor_config.json: {m}"));
+        let err = Error::Preprocessor;
+        limits::check_json_size(json.len(), limits::MAX_CONFIG_JSON_BYTES).map_err(err)?;
         let root: Value = serde_json::from_str(json).map_err(|e| err(e.to_string()))?;
         let flag = |key: &str| root.get(key).and_then(Value::as_bool).unwrap_or(true);
-        let uint = |v: &Value| v.as_u64().map(|v| v as usize).filter(|&v| v > 0);
+        // try_from, not `as`: on wasm32 a 2^32 + 224 must not wrap to 224.
+        let uint = |v: &Value| v.as_u64().and_then(|v| usize::try_from(v).ok()).filter(|&v| v > 0);
         let hw = |v: &Value| Some((uint(v.get("height")?)?, uint(v.get("width")?)?));
 
         let resize = match root.get("size") {
@@ -82,6 +84,19 @@ impl PreprocessConfig {
             return Err(err("image_std contains 0".into()));
         }
         let rescale = root.get("rescale_factor").and_then(Value::as_f64).unwrap_or(1.0 / 255.0);
+        let side = |what: &str, v: usize| limits::check(what, v, limits::PREPROCESS_SIDE).map_err(err);
+        match resize {
+            ResizeTo::ShortestEdge(edge) => side("size.shortest_edge", edge)?,
+            ResizeTo::Exact { height, width } => {
+                side("size.height", height)?;
+                side("size.width", width)?;
+            }
+        }
+        side("crop_size.height", crop_height)?;
+        side("crop_size.width", crop_width)?;
+        if !(rescale.is_finite() && mean.iter().chain(&std).all(|x| x.is_finite())) {
+            return Err(err("rescale_factor, image_mean and image_std must be finite numbers".into()));
+        }
         Ok(Self {
             resize: flag("do_resize").then_some(resize),
             resample,

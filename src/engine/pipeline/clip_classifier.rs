@@ -97,8 +97,8 @@ impl ClipClassifier {
             _ => None,
         };
         if fixed_size != Some((side, side)) {
-            return Err(Error::Config(format!(
-                "preprocessor_config.json does not make the {side}×{side} images the model takes (crop {:?})",
+            return Err(Error::Preprocessor(format!(
+                "it does not make the {side}×{side} images the model takes (crop {:?})",
                 preprocess.crop
             )));
         }
