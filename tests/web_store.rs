@@ -664,3 +664,30 @@ async fn cache_requests_list_verify_delete_and_cancel() {
     let store = Store::shared().await.unwrap();
     assert_not_stored(&store, &key("t-cache", "tokenizer.json")).await;
 }
+
+/// The worker keeps at most two models: a third drops the least recently used one, and using a model again makes
+/// it the most recent. (Three copies of MiniLM under different revisions: each is a model of its own.)
+#[wasm_bindgen_test]
+async fn at_most_two_models_stay_loaded() {
+    use nlu_lab::web::models::{attention_model, loaded_models, MAX_LOADED_MODELS};
+    fresh_hub().await;
+    let source = |revision: &str| ModelSource { hub: hub().into(), repo: COPY.into(), revision: revision.into() };
+    let mut memory = vec![];
+    for revision in ["t-lru-a", "t-lru-b", "t-lru-a", "t-lru-c"] {
+        let (_, trust, _) = attention_model(&source(revision), &|_, _, _| {}).await.unwrap();
+        assert!(!trust.verified, "a model outside the catalogue is not verified");
+        memory.push(format!("{revision}: {:.0} MB", wasm_memory_mb()));
+    }
+    let loaded = loaded_models();
+    assert_eq!(MAX_LOADED_MODELS, 2);
+    assert_eq!(loaded.len(), 2, "{loaded:?}");
+    // Sources are told apart by revision too; `loaded_models` lists repos, so check through a reload's load time.
+    let (_, _, load_ms) = attention_model(&source("t-lru-a"), &|_, _, _| {}).await.unwrap();
+    assert_eq!(load_ms, 0.0, "t-lru-a was used after t-lru-b, so it stayed");
+    let (_, _, load_ms) = attention_model(&source("t-lru-b"), &|_, _, _| {}).await.unwrap();
+    assert!(load_ms > 0.0, "t-lru-b was the least recently used, so it was dropped");
+    log(&format!("worker wasm memory after each load: {}", memory.join(", ")));
+    let Ok(Response::CacheDone) = cache_requests::handle(Request::CacheDeleteModel { repo: COPY.into() }).await else {
+        panic!("delete failed")
+    };
+}

@@ -109,7 +109,13 @@ async fn sha256_hex(bytes: &[u8]) -> Result<String, String> {
 
 /// The hand-in: a PNG card (the crop, the captions, their probabilities) and a JSON file.
 #[component]
-pub fn SubmissionExport(result: Arc<ClipResult>, image: Arc<Vec<u8>>, revision: &'static str, crop: NodeRef<leptos::html::Canvas>) -> impl IntoView {
+pub fn SubmissionExport(
+    result: Arc<ClipResult>,
+    image: Arc<Vec<u8>>,
+    revision: &'static str,
+    trust: crate::web::models::ModelTrust,
+    crop: NodeRef<leptos::html::Canvas>,
+) -> impl IntoView {
     let message = RwSignal::new(None::<String>);
     // A successful hand-in is the guide's last step.
     let guide = GuideProgress::get();
@@ -121,7 +127,7 @@ pub fn SubmissionExport(result: Arc<ClipResult>, image: Arc<Vec<u8>>, revision: 
     };
     let (r1, r2, img) = (result.clone(), result, image);
     let json = move |_| {
-        let (r, img) = (r1.clone(), img.clone());
+        let (r, img, trust) = (r1.clone(), img.clone(), trust.clone());
         let top = top_probability(&r.probs);
         spawn_local(async move {
             let outcome = async {
@@ -130,6 +136,9 @@ pub fn SubmissionExport(result: Arc<ClipResult>, image: Arc<Vec<u8>>, revision: 
                     "schema": "nlu-lab/clip-submission@1",
                     "model": r.model,
                     "revision": revision,
+                    // The teacher re-checks with the same weights: were they the pinned ones?
+                    "weights_verified": trust.verified,
+                    "weights_warnings": trust.warnings,
                     "image_sha256": sha,
                     "captions": r.captions,
                     "probabilities": r.probs,

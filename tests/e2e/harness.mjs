@@ -20,7 +20,7 @@ export const MINILM_REPO = 'sentence-transformers/all-MiniLM-L6-v2';
 export const TINY_CLIP_DIR = join(CACHE, 'models/tiny-clip-b32');
 export const CLIP_REPO = 'openai/clip-vit-base-patch32';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   // A synthetic camera (a test pattern) for the CLIP lab's camera input, allowed without a prompt.
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];

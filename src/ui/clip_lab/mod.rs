@@ -26,6 +26,7 @@ use super::state::{self, CacheState, GuideProgress};
 use super::task::{status_line, Ran, WorkerTask};
 use crate::engine::caption_pairs::{rank_pairs, top_probability};
 use crate::engine::catalogue::{self, CatalogueEntry};
+use crate::web::models::ModelTrust;
 use crate::engine::pipeline::ClipResult;
 use crate::web::hub::hub_from_page;
 use crate::web::messages::ModelSource;
@@ -59,6 +60,8 @@ pub struct ClipState {
     notice: RwSignal<Option<String>>,
     /// The crop the model saw, drawn when a result arrives.
     pub crop: NodeRef<leptos::html::Canvas>,
+    /// Whether the last result's model files matched the catalogue's pins (it goes into the hand-in).
+    pub trust: RwSignal<ModelTrust>,
     pub task: WorkerTask<ClassifyJob>,
 }
 
@@ -67,6 +70,7 @@ impl ClipState {
         let result = RwSignal::new(None::<Arc<ClipResult>>);
         let ranked = RwSignal::new(Vec::new());
         let crop = NodeRef::new();
+        let trust = RwSignal::new(ModelTrust::default());
         let task = WorkerTask::new(move |job: &ClassifyJob, progress| {
             let job = job.clone();
             async move {
@@ -88,6 +92,7 @@ impl ClipState {
                     if let Some(g) = guide {
                         g.clip_top.set(Some(top_probability(&r.probs)));
                     }
+                    trust.set(run.stats.trust.clone());
                     result.set(Some(Arc::from(r)));
                 }
                 Ok(status_line(Ran::Captions(job.captions.len()), &run.stats))
@@ -102,6 +107,7 @@ impl ClipState {
             ranked,
             notice: RwSignal::new(None),
             crop,
+            trust,
             task,
         }
     }

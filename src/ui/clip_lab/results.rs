@@ -71,7 +71,7 @@ pub fn ClipResults(lab: ClipState) -> impl IntoView {
     view! {
         <div>{move || lab.result.get().map(|r| result_table(&r))}
             {move || lab.result.get().zip(lab.image.get()).map(|(r, img)| view! {
-                <SubmissionExport result=r image=img.bytes revision=lab.entry().revision crop=lab.crop />
+                <SubmissionExport result=r image=img.bytes revision=lab.entry().revision trust=lab.trust.get() crop=lab.crop />
             })}
         </div>
     }
