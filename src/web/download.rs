@@ -144,8 +144,8 @@ pub enum DownloadError {
     Http { url: String, status: u16, status_text: String },
     #[error("{url} answered with a web page instead of {file} (an error page, or a login wall?)")]
     Html { url: String, file: String },
-    #[error("{file} has the wrong size: {detail}; the download was discarded")]
-    Size { file: String, detail: String },
+    #[error("{file} from {hub} has the wrong size: {detail}; the download was discarded")]
+    Size { file: String, hub: String, detail: String },
     #[error("{file} is corrupt: its sha256 is {got}, expected {want}; the download was discarded")]
     Checksum { file: String, got: String, want: String },
     #[error("{file}: {hub} announces {size} bytes, more than any model file (at most {cap}); nothing was downloaded")]
@@ -310,7 +310,7 @@ impl Job<'_> {
     }
 
     fn size_error(&self, detail: String) -> Failure {
-        Failure::Fatal(DownloadError::Size { file: self.key.file.clone(), detail })
+        Failure::Fatal(DownloadError::Size { file: self.key.file.clone(), hub: self.key.origin.clone(), detail })
     }
 
     fn too_large(&self, size: u64, cap: u64) -> DownloadError {
@@ -529,6 +529,7 @@ pub async fn download(
                 (Some(want), Some(listed)) if want != listed => {
                     return Err(DownloadError::Size {
                         file: key.file.clone(),
+                        hub: key.origin.clone(),
                         detail: format!("the hub lists {listed} bytes, the catalogue says {want}"),
                     });
                 }

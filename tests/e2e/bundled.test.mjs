@@ -42,7 +42,7 @@ test('with no ?hub= the app downloads MiniLM from the site\'s own models/ folder
   await page.locator('#run').click();
   await page.locator('[data-testid=head-view] line').first().waitFor({ state: 'attached', timeout: 90_000 });
 
-  const mirror = `${env.site.url}models/${MINILM_REPO}/resolve/main/`;
+  const mirror = `${env.site.url}models/${MINILM_REPO}/resolve/1110a243fdf4706b3f48f1d95db1a4f5529b4d41/`;
   for (const f of ['config.json', 'tokenizer.json', 'model.safetensors']) {
     assert.ok(fetched.includes(mirror + f), `${f} from ${mirror}; fetched:\n${fetched.join('\n')}`);
   }

@@ -59,7 +59,8 @@ test('the example page computes attention that matches transformers, and the pac
   });
   assert.deepEqual(r.tokens, c.tokens, 'the tokens of transformers\' tokenizer');
   assert.equal(r.model, MINILM_REPO);
-  assert.equal(r.revision, 'main');
+  assert.equal(r.revision, '1110a243fdf4706b3f48f1d95db1a4f5529b4d41', 'the catalogue\'s pinned commit');
+  assert.deepEqual([r.verified, r.warnings], [true, []]);
   assert.equal(r.textB, null);
   assert.deepEqual([r.layers, r.heads, r.headDim], [6, 12, 32]);
   assert.equal(r.kind, 'Float32Array');

@@ -37,7 +37,7 @@ test('stored models: listed, used when the hub is down, deleted on request', asy
   await page.getByTestId('cache-panel').locator('summary').click();
   const row = page.locator('[data-testid=cached-model][data-repo="sentence-transformers/all-MiniLM-L6-v2"]');
   await row.waitFor({ timeout: 10_000 });
-  assert.match(await row.textContent(), /model\.safetensors — 86\.7 MB, sha256 checked/);
+  assert.match(await row.textContent(), /model\.safetensors @ 1110a243fdf4 — 86\.7 MB, verified against the catalogue's sha256/);
   assert.match(await page.locator('#model option').first().textContent(), /stored, works offline/);
   await finish(page, 'cache-panel');
 

@@ -13,11 +13,13 @@ import { startHub } from '../hub/hub.mjs';
 const TEXT = 'Paris is lovely in May.';
 const UNPINNED_REPO = 'google-bert/bert-base-cased';
 
-/** A hub root serving MiniLM under `repos`, its tokenizer changed (no lowercasing: other tokens). */
-async function hostileRoot(repos) {
+/** A hub root serving MiniLM under `repos`, its tokenizer changed but of the same size ("paris" is not a word of
+ *  its vocabulary any more: other tokens), so that only the checksum can tell. */
+async function hostileRoot(repos, { longer = false } = {}) {
   const root = await mkdtemp(join(tmpdir(), 'nlu-hostile-'));
-  const tokenizer = (await readFile(join(MINILM_DIR, 'tokenizer.json'), 'utf8')).replace('"lowercase":true', '"lowercase":false');
-  assert.ok(tokenizer.includes('"lowercase":false'));
+  const honest = await readFile(join(MINILM_DIR, 'tokenizer.json'), 'utf8');
+  const tokenizer = longer ? honest.replace('"lowercase":true', '"lowercase":false') : honest.replace('"paris":3000', '"pariz":3000');
+  assert.ok(tokenizer !== honest && (longer || tokenizer.length === honest.length));
   for (const repo of repos) {
     await mkdir(join(root, repo), { recursive: true });
     await writeFile(join(root, repo, 'tokenizer.json'), tokenizer);
@@ -30,7 +32,12 @@ async function run(page, url) {
   await page.goto(url);
   await page.locator('#text-a').fill(TEXT);
   await page.locator('#run').click();
-  await page.locator('[data-testid=tokens] li').first().waitFor({ timeout: 120_000 });
+  await Promise.race([
+    page.locator('[data-testid=tokens] li').first().waitFor({ timeout: 120_000 }),
+    page.locator('.error').first().waitFor({ timeout: 120_000 }).then(async () => {
+      throw new Error(`the page shows an error: ${await page.locator('.error').first().textContent()}`);
+    }),
+  ]);
   const tokens = await page.locator('[data-testid=tokens] li').allTextContents();
   const status = await page.locator('[data-testid=attention-status]').textContent();
   return { tokens, status };
@@ -78,10 +85,21 @@ function storeChunks(page, repo, file) {
 test('a ?hub= serving changed files leaves nothing that the honest hub\'s pages use', async () => {
   const env = await setup();
   const root = await hostileRoot([MINILM_REPO, UNPINNED_REPO]);
+  const longerRoot = await hostileRoot([MINILM_REPO], { longer: true });
   const hostile = await startHub({ root });
+  const longer = await startHub({ root: longerRoot });
   try {
-    // 1. Pinned model (MiniLM), hostile hub first: its changed tokenizer.json is quarantined and named.
+    // 0. A changed file of another size than the pin: refused while it downloads, the file and the hub named.
     const page = await watchedPage(env.context);
+    await page.goto(env.appUrl({ hub: longer.url }));
+    await page.locator('#text-a').fill(TEXT);
+    await page.locator('#run').click();
+    const refusal = page.locator('.error').filter({ hasText: 'has the wrong size' }).first();
+    await refusal.waitFor({ timeout: 60_000 });
+    assert.match(await refusal.textContent(), new RegExp(`tokenizer\\.json from ${new URL(longer.url).origin} has the wrong size`));
+    assert.ok(!(await storeManifests(page)).some((m) => m.file === 'tokenizer.json'), 'nothing of it was kept');
+
+    // 1. Pinned model (MiniLM), hostile hub first: its changed tokenizer.json is quarantined and named.
     const bad = await run(page, env.appUrl({ hub: hostile.url }));
     assert.match(bad.status, /tokenizer\.json from http:\/\/127\.0\.0\.1:\d+ is not the file the catalogue pins/);
     assert.ok(bad.status.includes(new URL(hostile.url).origin), bad.status);
@@ -118,8 +136,10 @@ test('a ?hub= serving changed files leaves nothing that the honest hub\'s pages 
     await finish(page2, 'trust-unpinned-kept-apart');
   } finally {
     await hostile.close();
+    await longer.close();
     await env.close();
     await rm(root, { recursive: true, force: true });
+    await rm(longerRoot, { recursive: true, force: true });
   }
 });
 
@@ -161,6 +181,7 @@ test('a worker from another build is not talked to: the page offers a reload; un
   try {
     const page = await watchedPage(env.context);
     await page.goto(env.appUrl());
+    await page.waitForFunction(() => document.documentElement.dataset.build);
     const build = await page.evaluate(() => document.documentElement.dataset.build);
     assert.ok(build && build.length >= 4, `the page names its build: ${build}`);
 
