@@ -154,9 +154,11 @@ fn cli_standalone_html_embeds_the_attention() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let html = String::from_utf8(out.stdout).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
-    let start = html.find(r#"<script id="attention-data" type="application/json">"#).unwrap();
+    let start = html.find(r#"<script id="attention-meta" type="application/json">"#).unwrap();
     let end = start + html[start..].find("</script>").unwrap();
     let json: Value = serde_json::from_str(html[start..end].split_once('>').unwrap().1).unwrap();
-    assert_eq!(json["schema"], "nlu-lab/attention@1");
+    assert_eq!(json["schema"], "nlu-lab/attention-standalone@1");
     assert!(json["tokens"].as_array().unwrap().iter().any(|t| t == "<"), "the '<' survived as data");
+    let n = json["tokens"].as_array().unwrap().len();
+    assert_eq!(json["shape"], serde_json::json!([6, 12, n, n]));
 }

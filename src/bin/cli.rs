@@ -13,6 +13,7 @@ fn main() {}
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
+    use std::io::Write;
     use std::path::{Path, PathBuf};
 
     use lexopt::prelude::*;
@@ -122,25 +123,24 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights };
         let lab = AttentionModel::load(&name, &files).map_err(|e| e.to_string())?;
         let data = lab.attention(&text, text_b.as_deref(), qk).map_err(|e| e.to_string())?;
-        if format == "html" {
-            return print_text(&nlu_lab::engine::standalone::standalone_html(&data));
-        }
-        print_json(&data.to_json())
+        // Streamed to stdout: at 512 tokens the JSON is hundreds of MB, never held whole.
+        print_with(|out| {
+            if format == "html" {
+                nlu_lab::engine::standalone::write_standalone_html(&data, out)
+            } else {
+                data.write_json(out).and_then(|_| writeln!(out))
+            }
+        })
     }
 
-    fn print_text(text: &str) -> Result<(), String> {
-        use std::io::Write;
-        match std::io::stdout().lock().write_all(text.as_bytes()) {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
-            _ => Ok(()),
-        }
-    }
-
-    /// Print to stdout; a closed pipe (`| head`) ends quietly instead of panicking.
     fn print_json(value: &serde_json::Value) -> Result<(), String> {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
-        let written = serde_json::to_writer(&mut out, value).map_err(std::io::Error::from).and_then(|_| writeln!(out));
+        print_with(|out| serde_json::to_writer(&mut *out, value).map_err(std::io::Error::from).and_then(|_| writeln!(out)))
+    }
+
+    /// Write to a buffered stdout; a closed pipe (`| head`) ends quietly instead of panicking.
+    fn print_with(write: impl FnOnce(&mut std::io::BufWriter<std::io::StdoutLock>) -> std::io::Result<()>) -> Result<(), String> {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let written = write(&mut out).and_then(|_| out.flush());
         match written {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
             other => other.map_err(|e| e.to_string()),

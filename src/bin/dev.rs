@@ -13,6 +13,56 @@ fn main() {
 #[cfg(target_arch = "wasm32")]
 fn main() {}
 
+/// The system allocator, counting the bytes live and their peak: `export-bench` reports the heap an export needs.
+#[cfg(not(target_arch = "wasm32"))]
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    pub struct Counting;
+    static LIVE: AtomicUsize = AtomicUsize::new(0);
+    static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let p = unsafe { System.alloc(layout) };
+            if !p.is_null() {
+                let live = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
+                PEAK.fetch_max(live, Relaxed);
+            }
+            p
+        }
+        unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(p, layout) };
+            LIVE.fetch_sub(layout.size(), Relaxed);
+        }
+        unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let q = unsafe { System.realloc(p, layout, new_size) };
+            if !q.is_null() {
+                if new_size >= layout.size() {
+                    let live = LIVE.fetch_add(new_size - layout.size(), Relaxed) + new_size - layout.size();
+                    PEAK.fetch_max(live, Relaxed);
+                } else {
+                    LIVE.fetch_sub(layout.size() - new_size, Relaxed);
+                }
+            }
+            q
+        }
+    }
+
+    /// Run `f` and return its result with the peak of live heap bytes above those live when it started.
+    pub fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let start = LIVE.load(Relaxed);
+        PEAK.store(start, Relaxed);
+        let out = f();
+        (out, PEAK.load(Relaxed) - start)
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[global_allocator]
+static ALLOCATOR: counting::Counting = counting::Counting;
+
 #[cfg(not(target_arch = "wasm32"))]
 mod dev {
     use std::path::{Path, PathBuf};
@@ -28,7 +78,11 @@ mod dev {
       --full-depth: ViT-B/32's 12 + 12 layers (about 600 MB), for speed and memory figures.
   nlu-lab-dev synth-bert --tokenizer FILE --out DIR
       Writes the bert-base-shaped checkpoint of `nlu-lab-dev bench` (synthetic weights, about 440 MB) with FILE as
-      its tokenizer.json (e.g. MiniLM's, which has bert-base-uncased's vocabulary): for scripts/bench.sh.";
+      its tokenizer.json (e.g. MiniLM's, which has bert-base-uncased's vocabulary): for scripts/bench.sh.
+  nlu-lab-dev export-bench [--tokens N] [--out DIR]
+      Sizes, times and peak heap of the JSON and standalone HTML exports of an N-token input (default 512;
+      synthetic attention) in MiniLM's (6 × 12) and bert-base's (12 × 12) shapes; --out DIR also writes the files
+      (minilm.json, minilm.html, bert-base.json, bert-base.html) for tests/e2e/bench-export.mjs.";
 
     pub fn run() -> Result<(), String> {
         let mut parser = lexopt::Parser::from_env();
@@ -36,6 +90,7 @@ mod dev {
             Some(Value(cmd)) if cmd == "bench" => bench(),
             Some(Value(cmd)) if cmd == "synth-clip" => synth_clip(parser),
             Some(Value(cmd)) if cmd == "synth-bert" => synth_bert(parser),
+            Some(Value(cmd)) if cmd == "export-bench" => export_bench(parser),
             Some(Long("help")) | Some(Short('h')) | None => {
                 println!("{USAGE}");
                 Ok(())
@@ -118,6 +173,68 @@ mod dev {
         std::fs::write(&part, &bytes).map_err(|e| format!("{}: {e}", part.display()))?;
         std::fs::rename(&part, out.join("model.safetensors")).map_err(|e| e.to_string())?;
         println!("synthetic bert-base ({} bytes) in {}", bytes.len(), out.display());
+        Ok(())
+    }
+
+    /// Counts what is written and drops it: the cost of producing an export, without where it goes.
+    struct CountingSink(u64);
+
+    impl std::io::Write for CountingSink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len() as u64;
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn export_bench(mut parser: lexopt::Parser) -> Result<(), String> {
+        use nlu_lab::engine::standalone::write_standalone_html;
+        use nlu_lab::engine::synth;
+        use std::io::Write;
+        use std::time::Instant;
+        let (mut tokens, mut out) = (512usize, None::<PathBuf>);
+        while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+            match arg {
+                Long("tokens") => tokens = value(&mut parser)?.parse().map_err(|_| "--tokens takes a number")?,
+                Long("out") => out = Some(value(&mut parser)?.into()),
+                other => return Err(format!("{}\n{USAGE}", other.unexpected())),
+            }
+        }
+        if let Some(dir) = &out {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let mb = |b: u64| b as f64 / 1e6;
+        for (name, layers, heads, head_dim) in [("minilm", 6, 12, 32), ("bert-base", 12, 12, 64)] {
+            let data = synth::attention_data(name, layers, heads, head_dim, tokens, 0xE4_0B7);
+            let floats = data.weights.len();
+            println!("export {name} ({layers} layers × {heads} heads, {tokens} tokens): {floats} weights = {:.1} MB as f32", mb(4 * floats as u64));
+            type Export<'a> = &'a dyn Fn(&mut CountingSink) -> std::io::Result<()>;
+            let exports: [(&str, Export); 2] = [
+                ("json", &|w| data.write_json(w)),
+                ("html", &|w| write_standalone_html(&data, w)),
+            ];
+            for (kind, write) in exports {
+                let mut sink = CountingSink(0);
+                let t0 = Instant::now();
+                let (written, peak) = crate::counting::peak_during(|| write(&mut sink));
+                let ms = t0.elapsed().as_secs_f64() * 1e3;
+                written.map_err(|e| e.to_string())?;
+                println!("export {name} {kind}: {:.1} MB in {ms:.0} ms ({:.0} MB/s), peak heap while writing {:.3} MB", mb(sink.0), mb(sink.0) / (ms / 1e3), mb(peak as u64));
+            }
+            // What a single Vec would cost instead (a `Vec` grown by doubling, as `to_json_bytes` does).
+            let ((), peak) = crate::counting::peak_during(|| drop(std::hint::black_box(data.to_json_bytes())));
+            println!("export {name} json into one Vec: peak heap {:.1} MB", mb(peak as u64));
+            if let Some(dir) = &out {
+                for (kind, path) in [("json", dir.join(format!("{name}.json"))), ("html", dir.join(format!("{name}.html")))] {
+                    let file = std::fs::File::create(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                    let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+                    let written = if kind == "json" { data.write_json(&mut w) } else { write_standalone_html(&data, &mut w) };
+                    written.and_then(|_| w.flush()).map_err(|e| format!("{}: {e}", path.display()))?;
+                }
+            }
+        }
         Ok(())
     }
 }

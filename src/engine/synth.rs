@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::{Init, VarBuilder};
 
+use super::attention::AttentionData;
 use super::{bert, clip, Error, Result};
 
 /// The global seed S of the CLIP fixture.
@@ -225,4 +226,53 @@ pub fn tensor_sums(bytes: &[u8]) -> Result<HashMap<String, f64>> {
             (name, sum)
         })
         .collect())
+}
+
+/// An input of `tokens` tokens (`[CLS]`, words, `[SEP]`) with attention for `layers` × `heads`, each row a softmax
+/// of uniform logits in ±4 (values spread over two decades around 1/tokens, as in a trained model, so that exports
+/// have realistic digit counts): export sizes and timings at 512 tokens (`nlu-lab-dev export-bench`).
+pub fn attention_data(model: &str, layers: usize, heads: usize, head_dim: usize, tokens: usize, seed: u64) -> AttentionData {
+    let n = tokens.max(2);
+    let base = fnv1a64(model.as_bytes()) ^ seed;
+    let mut weights = Vec::with_capacity(layers * heads * n * n);
+    let mut row = vec![0f32; n];
+    for r in 0..(layers * heads * n) as u64 {
+        for (j, w) in row.iter_mut().enumerate() {
+            *w = (4.0 * value(base, r * n as u64 + j as u64, Rule::Affine { offset: 0.0, scale: 1.0 })).exp();
+        }
+        let sum: f32 = row.iter().sum();
+        weights.extend(row.iter().map(|w| w / sum));
+    }
+    let words: Vec<String> = (1..n - 1).map(|i| format!("w{i}")).collect();
+    let tokens: Vec<String> = std::iter::once("[CLS]".to_string()).chain(words).chain(["[SEP]".to_string()]).collect();
+    let text = tokens[1..n - 1].join(" ");
+    let mut at = 0u32;
+    let offsets = (0..n)
+        .map(|i| {
+            if i == 0 || i == n - 1 {
+                return [0, 0];
+            }
+            let len = tokens[i].len() as u32;
+            let span = [at, at + len];
+            at += len + 1;
+            span
+        })
+        .collect();
+    AttentionData {
+        model: model.to_string(),
+        text,
+        text_b: None,
+        special: (0..n).map(|i| i == 0 || i == n - 1).collect(),
+        segments: vec![0; n],
+        offsets,
+        words: (0..n).map(|i| (i > 0 && i < n - 1).then(|| i as u32 - 1)).collect(),
+        tokens,
+        num_layers: layers,
+        num_heads: heads,
+        head_dim,
+        weights,
+        queries: None,
+        keys: None,
+        dropped_tokens: 0,
+    }
 }

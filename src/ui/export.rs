@@ -10,10 +10,59 @@ fn document() -> Option<web_sys::Document> {
 
 /// Offer `bytes` as a file download.
 pub fn download(name: &str, mime: &str, bytes: &[u8]) -> Result<(), String> {
-    let array = js_sys::Uint8Array::from(bytes);
+    download_parts(name, mime, &js_sys::Array::of1(&js_sys::Uint8Array::from(bytes)))
+}
+
+/// A file written piece by piece into JavaScript: every `PART_BYTES` the bytes written so far are copied out of wasm
+/// memory as one `Uint8Array`, a part of the file's `Blob`. A 500 MB export (512 tokens, bert-base) then costs the
+/// wasm heap one part, not the file plus its growth copies.
+pub struct BlobParts {
+    parts: js_sys::Array,
+    pending: Vec<u8>,
+}
+
+const PART_BYTES: usize = 4 << 20;
+
+impl BlobParts {
+    fn new() -> Self {
+        Self { parts: js_sys::Array::new(), pending: Vec::with_capacity(PART_BYTES) }
+    }
+
+    fn hand_over(&mut self) {
+        if !self.pending.is_empty() {
+            self.parts.push(&js_sys::Uint8Array::from(self.pending.as_slice()));
+            self.pending.clear();
+        }
+    }
+}
+
+impl std::io::Write for BlobParts {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= PART_BYTES {
+            self.hand_over();
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.hand_over();
+        Ok(())
+    }
+}
+
+/// Offer the bytes `write` produces as a file download, streamed into JavaScript as it writes (see [`BlobParts`]).
+pub fn download_written(name: &str, mime: &str, write: impl FnOnce(&mut BlobParts) -> std::io::Result<()>) -> Result<(), String> {
+    let mut file = BlobParts::new();
+    write(&mut file).map_err(|e| format!("cannot write the file: {e}"))?;
+    file.hand_over();
+    download_parts(name, mime, &file.parts)
+}
+
+fn download_parts(name: &str, mime: &str, parts: &js_sys::Array) -> Result<(), String> {
     let options = web_sys::BlobPropertyBag::new();
     options.set_type(mime);
-    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&js_sys::Array::of1(&array), &options)
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(parts, &options)
         .map_err(|_| "cannot create the file".to_string())?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| "cannot create the file".to_string())?;
     let doc = document().ok_or("no document")?;

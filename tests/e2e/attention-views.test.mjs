@@ -371,6 +371,60 @@ test('a 144-token paragraph stays usable (timings for the record)', async () => 
   await finish(page, 'head-view-144-tokens');
 });
 
+// The JSON and standalone HTML exports of a 512-token input (MiniLM: 18.9 M weights): the page opens offline,
+// draws its lines on a canvas, and its base64 Float32 payload decodes (built-in decoder and the atob fallback) to
+// the very f32s of the JSON export.
+async function checkExports512(page) {
+  const { readFileSync, rmSync } = await import('node:fs');
+  const save = async (id) => {
+    const t0 = Date.now();
+    const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.getByTestId(id).click()]);
+    const path = await dl.path();
+    return { path, ms: Date.now() - t0 };
+  };
+  const json = await save('export-json');
+  const html = await save('export-html');
+  const parsed = JSON.parse(readFileSync(json.path, 'utf8'));
+  const sizes = [json.path, html.path].map((p) => (readFileSync(p).length / 1e6).toFixed(1));
+  console.log(`512-token exports: JSON ${sizes[0]} MB in ${json.ms} ms, standalone HTML ${sizes[1]} MB in ${html.ms} ms`);
+  assert.equal(parsed.tokens.length, 512);
+  const file = `${process.env.TMPDIR ?? '/tmp'}/nlu-lab-standalone-512-${process.pid}.html`;
+  (await import('node:fs')).copyFileSync(html.path, file);
+  // Sampled cells (and the first and last), [layer, head, from, to].
+  const cells = [[0, 0, 0, 0], [5, 11, 511, 511]];
+  for (let s = 1; cells.length < 400; s++) cells.push([s % 6, (s * 7) % 12, (s * 131) % 512, (s * 337) % 512]);
+  await env.context.setOffline(true);
+  try {
+    for (const query of ['', '?decoder=atob']) {
+      const offline = await watchedPage(env.context);
+      await offline.goto(`file://${file}${query}`);
+      await offline.waitForFunction(() => window.nluLabAttention, null, { timeout: 120_000 });
+      const got = await offline.evaluate((cells) => {
+        const { meta, weights, decoder, firstDraw } = window.nluLabAttention;
+        const n = meta.tokens.length;
+        const values = cells.map(([l, h, i, j]) => weights[((l * meta.heads + h) * n + i) * n + j]);
+        const c = document.getElementById('lines');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let painted = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) painted++;
+        return { values, decoder, firstDraw, painted, count: weights.length, svgLines: document.querySelectorAll('svg line').length,
+          firstDrawMark: performance.getEntriesByName('nlu-lab:first-draw')[0].startTime };
+      }, cells);
+      assert.equal(got.decoder, query ? 'atob' : 'fromBase64');
+      assert.equal(got.count, 6 * 12 * 512 * 512);
+      assert.equal(got.firstDraw.render, 'canvas');
+      assert.equal(got.svgLines, 0, 'no SVG lines above the threshold');
+      assert.ok(got.painted > 10_000, `painted pixels: ${got.painted}`);
+      cells.forEach(([l, h, i, j], k) => assert.equal(got.values[k], Math.fround(parsed.attention[l][h][i][j]), `cell ${l} ${h} ${i} ${j}`));
+      console.log(`standalone page at 512 tokens (${got.decoder}): first draw at ${got.firstDrawMark.toFixed(0)} ms after navigation (decode ${got.firstDraw.decodeMs.toFixed(0)} ms, draw ${got.firstDraw.drawMs.toFixed(0)} ms)`);
+      await finish(offline, `standalone-html-512${query ? '-atob' : ''}`);
+      await offline.close();
+    }
+  } finally {
+    await env.context.setOffline(false);
+    rmSync(file, { force: true });
+  }
+}
+
 test('512 tokens: the head view scrolls, stays responsive, and exports its canvas lines', async () => {
   const page = await watchedPage(env.context);
   await page.goto(env.appUrl());
@@ -408,6 +462,7 @@ test('512 tokens: the head view scrolls, stays responsive, and exports its canva
   const svg = await (await import('node:fs/promises')).readFile(await download.path(), 'utf8');
   assert.match(svg, /<image [^>]*href="data:image\/png;base64,/);
   console.log(`512 tokens: run → head view drawn ${drawnMs} ms; hover a token ${hoverMs} ms; layer change ${layerMs} ms`);
+  await checkExports512(page);
   await page.getByTestId('head-view').scrollIntoViewIfNeeded();
   await finish(page, 'head-view-512-tokens');
 });

@@ -19,7 +19,6 @@ pub use stats::{mean_attention, HeadStats, Statistic};
 pub use vision::VisionAttention;
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::tokenize::Encoded;
 use super::{Error, Result};
@@ -128,34 +127,102 @@ impl AttentionData {
         mean_attention(&self.weights, self.num_layers, self.num_heads, self.len(), layer, head)
     }
 
-
     /// The documented JSON export (`nlu-lab/attention@1`, see README): nested arrays, easy to read from JS or Python.
-    pub fn to_json(&self) -> serde_json::Value {
-        let n = self.len();
-        let nest = |data: &[f32], inner: usize| -> Vec<Vec<Vec<Vec<f32>>>> {
-            data.chunks(self.num_heads * n * inner)
-                .map(|layer| layer.chunks(n * inner).map(|head| head.chunks(inner).map(<[f32]>::to_vec).collect()).collect())
-                .collect()
-        };
-        let mut out = json!({
-            "schema": "nlu-lab/attention@1",
-            "model": self.model,
-            "text": self.text,
-            "text_b": self.text_b,
-            "tokens": self.tokens,
-            "segments": self.segments,
-            "special": self.special,
-            "offsets": self.offsets,
-            "dropped_tokens": self.dropped_tokens,
-            "layers": self.num_layers,
-            "heads": self.num_heads,
-            "head_dim": self.head_dim,
-            "attention": nest(&self.weights, n),
-        });
-        if let (Some(q), Some(k)) = (&self.queries, &self.keys) {
-            out["queries"] = json!(nest(q, self.head_dim));
-            out["keys"] = json!(nest(k, self.head_dim));
-        }
+    /// Written as it goes — at 512 tokens bert-base's attention is 37.7 M floats, so no `serde_json::Value` per
+    /// weight — with each f32 in its shortest round-trip form (`0.1`, not the f64 widening `0.10000000149011612`).
+    /// `out` gets many small writes: give it a buffered writer (a `Vec`, a `BufWriter`).
+    pub fn write_json(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer(out, &JsonExport::new(self)).map_err(std::io::Error::from)
+    }
+
+    /// [`Self::write_json`] into memory.
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_json(&mut out).expect("writing to a Vec cannot fail");
         out
+    }
+}
+
+/// The JSON export's fields, borrowed from the data (serde writes them in this order).
+#[derive(Serialize)]
+struct JsonExport<'a> {
+    schema: &'static str,
+    model: &'a str,
+    text: &'a str,
+    text_b: Option<&'a str>,
+    tokens: &'a [String],
+    segments: &'a [u8],
+    special: &'a [bool],
+    offsets: &'a [[u32; 2]],
+    dropped_tokens: usize,
+    layers: usize,
+    heads: usize,
+    head_dim: usize,
+    attention: Nested<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queries: Option<Nested<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keys: Option<Nested<'a>>,
+}
+
+impl<'a> JsonExport<'a> {
+    fn new(d: &'a AttentionData) -> Self {
+        let n = d.len();
+        let (layers, heads) = (d.num_layers, d.num_heads);
+        let qk = match (&d.queries, &d.keys) {
+            (Some(q), Some(k)) => Some((q, k)),
+            _ => None,
+        };
+        let nested = |data: &'a [f32], inner: usize| Nested { data, shape: [layers, heads, n, inner] };
+        Self {
+            schema: "nlu-lab/attention@1",
+            model: &d.model,
+            text: &d.text,
+            text_b: d.text_b.as_deref(),
+            tokens: &d.tokens,
+            segments: &d.segments,
+            special: &d.special,
+            offsets: &d.offsets,
+            dropped_tokens: d.dropped_tokens,
+            layers,
+            heads,
+            head_dim: d.head_dim,
+            attention: nested(&d.weights, n),
+            queries: qk.map(|(q, _)| nested(q, d.head_dim)),
+            keys: qk.map(|(_, k)| nested(k, d.head_dim)),
+        }
+    }
+}
+
+/// A flat row-major `[a][b][c][d]` array serialised as nested arrays, without copying it.
+struct Nested<'a> {
+    data: &'a [f32],
+    shape: [usize; 4],
+}
+
+impl Serialize for Nested<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        serialize_nested(self.data, &self.shape, s)
+    }
+}
+
+fn serialize_nested<S: serde::Serializer>(data: &[f32], shape: &[usize], s: S) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    struct Part<'a>(&'a [f32], &'a [usize]);
+    impl Serialize for Part<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            serialize_nested(self.0, self.1, s)
+        }
+    }
+    match shape {
+        [] | [_] => data.serialize(s),
+        [outer, inner @ ..] => {
+            let stride: usize = inner.iter().product();
+            let mut seq = s.serialize_seq(Some(*outer))?;
+            for i in 0..*outer {
+                seq.serialize_element(&Part(&data[i * stride..(i + 1) * stride], inner))?;
+            }
+            seq.end()
+        }
     }
 }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::engine::attention::AttentionData;
-use crate::engine::standalone::standalone_html;
+use crate::engine::standalone::write_standalone_html;
 use crate::ui::export;
 
 /// The head view as PNG file bytes, drawn on the page's background.
@@ -25,7 +25,7 @@ pub fn ExportBar(data: Arc<AttentionData>) -> impl IntoView {
         <div class="export-bar" role="group" aria-label="export">
             "Export: "
             <button type="button" data-testid="export-json" on:click=move |_| {
-                report(export::download("attention.json", "application/json", json_data.to_json().to_string().as_bytes()))
+                report(export::download_written("attention.json", "application/json", |file| json_data.write_json(file)))
             }>"JSON"</button>
             <button type="button" data-testid="export-svg" on:click=move |_| {
                 report(export::svg_markup("[data-testid=head-view]").and_then(|(svg, _, _)| export::download("head-view.svg", "image/svg+xml", svg.as_bytes())))
@@ -36,7 +36,7 @@ pub fn ExportBar(data: Arc<AttentionData>) -> impl IntoView {
                 })
             }>"PNG"</button>
             <button type="button" data-testid="export-html" on:click=move |_| {
-                report(export::download("attention.html", "text/html", standalone_html(&html_data).as_bytes()))
+                report(export::download_written("attention.html", "text/html", |file| write_standalone_html(&html_data, file)))
             }>"Standalone HTML"</button>
             {move || message.get().map(|m| view! { <span class="error" role="alert">{m}</span> })}
         </div>
