@@ -245,6 +245,9 @@ struct Job<'a> {
     spliced: bool,
     want_size: Option<u64>,
     size_source: &'static str,
+    /// `want_size` is a pin: a server announcing less serves another version (the sha256 then decides:
+    /// quarantine), one announcing or sending more is refused.
+    size_is_pin: bool,
     /// The total the server announced (Content-Range total, or Content-Length of a 200).
     announced: Option<u64>,
     /// Whether the announced total comes from a 200's Content-Length (which may be the compressed length).
@@ -424,6 +427,14 @@ impl Job<'_> {
         if let Some(total) = self.announced.filter(|&t| t > cap) {
             return Err(Failure::Fatal(self.too_large(total, cap)));
         }
+        if let (true, Some(want), Some(total)) = (self.size_is_pin, self.want_size, self.announced) {
+            if total < want && offset == 0 {
+                // Not the pinned file, but perhaps a mirror of another version: downloaded to its announced size,
+                // then its sha256 decides (quarantined and flagged). More than the pin is never accepted.
+                self.want_size = Some(total);
+                self.size_source = "the server's announcement";
+            }
+        }
         let etag = header(&response, "etag");
         let last_modified = header(&response, "last-modified");
         if self.stored > 0 && self.partial.etag.is_some() && etag.is_some() && etag != self.partial.etag {
@@ -550,6 +561,7 @@ pub async fn download(
         spliced: false,
         want_size,
         size_source,
+        size_is_pin: options.pinned && options.expected_size.is_some(),
         announced: None,
         announced_by_200: false,
         partial: store.partial(key).await?.unwrap_or_default(),
