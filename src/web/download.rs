@@ -144,7 +144,7 @@ pub enum DownloadError {
     Http { url: String, status: u16, status_text: String },
     #[error("{url} answered with a web page instead of {file} (an error page, or a login wall?)")]
     Html { url: String, file: String },
-    #[error("{file} from {hub} has the wrong size: {detail}; the download was discarded")]
+    #[error("{file}{} has the wrong size: {detail}; the download was discarded", from_hub(.hub))]
     Size { file: String, hub: String, detail: String },
     #[error("{file} is corrupt: its sha256 is {got}, expected {want}; the download was discarded")]
     Checksum { file: String, got: String, want: String },
@@ -154,6 +154,15 @@ pub enum DownloadError {
     Deleted(String),
     #[error("{0}")]
     Store(#[from] StoreError),
+}
+
+/// " from <hub>", or nothing for the user's own files (their message already says so).
+fn from_hub(hub: &str) -> String {
+    if hub == LOCAL {
+        String::new()
+    } else {
+        format!(" from {hub}")
+    }
 }
 
 fn http_hint(status: u16) -> &'static str {
