@@ -570,7 +570,8 @@ pub async fn download(
         spliced: false,
         want_size,
         size_source,
-        size_is_pin: options.pinned && options.expected_size.is_some(),
+        // Only from a hub (a mirror of another version); the user's own files must be the pinned ones.
+        size_is_pin: options.pinned && options.expected_size.is_some() && options.url.is_none(),
         announced: None,
         announced_by_200: false,
         partial: store.partial(key).await?.unwrap_or_default(),
