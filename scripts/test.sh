@@ -82,8 +82,9 @@ wasm_tests() {
   for _ in $(seq 50); do grep -q 'hub listening' "$hub_root.log" 2>/dev/null && break; sleep 0.1; done
   # --release: the dependencies are the release site's (cargo builds a --release test's dependencies in the release
   # profile), already compiled by the wasm lane's build; only the two test crates compile and link here.
+  # The runner's default timeout (20 s) is for the whole suite of a file; web_store's downloads and model loads take
+  # longer. (No comment lines inside the command below: one would end its line continuation.)
   NLU_LAB_TEST_HUB=$(grep -o 'http://[0-9.:]*' "$hub_root.log" | head -1) \
-  # The runner's default (20 s) is for the whole suite of a file; web_store's downloads and model loads take longer.
   WASM_BINDGEN_TEST_TIMEOUT=300 \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver \
     cargo test --release --no-fail-fast --target wasm32-unknown-unknown --test web --test web_store
