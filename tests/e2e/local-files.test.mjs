@@ -39,7 +39,8 @@ test('model files from this computer: refused when incomplete or wrong, then sto
     await message.filter({ hasText: 'is stored from your files' }).waitFor({ timeout: 60_000 });
     const row = page.locator('[data-testid=cached-model][data-repo="sentence-transformers/all-MiniLM-L6-v2"]');
     await row.waitFor({ timeout: 10_000 });
-    assert.match(await row.textContent(), /model\.safetensors — 86\.7 MB/);
+    // Stored under the pinned commit, and its sha256 matched the pin: the same bytes a download would have given.
+    assert.match(await row.textContent(), /model\.safetensors @ 1110a243fdf4 — 86\.7 MB, verified against the catalogue.s sha256/);
 
     await page.locator('#text-a').fill('Weights from a USB stick.');
     await page.locator('#run').click();
