@@ -4,27 +4,7 @@ mod common;
 
 use common::*;
 use nlu_lab::engine::bert::Config;
-use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
 use nlu_lab::engine::Error;
-
-struct Tiny {
-    config: String,
-    tokenizer: Vec<u8>,
-    weights: Vec<u8>,
-}
-
-fn tiny() -> Tiny {
-    let dir = fixture("bert/tiny-bert");
-    Tiny {
-        config: String::from_utf8(read(dir.join("config.json"))).unwrap(),
-        tokenizer: read(dir.join("tokenizer.json")),
-        weights: read(dir.join("model.safetensors")),
-    }
-}
-
-fn load(config: &str, tokenizer: &[u8], weights: &[u8]) -> Result<AttentionModel, Error> {
-    AttentionModel::load("tiny", &CheckpointFiles { config_json: config, tokenizer_json: tokenizer, safetensors: weights })
-}
 
 /// Rewrite tiny-bert's safetensors with one tensor removed or replaced.
 fn edit_weights(weights: &[u8], name: &str, replacement: Option<(Vec<usize>, Vec<f32>)>) -> Vec<u8> {

@@ -11,7 +11,7 @@ use common::*;
 use nlu_lab::engine::bert::Config as BertConfig;
 use nlu_lab::engine::clip::Config as ClipConfig;
 use nlu_lab::engine::image_prep::PreprocessConfig;
-use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
+use nlu_lab::engine::pipeline::AttentionModel;
 use nlu_lab::engine::Error;
 use serde_json::{json, Value};
 
@@ -29,25 +29,6 @@ fn assert_says(msg: &str, parts: &[&str]) {
     for part in parts {
         assert!(msg.contains(part), "{msg:?} should say {part:?}");
     }
-}
-
-struct Tiny {
-    config: String,
-    tokenizer: Vec<u8>,
-    weights: Vec<u8>,
-}
-
-fn tiny() -> Tiny {
-    let dir = fixture("bert/tiny-bert");
-    Tiny {
-        config: String::from_utf8(read(dir.join("config.json"))).unwrap(),
-        tokenizer: read(dir.join("tokenizer.json")),
-        weights: read(dir.join("model.safetensors")),
-    }
-}
-
-fn load(config: &str, tokenizer: &[u8], weights: &[u8]) -> Result<AttentionModel, Error> {
-    AttentionModel::load("tiny", &CheckpointFiles { config_json: config, tokenizer_json: tokenizer, safetensors: weights })
 }
 
 /// tiny-bert's weights behind `header` (its length as written, or `declared`) and `data_len` zero bytes.

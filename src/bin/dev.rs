@@ -76,9 +76,10 @@ mod dev {
       Writes a CLIP checkpoint with the deterministic synthetic weights of tests/fixtures/clip (see its README):
       DIR's config.json, tokenizer.json, preprocessor_config.json plus a generated model.safetensors;
       --full-depth: ViT-B/32's 12 + 12 layers (about 600 MB), for speed and memory figures.
-  nlu-lab-dev synth-bert --tokenizer FILE --out DIR
+  nlu-lab-dev synth-bert --tokenizer FILE --out DIR [--config FILE]
       Writes the bert-base-shaped checkpoint of `nlu-lab-dev bench` (synthetic weights, about 440 MB) with FILE as
-      its tokenizer.json (e.g. MiniLM's, which has bert-base-uncased's vocabulary): for scripts/bench.sh.
+      its tokenizer.json (e.g. MiniLM's, which has bert-base-uncased's vocabulary): for scripts/bench.sh;
+      --config: another BERT, RoBERTa or DistilBERT config.json, whose shape the weights then take.
   nlu-lab-dev export-bench [--tokens N] [--out DIR]
       Sizes, times and peak heap of the JSON and standalone HTML exports of an N-token input (default 512;
       synthetic attention) in MiniLM's (6 × 12) and bert-base's (12 × 12) shapes; --out DIR also writes the files
@@ -156,10 +157,11 @@ mod dev {
 
     fn synth_bert(mut parser: lexopt::Parser) -> Result<(), String> {
         use nlu_lab::engine::{bench, synth};
-        let (mut tokenizer, mut out) = (None::<PathBuf>, None::<PathBuf>);
+        let (mut tokenizer, mut out, mut config) = (None::<PathBuf>, None::<PathBuf>, None::<PathBuf>);
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
             match arg {
                 Long("tokenizer") => tokenizer = Some(value(&mut parser)?.into()),
+                Long("config") => config = Some(value(&mut parser)?.into()),
                 Long("out") => out = Some(value(&mut parser)?.into()),
                 other => return Err(format!("{}\n{USAGE}", other.unexpected())),
             }
@@ -167,12 +169,17 @@ mod dev {
         let (tokenizer, out) = (tokenizer.ok_or("--tokenizer FILE is required")?, out.ok_or("--out DIR is required")?);
         std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
         std::fs::copy(&tokenizer, out.join("tokenizer.json")).map_err(|e| format!("{}: {e}", tokenizer.display()))?;
-        std::fs::write(out.join("config.json"), bench::BERT_BASE_CONFIG_JSON).map_err(|e| e.to_string())?;
-        let bytes = synth::bert_checkpoint(&bench::bert_base_config(), bench::BERT_BASE_SEED).map_err(|e| e.to_string())?;
+        let config_json = match &config {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
+            None => bench::BERT_BASE_CONFIG_JSON.to_string(),
+        };
+        let parsed = nlu_lab::engine::bert::Config::from_json(&config_json).map_err(|e| e.to_string())?;
+        std::fs::write(out.join("config.json"), &config_json).map_err(|e| e.to_string())?;
+        let bytes = synth::bert_checkpoint(&parsed, bench::BERT_BASE_SEED).map_err(|e| e.to_string())?;
         let part = out.join("model.safetensors.part");
         std::fs::write(&part, &bytes).map_err(|e| format!("{}: {e}", part.display()))?;
         std::fs::rename(&part, out.join("model.safetensors")).map_err(|e| e.to_string())?;
-        println!("synthetic bert-base ({} bytes) in {}", bytes.len(), out.display());
+        println!("synthetic encoder ({} bytes) in {}", bytes.len(), out.display());
         Ok(())
     }
 

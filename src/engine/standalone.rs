@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::write::EncoderWriter;
 use serde::Serialize;
 
-use super::attention::AttentionData;
+use super::attention::{AttentionData, AttentionHeader};
 
 const TEMPLATE: &str = include_str!("assets/standalone.html");
 const META_SLOT: &str = "__ATTENTION_META__";
@@ -25,17 +25,8 @@ pub const STANDALONE_SCHEMA: &str = "nlu-lab/attention-standalone@1";
 #[derive(Serialize)]
 struct Meta<'a> {
     schema: &'static str,
-    model: &'a str,
-    text: &'a str,
-    text_b: Option<&'a str>,
-    tokens: &'a [String],
-    segments: &'a [u8],
-    special: &'a [bool],
-    offsets: &'a [[u32; 2]],
-    dropped_tokens: usize,
-    layers: usize,
-    heads: usize,
-    head_dim: usize,
+    #[serde(flatten)]
+    header: AttentionHeader<'a>,
     /// `[layers, heads, tokens, tokens]`: the shape of the Float32 blob.
     shape: [usize; 4],
 }
@@ -45,17 +36,7 @@ pub fn write_standalone_html(data: &AttentionData, out: &mut impl Write) -> std:
     let n = data.len();
     let meta = Meta {
         schema: STANDALONE_SCHEMA,
-        model: &data.model,
-        text: &data.text,
-        text_b: data.text_b.as_deref(),
-        tokens: &data.tokens,
-        segments: &data.segments,
-        special: &data.special,
-        offsets: &data.offsets,
-        dropped_tokens: data.dropped_tokens,
-        layers: data.num_layers,
-        heads: data.num_heads,
-        head_dim: data.head_dim,
+        header: AttentionHeader::new(data),
         shape: [data.num_layers, data.num_heads, n, n],
     };
     // Inside <script>, "</script>" or "<!--" in a token would end or confuse the element: escape every '<'

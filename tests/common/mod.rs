@@ -48,3 +48,29 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "compared arrays differ in length");
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
+
+/// The tiny BERT fixture's three files, for tests that damage one of them.
+pub struct TinyBert {
+    pub config: String,
+    pub tokenizer: Vec<u8>,
+    pub weights: Vec<u8>,
+}
+
+pub fn tiny() -> TinyBert {
+    let dir = fixture("bert/tiny-bert");
+    TinyBert {
+        config: String::from_utf8(read(dir.join("config.json"))).unwrap(),
+        tokenizer: read(dir.join("tokenizer.json")),
+        weights: read(dir.join("model.safetensors")),
+    }
+}
+
+/// An attention model from the three files, as the app loads one.
+pub fn load(
+    config: &str,
+    tokenizer: &[u8],
+    weights: &[u8],
+) -> Result<nlu_lab::engine::pipeline::AttentionModel, nlu_lab::engine::Error> {
+    use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
+    AttentionModel::load("tiny", &CheckpointFiles { config_json: config, tokenizer_json: tokenizer, safetensors: weights })
+}

@@ -2,7 +2,7 @@
 // MiniLM, a fresh headless Chromium, and a page that fails the test on any console error or uncaught exception
 // (in the page or its worker). Every test saves a screenshot under target/e2e/.
 import { chromium } from 'playwright-core';
-import { mkdtemp, mkdir, rm, symlink } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, rm, symlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,9 +38,16 @@ export async function makeHubRoot(models = { [MINILM_REPO]: MINILM_DIR, [CLIP_RE
   return root;
 }
 
-export async function setup({ hub = true, prefix = '/', root = DIST, entry = 'index.html', build = 'scripts/build.sh' } = {}) {
+/** `copySite`: serve a copy of `root` (env.root), for tests that "deploy" into the site; removed by close(). */
+export async function setup({ hub = true, prefix = '/', root = DIST, entry = 'index.html', build = 'scripts/build.sh', copySite = false } = {}) {
   if (!existsSync(join(root, entry))) throw new Error(`${join(root, entry)} is missing: run ${build}`);
   await mkdir(SHOTS, { recursive: true });
+  let copy = null;
+  if (copySite) {
+    copy = await mkdtemp(join(tmpdir(), 'nlu-site-'));
+    await cp(root, copy, { recursive: true });
+    root = copy;
+  }
   const site = await startStatic({ root, prefix });
   let hubServer = null, hubRoot = null;
   if (hub) {
@@ -52,7 +59,7 @@ export async function setup({ hub = true, prefix = '/', root = DIST, entry = 'in
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 },
   });
   return {
-    site, hub: hubServer, context,
+    site, hub: hubServer, context, root,
     /** The app's URL (or a page under the site, `path`) with the loopback hub and extra query parameters. */
     appUrl(params = {}, path = '') {
       const q = new URLSearchParams({ ...(hubServer ? { hub: hubServer.url } : {}), ...params });
@@ -64,6 +71,7 @@ export async function setup({ hub = true, prefix = '/', root = DIST, entry = 'in
       if (hubServer) await hubServer.close();
       await rm(userDataDir, { recursive: true, force: true });
       if (hubRoot) await rm(hubRoot, { recursive: true, force: true });
+      if (copy) await rm(copy, { recursive: true, force: true });
     },
   };
 }

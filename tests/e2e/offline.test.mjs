@@ -3,18 +3,16 @@
 // cache instead of piling up next to it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setup, watchedPage, finish, DIST } from './harness.mjs';
+import { setup, watchedPage, finish } from './harness.mjs';
 
 const shellCaches = (page) => page.evaluate(async () => (await caches.keys()).filter((k) => k.startsWith('nlu-lab-shell-')));
 
 test('after one visit the app and its stored model start with the network off; a redeploy swaps the shell', async () => {
   // A copy of the site, so the test can "deploy" a new service worker into it.
-  const site = await mkdtemp(join(tmpdir(), 'nlu-site-'));
-  await cp(DIST, site, { recursive: true });
-  const env = await setup({ root: site });
+  const env = await setup({ copySite: true });
+  const site = env.root;
   try {
     const page = await watchedPage(env.context);
     await page.goto(env.appUrl());
@@ -54,6 +52,5 @@ test('after one visit the app and its stored model start with the network off; a
     await finish(page, 'offline-shell');
   } finally {
     await env.close();
-    await rm(site, { recursive: true, force: true });
   }
 });

@@ -3,11 +3,11 @@
 // builds do not talk; a message the worker cannot read is answered; the worker keeps at most two models.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile, mkdir, symlink } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile, mkdir, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { setup, watchedPage, finish, DIST, MINILM_DIR, MINILM_REPO, CHROMIUM_ARGS } from './harness.mjs';
+import { setup, watchedPage, finish, MINILM_DIR, MINILM_REPO, CHROMIUM_ARGS } from './harness.mjs';
 import { startHub } from '../hub/hub.mjs';
 
 const TEXT = 'Paris is lovely in May.';
@@ -175,9 +175,8 @@ test('two tabs asking for one model download it once; no chunk overlaps', async 
 });
 
 test('a worker from another build is not talked to: the page offers a reload; unreadable messages are answered', async () => {
-  const site = await mkdtemp(join(tmpdir(), 'nlu-site-'));
-  await cp(DIST, site, { recursive: true });
-  const env = await setup({ root: site });
+  const env = await setup({ copySite: true });
+  const site = env.root;
   try {
     const page = await watchedPage(env.context);
     await page.goto(env.appUrl());
@@ -214,7 +213,8 @@ test('a worker from another build is not talked to: the page offers a reload; un
       await writeFile(path, bytes);
     }
     // A fresh browser profile, so the service worker's cache of the old build does not answer.
-    const context = await chromium.launchPersistentContext(await mkdtemp(join(tmpdir(), 'nlu-chromium-')), {
+    const profile = await mkdtemp(join(tmpdir(), 'nlu-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, {
       executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, viewport: { width: 390, height: 844 },
     });
     try {
@@ -228,9 +228,9 @@ test('a worker from another build is not talked to: the page offers a reload; un
       await finish(mixed, 'trust-build-mismatch-phone');
     } finally {
       await context.close();
+      await rm(profile, { recursive: true, force: true });
     }
   } finally {
     await env.close();
-    await rm(site, { recursive: true, force: true });
   }
 });

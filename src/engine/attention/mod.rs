@@ -143,10 +143,10 @@ impl AttentionData {
     }
 }
 
-/// The JSON export's fields, borrowed from the data (serde writes them in this order).
+/// What describes an input and its attention, borrowed from the data: the fields the JSON export and the
+/// standalone page's header share, in the order serde writes them (flattened into both).
 #[derive(Serialize)]
-struct JsonExport<'a> {
-    schema: &'static str,
+pub struct AttentionHeader<'a> {
     model: &'a str,
     text: &'a str,
     text_b: Option<&'a str>,
@@ -158,6 +158,32 @@ struct JsonExport<'a> {
     layers: usize,
     heads: usize,
     head_dim: usize,
+}
+
+impl<'a> AttentionHeader<'a> {
+    pub fn new(d: &'a AttentionData) -> Self {
+        Self {
+            model: &d.model,
+            text: &d.text,
+            text_b: d.text_b.as_deref(),
+            tokens: &d.tokens,
+            segments: &d.segments,
+            special: &d.special,
+            offsets: &d.offsets,
+            dropped_tokens: d.dropped_tokens,
+            layers: d.num_layers,
+            heads: d.num_heads,
+            head_dim: d.head_dim,
+        }
+    }
+}
+
+/// The JSON export: the header, then the numbers.
+#[derive(Serialize)]
+struct JsonExport<'a> {
+    schema: &'static str,
+    #[serde(flatten)]
+    header: AttentionHeader<'a>,
     attention: Nested<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     queries: Option<Nested<'a>>,
@@ -176,17 +202,7 @@ impl<'a> JsonExport<'a> {
         let nested = |data: &'a [f32], inner: usize| Nested { data, shape: [layers, heads, n, inner] };
         Self {
             schema: "nlu-lab/attention@1",
-            model: &d.model,
-            text: &d.text,
-            text_b: d.text_b.as_deref(),
-            tokens: &d.tokens,
-            segments: &d.segments,
-            special: &d.special,
-            offsets: &d.offsets,
-            dropped_tokens: d.dropped_tokens,
-            layers,
-            heads,
-            head_dim: d.head_dim,
+            header: AttentionHeader::new(d),
             attention: nested(&d.weights, n),
             queries: qk.map(|(q, _)| nested(q, d.head_dim)),
             keys: qk.map(|(_, k)| nested(k, d.head_dim)),
