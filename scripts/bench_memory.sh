@@ -8,10 +8,11 @@ bash scripts/fetch_models.sh >/dev/null
 [ -f dist/index.html ] || bash scripts/build.sh
 CACHE=${NLU_LAB_CACHE:-$PWD/.cache}
 MINILM=$CACHE/models/all-MiniLM-L6-v2
-BERT=$CACHE/models/bert-base-synthetic
+BERT=$CACHE/models/bert-base-synthetic  # the same files as scripts/bench.sh
 DISTIL=$CACHE/models/distilbert-synthetic
 CLIP=$CACHE/models/clip-b32-full-synthetic
-dev() { cargo run --quiet --release --features bench --bin nlu-lab-dev -- "$@"; }
+# The test profile's nlu-lab-dev (scripts/test.sh builds it): writing the files needs no release build.
+dev() { cargo run --quiet --features bench --bin nlu-lab-dev -- "$@"; }
 [ -s "$CLIP/model.safetensors" ] || dev synth-clip --fixture tests/fixtures/clip/tiny-clip-b32 --out "$CLIP" --full-depth
 [ -s "$BERT/model.safetensors" ] || dev synth-bert --tokenizer "$MINILM/tokenizer.json" --out "$BERT"
 if [ ! -s "$DISTIL/model.safetensors" ]; then
