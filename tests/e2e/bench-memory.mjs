@@ -23,7 +23,11 @@ async function compacted(dir) {
   for (const f of ['config.json', 'tokenizer.json', 'preprocessor_config.json']) {
     let text;
     try { text = await readFile(join(dir, f), 'utf8'); } catch { continue; }
-    await writeFile(join(out, f), JSON.stringify(JSON.parse(text)));
+    const json = JSON.parse(text);
+    // MiniLM's tokenizer (bert-base-uncased's vocabulary) adds truncation and padding settings that make it a few
+    // hundred bytes longer than bert-base's pinned tokenizer.json: the app would rightly refuse it.
+    if (f === 'tokenizer.json') Object.assign(json, { truncation: null, padding: null });
+    await writeFile(join(out, f), JSON.stringify(json));
   }
   await symlink(join(dir, 'model.safetensors'), join(out, 'model.safetensors'));
   return out;
