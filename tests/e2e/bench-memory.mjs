@@ -16,6 +16,8 @@ import { startHub } from '../hub/hub.mjs';
 const [bertDir, distilDir, clipDir] = process.argv.slice(2).map((d) => resolve(d));
 const BERT_REPO = 'google-bert/bert-base-uncased';
 const DISTIL_REPO = 'distilbert/distilbert-base-uncased';
+// bert-base-uncased's and distilbert-base-uncased's pinned tokenizer.json (the same bytes).
+const BERT_TOKENIZER_PIN = 466_062;
 
 /** `dir`'s files, its JSON re-serialised without spaces (the weights linked), in a new folder. */
 async function compacted(dir) {
@@ -24,10 +26,21 @@ async function compacted(dir) {
     let text;
     try { text = await readFile(join(dir, f), 'utf8'); } catch { continue; }
     const json = JSON.parse(text);
-    // MiniLM's tokenizer (bert-base-uncased's vocabulary) adds truncation and padding settings that make it a few
-    // hundred bytes longer than bert-base's pinned tokenizer.json: the app would rightly refuse it.
-    if (f === 'tokenizer.json') Object.assign(json, { truncation: null, padding: null });
-    await writeFile(join(out, f), JSON.stringify(json));
+    let bytes = JSON.stringify(json);
+    if (f === 'tokenizer.json') {
+      // MiniLM's tokenizer (bert-base-uncased's vocabulary) has truncation and padding settings and a longer
+      // normaliser that make it a few hundred bytes longer than bert-base's pinned tokenizer.json (466 062 bytes):
+      // the app would rightly refuse it while downloading. Drop those settings and as many of the vocabulary's
+      // never-used "[unusedN]" placeholders as it takes to fit (the ids of every other token stay as they are).
+      Object.assign(json, { truncation: null, padding: null });
+      const unused = Object.keys(json.model.vocab).filter((t) => /^\[unused\d+\]$/.test(t)).reverse();
+      bytes = JSON.stringify(json);
+      while (Buffer.byteLength(bytes) > BERT_TOKENIZER_PIN && unused.length) {
+        for (const t of unused.splice(0, 10)) delete json.model.vocab[t];
+        bytes = JSON.stringify(json);
+      }
+    }
+    await writeFile(join(out, f), bytes);
   }
   await symlink(join(dir, 'model.safetensors'), join(out, 'model.safetensors'));
   return out;
