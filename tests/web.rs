@@ -107,6 +107,31 @@ async fn fetch_follows_the_hub_redirect_with_progress() {
 
 /// The SIMD128 matmul kernel (what the app's linear layers run in wasm) against candle's product, for every row
 /// count that ends in a different tail: the 4-row micro-kernel, and the 2-row one for the last one or two rows.
+/// The SIMD128 widening of f16 and int8 panels gives exactly the plain-loop product (`kernels::reference_product`):
+/// every row tail, a column tail, and f16 subnormals, zeros and both signs.
+#[wasm_bindgen_test]
+fn compact_kernels_in_wasm_compute_exactly_the_reference_product() {
+    use candle_core::{Module, Tensor};
+    use nlu_lab::engine::compact::{CompactMatrix, Precision};
+    use nlu_lab::engine::kernels::{reference_product, PackedLinear};
+    let dev = Device::Cpu;
+    let (k, n) = (37, 21);
+    let mut w = Tensor::randn(0f32, 1.0, (n, k), &dev).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    // Halves' edge cases: subnormal, signed zeros, the largest finite.
+    w[..5].copy_from_slice(&[3e-6, -4e-7, 0.0, -0.0, 65504.0]);
+    let bias = Tensor::randn(0f32, 1.0, n, &dev).unwrap().to_vec1::<f32>().unwrap();
+    for precision in [Precision::F16, Precision::Int8] {
+        let matrix = CompactMatrix::from_f32(w.clone(), n, k, precision).unwrap();
+        let layer = PackedLinear::from_matrix(matrix.clone(), Some(bias.clone())).unwrap();
+        for m in 1..=9 {
+            let x = Tensor::randn(0f32, 1.0, (m, k), &dev).unwrap();
+            let xs = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let got = layer.forward(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(got, reference_product(&xs, m, &matrix, Some(&bias)), "{precision:?}, {m} rows");
+        }
+    }
+}
+
 #[wasm_bindgen_test]
 fn packed_linear_in_wasm_matches_candle_for_every_row_tail() {
     use candle_core::{Module, Tensor};

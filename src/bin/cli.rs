@@ -27,6 +27,11 @@ mod cli {
   nlu-lab clip --model DIR --image FILE --caption TEXT --caption TEXT ... [--format json]
       DIR holds config.json, tokenizer.json, preprocessor_config.json and model.safetensors of a CLIP checkpoint.
       Prints input ids, logits and probabilities as JSON (schema nlu-lab/clip@1, see README).
+  nlu-lab pack --model DIR --dtype f16|int8 --out DIR [--repo REPO --revision COMMIT] [--image FILE ...]
+      Writes a model folder with compact weights (README, \"Compact weights\"): model.safetensors, the config,
+      tokenizer and preprocessor files, and nlu-lab-pack.json. Prints the sizes and the packed model's largest
+      difference from DIR on built-in inputs (encoders: attention and Q/K; CLIP: probabilities and logits on
+      generated images and any --image).
 course developers: the benchmark and the synthetic checkpoints are commands of `nlu-lab-dev`, built with the
   `bench` feature: cargo run --features bench --bin nlu-lab-dev -- --help";
 
@@ -35,6 +40,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         match parser.next().map_err(|e| e.to_string())? {
             Some(Value(cmd)) if cmd == "attention" => attention(parser),
             Some(Value(cmd)) if cmd == "clip" => clip(parser),
+            Some(Value(cmd)) if cmd == "pack" => pack(parser),
             Some(Long("help")) | Some(Short('h')) | None => {
                 println!("{USAGE}");
                 Ok(())
@@ -89,6 +95,111 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             "logits": r.logits,
             "probs": r.probs,
         }))
+    }
+
+    /// The files a model folder may hold besides the weights, copied as they are into a pack.
+    const SMALL_FILES: [&str; 6] = [
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "preprocessor_config.json",
+        "special_tokens_map.json",
+        "vocab.txt",
+    ];
+
+    fn pack(mut parser: lexopt::Parser) -> Result<(), String> {
+        use nlu_lab::engine::compact::Precision;
+        use nlu_lab::engine::pack;
+        let (mut model, mut out, mut dtype, mut repo, mut revision, mut images) =
+            (None::<PathBuf>, None::<PathBuf>, None, None, None, Vec::new());
+        while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+            match arg {
+                Long("model") => model = Some(value(&mut parser)?.into()),
+                Long("out") => out = Some(value(&mut parser)?.into()),
+                Long("dtype") => dtype = Some(value(&mut parser)?),
+                Long("repo") => repo = Some(value(&mut parser)?),
+                Long("revision") => revision = Some(value(&mut parser)?),
+                Long("image") => images.push(PathBuf::from(value(&mut parser)?)),
+                other => return Err(format!("{}\n{USAGE}", other.unexpected())),
+            }
+        }
+        let dir = model.ok_or("--model DIR is required")?;
+        let out = out.ok_or("--out DIR is required")?;
+        let dtype = dtype.ok_or("--dtype f16|int8 is required")?;
+        let precision = Precision::parse(&dtype).filter(|p| *p != Precision::F32).ok_or(format!("unknown --dtype {dtype} (f16, int8)"))?;
+        if out.canonicalize().ok().is_some_and(|o| dir.canonicalize().ok() == Some(o)) {
+            return Err("--out must be another folder than --model".into());
+        }
+        let source = read(&dir, "model.safetensors")?;
+        let started = std::time::Instant::now();
+        let packed = pack::pack_safetensors(&source, precision).map_err(|e| e.to_string())?;
+        let manifest = pack::manifest(&source, &packed, precision, repo, revision);
+        std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        let write = |file: &str, bytes: &[u8]| std::fs::write(out.join(file), bytes).map_err(|e| format!("{}: {e}", out.join(file).display()));
+        for file in SMALL_FILES {
+            if dir.join(file).is_file() {
+                write(file, &read(&dir, file)?)?;
+            }
+        }
+        write("model.safetensors", &packed.bytes)?;
+        let json = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
+        write(pack::MANIFEST_FILE, format!("{json}\n").as_bytes())?;
+        let mb = |b: u64| b as f64 / 1e6;
+        println!(
+            "packed {} as {}: model.safetensors {:.1} MB -> {:.1} MB ({:.0} %), {} matrices compact, {} tensors kept, in {:.1} s",
+            dir.display(),
+            precision.as_str(),
+            mb(manifest.source.size),
+            mb(manifest.size),
+            100.0 * manifest.size as f64 / manifest.source.size.max(1) as f64,
+            manifest.compact_tensors,
+            manifest.kept_tensors,
+            started.elapsed().as_secs_f64()
+        );
+        // The deviation from the source, on the same inputs through both.
+        let config = String::from_utf8(read(&dir, "config.json")?).map_err(|_| "config.json is not UTF-8")?;
+        let is_clip = serde_json::from_str::<serde_json::Value>(&config)
+            .ok()
+            .and_then(|v| v.get("model_type").and_then(|t| t.as_str()).map(|t| t == "clip"))
+            .unwrap_or(false);
+        let tokenizer = read(&dir, "tokenizer.json")?;
+        if is_clip {
+            use nlu_lab::engine::pipeline::{ClipClassifier, ClipFiles};
+            let preprocessor = String::from_utf8(read(&dir, "preprocessor_config.json")?).map_err(|_| "preprocessor_config.json is not UTF-8")?;
+            let load = |weights: &[u8]| {
+                let files = ClipFiles { config_json: &config, tokenizer_json: &tokenizer, preprocessor_config_json: &preprocessor, safetensors: weights };
+                ClipClassifier::load("clip", &files).map_err(|e| e.to_string())
+            };
+            let (full, compact) = (load(&source)?, load(&packed.bytes)?);
+            let mut inputs = pack::generated_images();
+            for image in &images {
+                inputs.push(std::fs::read(image).map_err(|e| format!("{}: {e}", image.display()))?);
+            }
+            let sets = pack::caption_sets();
+            let d = pack::clip_deviation(&full, &compact, &inputs, &sets).map_err(|e| e.to_string())?;
+            println!(
+                "deviation from the source on {} images x {} caption sets ({} captions): probability max|Δ| {:.2e}, logit max|Δ| {:.2e}",
+                inputs.len(),
+                sets.len(),
+                sets.iter().map(Vec::len).sum::<usize>(),
+                d.probability,
+                d.logit
+            );
+        } else {
+            let load = |weights: &[u8]| {
+                let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: weights };
+                AttentionModel::load("model", &files).map_err(|e| e.to_string())
+            };
+            let (full, compact) = (load(&source)?, load(&packed.bytes)?);
+            let d = pack::encoder_deviation(&full, &compact, &pack::SENTENCES).map_err(|e| e.to_string())?;
+            println!(
+                "deviation from the source on {} built-in sentences: attention max|Δ| {:.2e}, Q/K max|Δ| {:.2e}",
+                pack::SENTENCES.len(),
+                d.attention,
+                d.queries_keys
+            );
+        }
+        Ok(())
     }
 
     fn value(parser: &mut lexopt::Parser) -> Result<String, String> {

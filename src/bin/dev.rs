@@ -70,6 +70,9 @@ mod dev {
     use lexopt::prelude::*;
 
     const USAGE: &str = "usage (course developers; the user's commands are in `nlu-lab`):
+  nlu-lab-dev bench-precision
+      The bert-base-shaped encoder in f32, f16 and int8 (packed as `nlu-lab pack` does), timed in turns at 16 and
+      64 tokens: weight bytes, load and forward times, each precision's ratio to f32 (scripts/bench_engine.sh).
   nlu-lab-dev bench
       Times a bert-base-shaped encoder (synthetic weights) at 16/64/128 tokens, attention and Q/K captured.
   nlu-lab-dev synth-clip --fixture DIR --out DIR [--full-depth]
@@ -89,6 +92,7 @@ mod dev {
         let mut parser = lexopt::Parser::from_env();
         match parser.next().map_err(|e| e.to_string())? {
             Some(Value(cmd)) if cmd == "bench" => bench(),
+            Some(Value(cmd)) if cmd == "bench-precision" => bench_precision(),
             Some(Value(cmd)) if cmd == "synth-clip" => synth_clip(parser),
             Some(Value(cmd)) if cmd == "synth-bert" => synth_bert(parser),
             Some(Value(cmd)) if cmd == "export-bench" => export_bench(parser),
@@ -114,6 +118,15 @@ mod dev {
         let now = move || start.elapsed().as_secs_f64() * 1e3;
         let report = bench_encoder(&bert_base_config(), &[16, 64, 128], 10, &now).map_err(|e| e.to_string())?;
         print!("{}", format_report("native", &report));
+        Ok(())
+    }
+
+    fn bench_precision() -> Result<(), String> {
+        use nlu_lab::engine::bench::{bench_precisions, bert_base_config, format_precisions};
+        let start = std::time::Instant::now();
+        let now = move || start.elapsed().as_secs_f64() * 1e3;
+        let rows = bench_precisions(&bert_base_config(), &[16, 64], 10, &now).map_err(|e| e.to_string())?;
+        print!("{}", format_precisions("native", &rows));
         Ok(())
     }
 

@@ -73,3 +73,75 @@ pub fn format_report(side: &str, report: &BenchReport) -> String {
     }
     out
 }
+
+/// One precision's figures in [`bench_precisions`].
+#[derive(Clone, Debug)]
+pub struct PrecisionRow {
+    pub precision: super::compact::Precision,
+    pub weight_bytes: usize,
+    pub load_ms: f64,
+    /// Per length: median and min ms.
+    pub times: Vec<(usize, f64, f64)>,
+}
+
+/// The bert-base-shaped checkpoint in f32, packed to f16 and to int8 (`nlu-lab pack`'s packer), each loaded and
+/// timed at `seqs`. The three models run in turn, pass by pass (f32, f16, int8, f32, ...), so a slow moment of a
+/// shared machine falls on all of them alike; the medians are over `runs` turns after one warm-up turn.
+pub fn bench_precisions(config: &Config, seqs: &[usize], runs: usize, now_ms: &dyn Fn() -> f64) -> Result<Vec<PrecisionRow>> {
+    use super::compact::Precision;
+    let source = bert_checkpoint(config, BERT_BASE_SEED)?;
+    let mut models = Vec::new();
+    let mut rows = Vec::new();
+    for precision in [Precision::F32, Precision::F16, Precision::Int8] {
+        let bytes = match precision {
+            Precision::F32 => source.clone(),
+            p => super::pack::pack_safetensors(&source, p)?.bytes,
+        };
+        let start = now_ms();
+        models.push(BertModel::from_safetensors(&bytes, config.clone())?);
+        rows.push(PrecisionRow { precision, weight_bytes: bytes.len(), load_ms: now_ms() - start, times: Vec::new() });
+    }
+    drop(source);
+    for &seq in seqs {
+        let ids: Vec<u32> = (0..seq as u32).map(|i| 1000 + (i * 37) % 20000).collect();
+        let types = vec![0u32; seq];
+        let mut times = vec![Vec::with_capacity(runs); models.len()];
+        for turn in 0..=runs {
+            for (model, t) in models.iter().zip(times.iter_mut()) {
+                let t0 = now_ms();
+                let output = model.forward(&ids, &types)?;
+                std::hint::black_box(collect_captures(&output, true)?);
+                if turn > 0 {
+                    t.push(now_ms() - t0);
+                }
+            }
+        }
+        for (row, mut t) in rows.iter_mut().zip(times) {
+            t.sort_by(f64::total_cmp);
+            row.times.push((seq, t[t.len() / 2], t[0]));
+        }
+    }
+    Ok(rows)
+}
+
+/// [`bench_precisions`]' figures, a line per precision and length, with the ratio to f32 from the same turns.
+pub fn format_precisions(side: &str, rows: &[PrecisionRow]) -> String {
+    let mut out = String::new();
+    for row in rows {
+        out += &format!(
+            "precision {side} {}: {:.1} MB of weights, loaded in {:.0} ms\n",
+            row.precision.as_str(),
+            row.weight_bytes as f64 / 1e6,
+            row.load_ms
+        );
+        for (i, &(seq, median, min)) in row.times.iter().enumerate() {
+            let f32_median = rows[0].times[i].1;
+            out += &format!(
+                "precision {side} {} seq {seq}: median {median:.1} ms, min {min:.1} ms, {:.2}x the f32 time\n",
+                row.precision.as_str(),
+                median / f32_median
+            );
+        }
+    }
+    out
+}

@@ -7,11 +7,12 @@
 //! types, so one set of structs loads all three through a table of names instead of a copy per variant.
 
 use candle_core::{Device, Module, Tensor};
-use candle_nn::{embedding, layer_norm, linear, Embedding, LayerNorm, VarBuilder};
+use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, VarBuilder};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::activation::Activation;
+use super::compact::{self, TokenEmbedding};
 use super::kernels::PackedLinear;
 use super::nn::{AttentionCapture, ProjectionNames, SelfAttention};
 use super::{limits, Error, Result};
@@ -174,7 +175,7 @@ const DISTILBERT_NAMES: LayerNames = LayerNames {
 };
 
 pub struct Embeddings {
-    word_embeddings: Embedding,
+    word_embeddings: TokenEmbedding,
     position_embeddings: Embedding,
     token_type_embeddings: Option<Embedding>,
     layer_norm: LayerNorm,
@@ -188,7 +189,7 @@ impl Embeddings {
             n => Some(embedding(n, cfg.hidden_size, vb.pp("token_type_embeddings"))?),
         };
         Ok(Self {
-            word_embeddings: embedding(cfg.vocab_size, cfg.hidden_size, vb.pp("word_embeddings"))?,
+            word_embeddings: TokenEmbedding::load(vb.pp("word_embeddings"), cfg.vocab_size, cfg.hidden_size)?,
             position_embeddings: embedding(cfg.max_position_embeddings, cfg.hidden_size, vb.pp("position_embeddings"))?,
             token_type_embeddings,
             layer_norm: layer_norm(cfg.hidden_size, cfg.layer_norm_eps, vb.pp("LayerNorm"))?,
@@ -226,10 +227,10 @@ impl EncoderLayer {
         let (h, eps) = (cfg.hidden_size, cfg.layer_norm_eps);
         Ok(Self {
             attention: SelfAttention::load(vb.clone(), h, cfg.num_attention_heads, &names.projections)?,
-            attention_output: PackedLinear::new(linear(h, h, vb.pp(names.attention_output))?)?,
+            attention_output: compact::linear(vb.pp(names.attention_output), h, h)?,
             attention_norm: layer_norm(h, eps, vb.pp(names.attention_norm))?,
-            ffn_in: PackedLinear::new(linear(h, cfg.intermediate_size, vb.pp(names.ffn_in))?)?,
-            ffn_out: PackedLinear::new(linear(cfg.intermediate_size, h, vb.pp(names.ffn_out))?)?,
+            ffn_in: compact::linear(vb.pp(names.ffn_in), h, cfg.intermediate_size)?,
+            ffn_out: compact::linear(vb.pp(names.ffn_out), cfg.intermediate_size, h)?,
             ffn_norm: layer_norm(h, eps, vb.pp(names.ffn_norm))?,
             activation: cfg.hidden_act,
         })
@@ -270,10 +271,12 @@ impl BertModel {
 
     pub fn load(vb: VarBuilder, config: Config) -> Result<Self> {
         let probe = "embeddings.word_embeddings.weight";
-        let vb = if vb.contains_tensor(probe) {
+        // Full precision or packed (engine::compact).
+        let has_encoder = |vb: &VarBuilder| ["", "_f16", "_int8"].iter().any(|form| vb.contains_tensor(&format!("{probe}{form}")));
+        let vb = if has_encoder(&vb) {
             vb
         } else {
-            KNOWN_PREFIXES.iter().map(|p| vb.pp(*p)).find(|v| v.contains_tensor(probe)).ok_or_else(|| {
+            KNOWN_PREFIXES.iter().map(|p| vb.pp(*p)).find(has_encoder).ok_or_else(|| {
                 Error::Weights(format!("cannot find tensor {probe} (also looked under bert., roberta., distilbert.)"))
             })?
         };

@@ -16,6 +16,7 @@ use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::Linear;
 
 use super::activation::Activation;
+use super::compact::{CompactMatrix, MatrixValues, Precision};
 
 /// Output columns per panel (two SIMD128 vectors).
 const NR: usize = 8;
@@ -23,17 +24,79 @@ const NR: usize = 8;
 /// Chromium 156 (presumably V8 spilling SIMD registers; not inspected), see scripts/bench.sh's profile.
 const MR: usize = 4;
 
-/// A linear layer `y = x·Wᵀ + b` whose weight is packed once for the micro-kernel.
+/// A linear layer `y = x·Wᵀ + b` whose weight is packed once for the micro-kernel, in the precision it is
+/// stored in (see `compact`): f32 panels, or f16 / int8 panels widened to f32 one panel at a time while
+/// multiplying (a `k × 8` scratch of 3–96 KB, in cache), so a compact model never exists in f32 in memory.
 #[derive(Clone, Debug)]
 pub struct PackedLinear {
     inputs: usize,
     outputs: usize,
-    /// `[outputs / NR (rounded up)][inputs][NR]`: panel p holds columns `p·NR ..`, zero beyond `outputs`.
-    packed: Vec<f32>,
+    panels: Panels,
     bias: Option<Vec<f32>>,
-    /// Natively candle's own product is faster than a scalar kernel.
+    /// Natively candle's own product is faster than a scalar kernel: the f32 layer as candle's `Linear`...
     #[cfg(not(target_arch = "wasm32"))]
-    linear: Linear,
+    linear: Option<Linear>,
+    /// ...and a compact one as a candle tensor in its stored form, widened for each product (one layer at a
+    /// time, by candle's optimised conversions: the scalar widening would crawl in unoptimised test builds).
+    #[cfg(not(target_arch = "wasm32"))]
+    native_compact: Option<NativeCompact>,
+}
+
+/// A compact weight `[outputs, inputs]` for candle: F16 as it is, int8 as its bytes in a U8 tensor (candle has
+/// no i8) with the scales `[outputs, 1]`.
+#[cfg(not(target_arch = "wasm32"))]
+#[derive(Clone, Debug)]
+struct NativeCompact {
+    weight: Tensor,
+    scales: Option<Tensor>,
+    bias: Option<Tensor>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl NativeCompact {
+    fn new(matrix: &CompactMatrix, bias: Option<&[f32]>) -> Result<Self> {
+        let dev = candle_core::Device::Cpu;
+        let shape = (matrix.rows, matrix.cols);
+        let (weight, scales) = match &matrix.values {
+            MatrixValues::F32(_) => candle_core::bail!("f32 weights go through candle's Linear"),
+            MatrixValues::F16(bits) => {
+                let halves: Vec<half::f16> = bits.iter().map(|&b| half::f16::from_bits(b)).collect();
+                (Tensor::from_vec(halves, shape, &dev)?, None)
+            }
+            MatrixValues::Int8 { values, scales } => (
+                Tensor::from_vec(bytemuck::cast_slice::<i8, u8>(values).to_vec(), shape, &dev)?,
+                Some(Tensor::from_slice(scales, (matrix.rows, 1), &dev)?),
+            ),
+        };
+        let bias = bias.map(|b| Tensor::from_slice(b, matrix.rows, &dev)).transpose()?;
+        Ok(Self { weight, scales, bias })
+    }
+
+    /// The weight as f32, for one product.
+    fn widened(&self) -> Result<Tensor> {
+        let w = self.weight.to_dtype(DType::F32)?;
+        match &self.scales {
+            None => Ok(w),
+            // Two's complement: bytes 128..=255 are -128..=-1.
+            Some(scales) => ((&w - ((&w / 128.0)?.floor()? * 256.0)?)?).broadcast_mul(scales),
+        }
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Linear::new(self.widened()?, self.bias.clone()).forward(&x.to_dtype(DType::F32)?)
+    }
+}
+
+/// The weight `[outputs, inputs]` as `[outputs / NR (rounded up)][inputs][NR]`: panel p holds columns
+/// `p·NR ..`, zero beyond `outputs`.
+#[derive(Clone, Debug)]
+enum Panels {
+    F32(Vec<f32>),
+    /// Half-precision bits (all finite, checked at load).
+    F16(Vec<u16>),
+    /// Integers in [-127, 127] and one scale per output column (zero-padded to whole panels), applied to the
+    /// column's sum: `y[j] = scale[j] · Σ x·q[j] + b[j]`.
+    Int8 { values: Vec<i8>, scales: Vec<f32> },
 }
 
 impl PackedLinear {
@@ -44,27 +107,74 @@ impl PackedLinear {
         Ok(Self {
             inputs,
             outputs,
-            packed: pack(&weight, outputs, inputs),
+            panels: Panels::F32(pack(&weight, outputs, inputs)),
             bias,
             #[cfg(not(target_arch = "wasm32"))]
-            linear,
+            linear: Some(linear),
+            #[cfg(not(target_arch = "wasm32"))]
+            native_compact: None,
         })
+    }
+
+    /// From a matrix `[outputs, inputs]` in any precision.
+    pub fn from_matrix(matrix: CompactMatrix, bias: Option<Vec<f32>>) -> Result<Self> {
+        let (outputs, inputs) = (matrix.rows, matrix.cols);
+        if bias.as_ref().is_some_and(|b| b.len() != outputs) {
+            candle_core::bail!("linear: {} biases for {outputs} outputs", bias.map_or(0, |b| b.len()))
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        let native_compact = match matrix.values {
+            MatrixValues::F32(_) => None,
+            _ => Some(NativeCompact::new(&matrix, bias.as_deref())?),
+        };
+        let panels = match matrix.values {
+            MatrixValues::F32(w) => {
+                #[cfg(not(target_arch = "wasm32"))]
+                {
+                    let weight = Tensor::from_slice(&w, (outputs, inputs), &candle_core::Device::Cpu)?;
+                    let b = bias.as_ref().map(|b| Tensor::from_slice(b, outputs, &candle_core::Device::Cpu)).transpose()?;
+                    return Self::new(Linear::new(weight, b));
+                }
+                #[cfg(target_arch = "wasm32")]
+                Panels::F32(pack(&w, outputs, inputs))
+            }
+            MatrixValues::F16(w) => Panels::F16(pack(&w, outputs, inputs)),
+            MatrixValues::Int8 { values, mut scales } => {
+                scales.resize(outputs.div_ceil(NR) * NR, 0.0);
+                Panels::Int8 { values: pack(&values, outputs, inputs), scales }
+            }
+        };
+        Ok(Self {
+            inputs,
+            outputs,
+            panels,
+            bias,
+            #[cfg(not(target_arch = "wasm32"))]
+            linear: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            native_compact,
+        })
+    }
+
+    pub fn precision(&self) -> Precision {
+        match self.panels {
+            Panels::F32(_) => Precision::F32,
+            Panels::F16(_) => Precision::F16,
+            Panels::Int8 { .. } => Precision::Int8,
+        }
     }
 
     /// `x`: `[.., inputs]` → `[.., outputs]`, then `activation` if given.
     pub fn forward_act(&self, x: &Tensor, activation: Option<Activation>) -> Result<Tensor> {
         #[cfg(not(target_arch = "wasm32"))]
-        {
-            let y = self.linear.forward(x)?;
-            match activation {
+        if let Some(y) = self.linear.as_ref().map(|l| l.forward(x)).or_else(|| self.native_compact.as_ref().map(|c| c.forward(x))) {
+            let y = y?;
+            return match activation {
                 Some(a) => a.forward(&y),
                 None => Ok(y),
-            }
+            };
         }
-        #[cfg(target_arch = "wasm32")]
-        {
-            self.forward_packed(x, activation)
-        }
+        self.forward_packed(x, activation)
     }
 
     /// The packed kernel (what wasm runs); public so that native tests check it against candle.
@@ -82,7 +192,7 @@ impl PackedLinear {
             let candle_core::Storage::Cpu(cpu) = &*storage else { candle_core::bail!("linear: not a CPU tensor") };
             let all = cpu.as_slice::<f32>()?;
             let a = &all[layout.start_offset()..layout.start_offset() + m * k];
-            matmul_packed(a, k, m, k, &self.packed, self.outputs, self.bias.as_deref(), 1.0, &mut out, self.outputs);
+            matmul_panels(a, k, m, k, &self.panels, self.outputs, self.bias.as_deref(), &mut out, self.outputs);
         }
         match activation {
             Some(Activation::Gelu) => gelu_erf_in_place(&mut out),
@@ -106,9 +216,9 @@ impl Module for PackedLinear {
 }
 
 /// `weight` `[n, k]` row-major → panels `[n / NR][k][NR]` (zero-padded columns).
-fn pack(weight: &[f32], n: usize, k: usize) -> Vec<f32> {
+fn pack<T: Copy + Default>(weight: &[T], n: usize, k: usize) -> Vec<T> {
     let panels = n.div_ceil(NR);
-    let mut packed = vec![0f32; panels * k * NR];
+    let mut packed = vec![T::default(); panels * k * NR];
     for (col, row) in weight.chunks_exact(k).enumerate() {
         let (p, j) = (col / NR, col % NR);
         let panel = &mut packed[p * k * NR..(p + 1) * k * NR];
@@ -209,31 +319,210 @@ unsafe fn panel_range(
     ldc: usize,
 ) {
     for p in panels {
-        let panel = &packed[p * k * NR..(p + 1) * k * NR];
-        let col0 = p * NR;
-        let cols = NR.min(n - col0);
-        let mut bias_block = [0f32; NR];
-        if let Some(b) = bias {
-            bias_block[..cols].copy_from_slice(&b[col0..col0 + cols]);
+        panel_rows(&packed[p * k * NR..(p + 1) * k * NR], p, a, lda, m, k, n, bias, &[scale; NR], out, ldc);
+    }
+}
+
+/// Every row block of `a` times one f32 panel (columns `p·NR ..`): `out = acc · col_scale + bias`.
+///
+/// # Safety
+/// As [`panel_range`], for this panel's columns.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn panel_rows(
+    panel: &[f32],
+    p: usize,
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    bias: Option<&[f32]>,
+    col_scale: &[f32; NR],
+    out: OutPtr,
+    ldc: usize,
+) {
+    let col0 = p * NR;
+    let cols = NR.min(n - col0);
+    let mut bias_block = [0f32; NR];
+    if let Some(b) = bias {
+        bias_block[..cols].copy_from_slice(&b[col0..col0 + cols]);
+    }
+    let mut row = 0;
+    while row < m {
+        let rows = MR.min(m - row);
+        let mut acc = [[0f32; NR]; MR];
+        if rows <= 2 {
+            micro_kernel_2(&a[row * lda..], lda, k, rows, panel, &mut acc);
+        } else {
+            micro_kernel(&a[row * lda..], lda, k, rows, panel, &mut acc);
         }
-        let mut row = 0;
-        while row < m {
-            let rows = MR.min(m - row);
-            let mut acc = [[0f32; NR]; MR];
-            if rows <= 2 {
-                micro_kernel_2(&a[row * lda..], lda, k, rows, panel, &mut acc);
-            } else {
-                micro_kernel(&a[row * lda..], lda, k, rows, panel, &mut acc);
+        for r in 0..rows {
+            let dst = out.0.add((row + r) * ldc + col0);
+            for j in 0..cols {
+                *dst.add(j) = acc[r][j] * col_scale[j] + bias_block[j];
             }
-            for r in 0..rows {
-                let dst = out.0.add((row + r) * ldc + col0);
-                for j in 0..cols {
-                    *dst.add(j) = acc[r][j] * scale + bias_block[j];
-                }
-            }
-            row += MR;
+        }
+        row += MR;
+    }
+}
+
+/// [`matmul_packed`] for panels in any precision (`scale` 1): a compact panel is widened into a `k × NR` f32
+/// scratch, then every row block runs the f32 micro-kernel on it. Widening once per panel (not per row block)
+/// keeps its cost at `1 / m` of the products; the scratch stays in cache. The int8 scale multiplies each
+/// column's sum, as the quantisation defines it.
+#[allow(clippy::too_many_arguments)]
+fn matmul_panels(a: &[f32], lda: usize, m: usize, k: usize, panels: &Panels, n: usize, bias: Option<&[f32]>, out: &mut [f32], ldc: usize) {
+    let count = n.div_ceil(NR);
+    let stored = match panels {
+        Panels::F32(p) => return matmul_packed(a, lda, m, k, p, n, bias, 1.0, out, ldc),
+        Panels::F16(p) => p.len(),
+        Panels::Int8 { values, scales } => {
+            assert!(scales.len() >= count * NR);
+            values.len()
+        }
+    };
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(stored >= count * k * NR && a.len() >= (m - 1) * lda + k && out.len() >= (m - 1) * ldc + n);
+    assert!(bias.is_none_or(|b| b.len() >= n));
+    let out_ptr = OutPtr(out.as_mut_ptr());
+    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
+    {
+        let threads = POOL_THREADS.load(std::sync::atomic::Ordering::Relaxed);
+        if threads > 1 && count > 1 && m * n * k >= PARALLEL_MIN_MACS {
+            use rayon::prelude::*;
+            let block = count.div_ceil(threads * 4).max(1);
+            (0..count.div_ceil(block)).into_par_iter().for_each(|b| {
+                let range = b * block..((b + 1) * block).min(count);
+                // SAFETY: blocks write disjoint column ranges of `out`, bounded by the asserts above.
+                unsafe { compact_panel_range(range, a, lda, m, k, panels, n, bias, out_ptr, ldc) }
+            });
+            return;
         }
     }
+    // SAFETY: one caller, bounded by the asserts above.
+    unsafe { compact_panel_range(0..count, a, lda, m, k, panels, n, bias, out_ptr, ldc) }
+}
+
+/// Column panels `range` of [`matmul_panels`]'s product, for f16 / int8 panels.
+///
+/// # Safety
+/// As [`panel_range`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn compact_panel_range(
+    range: std::ops::Range<usize>,
+    a: &[f32],
+    lda: usize,
+    m: usize,
+    k: usize,
+    panels: &Panels,
+    n: usize,
+    bias: Option<&[f32]>,
+    out: OutPtr,
+    ldc: usize,
+) {
+    let mut scratch = vec![0f32; k * NR];
+    for p in range {
+        let stored = p * k * NR..(p + 1) * k * NR;
+        let col_scale = match panels {
+            Panels::F32(_) => unreachable!("f32 panels go through matmul_packed"),
+            Panels::F16(bits) => {
+                widen_f16(&bits[stored], &mut scratch);
+                [1.0; NR]
+            }
+            Panels::Int8 { values, scales } => {
+                widen_i8(&values[stored], &mut scratch);
+                scales[p * NR..(p + 1) * NR].try_into().expect("NR scales")
+            }
+        };
+        panel_rows(&scratch, p, a, lda, m, k, n, bias, &col_scale, out, ldc);
+    }
+}
+
+/// int8 → f32 (exact), 16 at a time in SIMD128.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn widen_i8(src: &[i8], dst: &mut [f32]) {
+    use core::arch::wasm32::*;
+    assert_eq!(src.len(), dst.len());
+    let whole = src.len() / 16 * 16;
+    // SAFETY: every 16-byte load and 4 × 16-byte store is inside `src[..whole]` / `dst[..whole]`.
+    unsafe {
+        for i in (0..whole).step_by(16) {
+            let bytes = v128_load(src.as_ptr().add(i) as *const v128);
+            let (lo, hi) = (i16x8_extend_low_i8x16(bytes), i16x8_extend_high_i8x16(bytes));
+            let out = dst.as_mut_ptr().add(i) as *mut v128;
+            v128_store(out, f32x4_convert_i32x4(i32x4_extend_low_i16x8(lo)));
+            v128_store(out.add(1), f32x4_convert_i32x4(i32x4_extend_high_i16x8(lo)));
+            v128_store(out.add(2), f32x4_convert_i32x4(i32x4_extend_low_i16x8(hi)));
+            v128_store(out.add(3), f32x4_convert_i32x4(i32x4_extend_high_i16x8(hi)));
+        }
+    }
+    dst[whole..].iter_mut().zip(&src[whole..]).for_each(|(d, &q)| *d = q as f32);
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn widen_i8(src: &[i8], dst: &mut [f32]) {
+    assert_eq!(src.len(), dst.len());
+    dst.iter_mut().zip(src).for_each(|(d, &q)| *d = q as f32);
+}
+
+/// Finite f16 → f32 (exact), 8 at a time in SIMD128, which has no half-precision conversion: the exponent and
+/// mantissa bits shifted into place and multiplied by 2^112 (re-biasing the exponent; subnormal halves come out
+/// as the right normal floats), then the sign. Infinities and NaNs are refused at load (`compact`).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn widen_f16(src: &[u16], dst: &mut [f32]) {
+    use core::arch::wasm32::*;
+    assert_eq!(src.len(), dst.len());
+    let whole = src.len() / 8 * 8;
+    // SAFETY: every 16-byte load and 2 × 16-byte store is inside `src[..whole]` / `dst[..whole]`.
+    unsafe {
+        let rebias = f32x4_splat(f32::from_bits(0x7780_0000)); // 2^112
+        let magnitude = u32x4_splat(0x7fff);
+        let sign = u32x4_splat(0x8000);
+        let widen = |h: v128| {
+            let bits = u32x4_shl(v128_and(h, magnitude), 13);
+            let value = f32x4_mul(bits, rebias);
+            v128_or(value, u32x4_shl(v128_and(h, sign), 16))
+        };
+        for i in (0..whole).step_by(8) {
+            let halves = v128_load(src.as_ptr().add(i) as *const v128);
+            let out = dst.as_mut_ptr().add(i) as *mut v128;
+            v128_store(out, widen(u32x4_extend_low_u16x8(halves)));
+            v128_store(out.add(1), widen(u32x4_extend_high_u16x8(halves)));
+        }
+    }
+    dst[whole..].iter_mut().zip(&src[whole..]).for_each(|(d, &b)| *d = half::f16::from_bits(b).to_f32());
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn widen_f16(src: &[u16], dst: &mut [f32]) {
+    assert_eq!(src.len(), dst.len());
+    dst.iter_mut().zip(src).for_each(|(d, &b)| *d = half::f16::from_bits(b).to_f32());
+}
+
+/// The product the compact kernels compute, written as plain loops (what the tests compare them with): per
+/// output, the f32 sum in input order of `x · widened weight`, times the int8 scale, plus the bias.
+pub fn reference_product(x: &[f32], m: usize, matrix: &CompactMatrix, bias: Option<&[f32]>) -> Vec<f32> {
+    let (n, k) = (matrix.rows, matrix.cols);
+    let mut w = vec![0f32; k];
+    let mut out = vec![0f32; m * n];
+    for j in 0..n {
+        matrix.widened_row(j, &mut w);
+        let scale = match &matrix.values {
+            MatrixValues::Int8 { scales, .. } => scales[j],
+            _ => 1.0,
+        };
+        for r in 0..m {
+            let mut acc = 0f32;
+            for (xv, wv) in x[r * k..(r + 1) * k].iter().zip(&w) {
+                acc += xv * wv;
+            }
+            out[r * n + j] = acc * scale + bias.map_or(0.0, |b| b[j]);
+        }
+    }
+    out
 }
 
 /// `acc[r][j] = Σ_kk a[r·lda + kk] · panel[kk·NR + j]` for `r < rows` (rows beyond read row 0 again: harmless,
@@ -527,6 +816,33 @@ mod tests {
     fn libm_erf(x: f32) -> f32 {
         // libm's f64 erf, through candle.
         candle_core::cpu::erf::erf_f64(x as f64) as f32
+    }
+
+    /// f16 and int8 panels: exactly the plain-loop product of the widened weights (same sums in the same order),
+    /// for every row tail of the 4-row micro-kernel and column tails of the 8-wide panels.
+    #[test]
+    fn compact_kernels_compute_exactly_the_reference_product() {
+        let dev = Device::Cpu;
+        for &(k, n) in &[(37, 21), (8, 8), (64, 3), (1, 17)] {
+            let w = Tensor::randn(0f32, 1.0, (n, k), &dev).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let bias = Tensor::randn(0f32, 1.0, n, &dev).unwrap().to_vec1::<f32>().unwrap();
+            for precision in [Precision::F16, Precision::Int8] {
+                let matrix = CompactMatrix::from_f32(w.clone(), n, k, precision).unwrap();
+                let layer = PackedLinear::from_matrix(matrix.clone(), Some(bias.clone())).unwrap();
+                assert_eq!(layer.precision(), precision);
+                for m in 1..=9 {
+                    let x = Tensor::randn(0f32, 1.0, (m, k), &dev).unwrap();
+                    let xs = x.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    let got = layer.forward_packed(&x, None).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    let want = reference_product(&xs, m, &matrix, Some(&bias));
+                    assert_eq!(got, want, "{precision:?} k {k} n {n} m {m}");
+                    // Natively `forward` widens for candle's matmul instead: the same values, summed in another order.
+                    let native = layer.forward(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    let d = native.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+                    assert!(d < 1e-4, "{precision:?} k {k} n {n} m {m}: native path max |Δ| {d:e}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod bert;
 pub mod caption_pairs;
 pub mod catalogue;
 pub mod clip;
+pub mod compact;
 pub mod error;
 #[cfg(feature = "bench")]
 pub mod flops;
@@ -16,6 +17,7 @@ pub mod image_prep;
 pub mod kernels;
 pub(crate) mod limits;
 pub(crate) mod nn;
+pub mod pack;
 pub mod pipeline;
 pub(crate) mod safetensors_stream;
 pub mod standalone;

@@ -5,7 +5,7 @@
 //! `CLIPAttention` in models/clip/modeling_clip.py), which is what `output_attentions=True` returns.
 
 use candle_core::{DType, Module, Result, Tensor};
-use candle_nn::{linear, VarBuilder};
+use candle_nn::VarBuilder;
 
 use super::kernels::PackedLinear;
 
@@ -41,9 +41,9 @@ impl SelfAttention {
             candle_core::bail!("hidden size {hidden} is not divisible by {num_heads} heads")
         }
         Ok(Self {
-            query: PackedLinear::new(linear(hidden, hidden, vb.pp(names.query))?)?,
-            key: PackedLinear::new(linear(hidden, hidden, vb.pp(names.key))?)?,
-            value: PackedLinear::new(linear(hidden, hidden, vb.pp(names.value))?)?,
+            query: super::compact::linear(vb.pp(names.query), hidden, hidden)?,
+            key: super::compact::linear(vb.pp(names.key), hidden, hidden)?,
+            value: super::compact::linear(vb.pp(names.value), hidden, hidden)?,
             num_heads,
             head_dim: hidden / num_heads,
         })

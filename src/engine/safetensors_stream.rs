@@ -163,6 +163,8 @@ fn dtype_of(tensor: &str, name: &str) -> Result<(DType, usize)> {
         "I64" => (DType::I64, 8),
         "U32" => (DType::U32, 4),
         "U8" => (DType::U8, 1),
+        // int8 compact weights (engine::compact): kept as the same bytes in a U8 tensor, read back as i8.
+        "I8" => (DType::U8, 1),
         other => {
             return Err(Error::Weights(format!(
                 "model.safetensors: {tensor} is of dtype {other}, which nlu-lab cannot read (F32, F16, BF16, F64, I64, U32, U8)"

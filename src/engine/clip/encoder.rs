@@ -3,9 +3,10 @@
 //! https://github.com/huggingface/transformers/blob/main/src/transformers/models/clip/modeling_clip.py
 
 use candle_core::{Module, Tensor};
-use candle_nn::{layer_norm, linear, LayerNorm, VarBuilder};
+use candle_nn::{layer_norm, LayerNorm, VarBuilder};
 
 use crate::engine::activation::Activation;
+use crate::engine::compact;
 use crate::engine::kernels::PackedLinear;
 use crate::engine::nn::{ProjectionNames, SelfAttention};
 
@@ -36,10 +37,10 @@ impl EncoderLayer {
     fn load(vb: VarBuilder, s: LayerShape) -> candle_core::Result<Self> {
         Ok(Self {
             self_attn: SelfAttention::load(vb.pp("self_attn"), s.hidden, s.heads, &CLIP_PROJECTIONS)?,
-            out_proj: PackedLinear::new(linear(s.hidden, s.hidden, vb.pp("self_attn.out_proj"))?)?,
+            out_proj: compact::linear(vb.pp("self_attn.out_proj"), s.hidden, s.hidden)?,
             layer_norm1: layer_norm(s.hidden, s.eps, vb.pp("layer_norm1"))?,
-            fc1: PackedLinear::new(linear(s.hidden, s.intermediate, vb.pp("mlp.fc1"))?)?,
-            fc2: PackedLinear::new(linear(s.intermediate, s.hidden, vb.pp("mlp.fc2"))?)?,
+            fc1: compact::linear(vb.pp("mlp.fc1"), s.hidden, s.intermediate)?,
+            fc2: compact::linear(vb.pp("mlp.fc2"), s.intermediate, s.hidden)?,
             layer_norm2: layer_norm(s.hidden, s.eps, vb.pp("layer_norm2"))?,
             activation: s.activation,
         })

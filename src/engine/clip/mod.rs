@@ -18,7 +18,10 @@ pub use config::{Config, TextConfig, VisionConfig};
 pub use text_model::pooled_position;
 
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{linear_no_bias, Linear, VarBuilder};
+use candle_nn::VarBuilder;
+
+use crate::engine::compact;
+use crate::engine::kernels::PackedLinear;
 
 use self::text_model::TextTransformer;
 use self::vision_model::VisionTransformer;
@@ -57,8 +60,8 @@ pub struct ClipModel {
     pub config: Config,
     pub text_model: TextTransformer,
     pub vision_model: VisionTransformer,
-    text_projection: Linear,
-    visual_projection: Linear,
+    text_projection: PackedLinear,
+    visual_projection: PackedLinear,
     /// The learned temperature, as stored (log scale); logits use its exp.
     pub logit_scale: f32,
     device: Device,
@@ -78,8 +81,8 @@ impl ClipModel {
             Ok(Self {
                 text_model: TextTransformer::load(vb.pp("text_model"), t)?,
                 vision_model: VisionTransformer::load(vb.pp("vision_model"), v)?,
-                text_projection: linear_no_bias(t.hidden_size, p, vb.pp("text_projection"))?,
-                visual_projection: linear_no_bias(v.hidden_size, p, vb.pp("visual_projection"))?,
+                text_projection: compact::linear_no_bias(vb.pp("text_projection"), t.hidden_size, p)?,
+                visual_projection: compact::linear_no_bias(vb.pp("visual_projection"), v.hidden_size, p)?,
                 logit_scale: logit_scale.flatten_all()?.to_vec1::<f32>()?.first().copied().unwrap_or(0.0),
                 device: vb.device().clone(),
                 config: config.clone(),

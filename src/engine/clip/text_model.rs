@@ -5,6 +5,8 @@
 use candle_core::{Module, Tensor};
 use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, VarBuilder};
 
+use crate::engine::compact::TokenEmbedding;
+
 use super::config::TextConfig;
 use super::encoder::{Encoder, LayerShape};
 use crate::engine::nn::causal_mask;
@@ -21,14 +23,14 @@ pub fn pooled_position(ids: &[u32], eos_token_id: u32) -> usize {
 }
 
 pub struct TextEmbeddings {
-    token_embedding: Embedding,
+    token_embedding: TokenEmbedding,
     position_embedding: Embedding,
 }
 
 impl TextEmbeddings {
     fn load(vb: VarBuilder, c: &TextConfig) -> candle_core::Result<Self> {
         Ok(Self {
-            token_embedding: embedding(c.vocab_size, c.hidden_size, vb.pp("token_embedding"))?,
+            token_embedding: TokenEmbedding::load(vb.pp("token_embedding"), c.vocab_size, c.hidden_size)?,
             position_embedding: embedding(c.max_position_embeddings, c.hidden_size, vb.pp("position_embedding"))?,
         })
     }

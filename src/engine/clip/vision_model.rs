@@ -2,10 +2,11 @@
 //! https://github.com/huggingface/transformers/blob/main/src/transformers/models/clip/modeling_clip.py
 
 use candle_core::{Module, Tensor};
-use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, VarBuilder};
 
 use super::config::VisionConfig;
 use super::encoder::{Encoder, LayerShape};
+use crate::engine::compact::CompactMatrix;
 use crate::engine::kernels::PackedLinear;
 
 pub struct VisionEmbeddings {
@@ -20,10 +21,9 @@ pub struct VisionEmbeddings {
 impl VisionEmbeddings {
     fn load(vb: VarBuilder, c: &VisionConfig) -> candle_core::Result<Self> {
         let (h, p, ch) = (c.hidden_size, c.patch_size, c.num_channels);
-        let kernel = vb.get((h, ch, p, p), "patch_embedding.weight")?;
         Ok(Self {
             class_embedding: vb.get(h, "class_embedding")?,
-            patch_weight: PackedLinear::new(Linear::new(kernel.reshape((h, ch * p * p))?, None))?,
+            patch_weight: PackedLinear::from_matrix(CompactMatrix::load(&vb.pp("patch_embedding"), "weight", &[h, ch, p, p])?, None)?,
             position_embedding: embedding(c.num_tokens(), h, vb.pp("position_embedding"))?,
             patch_size: p,
             num_channels: ch,

@@ -1,0 +1,304 @@
+//! `nlu-lab pack`: a checkpoint's `model.safetensors` rewritten with compact matrices (see [`super::compact`] for
+//! the tensor layout), the `nlu-lab-pack.json` that says what was done, and the deviation of the packed model
+//! from its source on built-in inputs.
+
+use std::collections::HashMap;
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::compact::{CompactMatrix, MatrixValues, Precision};
+use super::pipeline::{AttentionModel, ClipClassifier};
+use super::{Error, Result};
+
+/// The file beside a packed `model.safetensors`.
+pub const MANIFEST_FILE: &str = "nlu-lab-pack.json";
+
+/// What `nlu-lab-pack.json` holds.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PackManifest {
+    /// Always "nlu-lab-pack".
+    pub format: String,
+    pub version: u32,
+    /// "f16" or "int8".
+    pub dtype: Precision,
+    pub source: PackSource,
+    /// How the matrices were made, in words (so a reader needs no code).
+    pub quantisation: String,
+    /// Tensors stored compact, and kept in f32 (or their own integer dtype).
+    pub compact_tensors: usize,
+    pub kept_tensors: usize,
+    /// Bytes of the packed `model.safetensors`.
+    pub size: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PackSource {
+    /// The Hub repository and commit the source came from, when known.
+    pub repo: Option<String>,
+    pub revision: Option<String>,
+    /// The source `model.safetensors`' sha256 and size.
+    pub sha256: String,
+    pub size: u64,
+}
+
+impl PackManifest {
+    pub fn from_json(json: &str) -> Result<Self> {
+        let manifest: Self = serde_json::from_str(json).map_err(|e| Error::Invalid(format!("{MANIFEST_FILE}: {e}")))?;
+        if manifest.format != "nlu-lab-pack" || manifest.version != 1 {
+            return Err(Error::Invalid(format!("{MANIFEST_FILE}: not an nlu-lab pack of version 1")));
+        }
+        Ok(manifest)
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether tensor `name` of `shape` is a matrix to store compact, and as which `[rows, cols]`: the weights of
+/// linear layers and the token embeddings (2-D `*.weight`), and CLIP's patch convolution (flattened). Layer
+/// norms, position and token-type embeddings stay f32.
+pub fn compact_shape(name: &str, shape: &[usize]) -> Option<(usize, usize)> {
+    let stem = name.strip_suffix(".weight")?;
+    let last = stem.rsplit('.').next().unwrap_or(stem).to_ascii_lowercase();
+    if last.contains("norm") || last.contains("position") || last.contains("token_type") {
+        return None;
+    }
+    match *shape {
+        [rows, cols] => Some((rows, cols)),
+        [out, channels, kh, kw] if last == "patch_embedding" => Some((out, channels * kh * kw)),
+        _ => None,
+    }
+}
+
+fn to_f32(view: &TensorView) -> Result<Vec<f32>> {
+    let data = view.data();
+    Ok(match view.dtype() {
+        Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        Dtype::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        Dtype::BF16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        other => return Err(Error::Weights(format!("cannot pack a {other:?} matrix"))),
+    })
+}
+
+/// What [`pack_safetensors`] wrote.
+pub struct Packed {
+    pub bytes: Vec<u8>,
+    pub compact_tensors: usize,
+    pub kept_tensors: usize,
+}
+
+/// `source` (a `model.safetensors`) with every matrix [`compact_shape`] picks in `precision`; float tensors that
+/// stay are written as f32, others as they are.
+pub fn pack_safetensors(source: &[u8], precision: Precision) -> Result<Packed> {
+    if precision == Precision::F32 {
+        return Err(Error::Invalid("pack to f16 or int8 (f32 is the source itself)".into()));
+    }
+    let file = SafeTensors::deserialize(source).map_err(|e| Error::Weights(format!("model.safetensors: {e}")))?;
+    let mut names: Vec<String> = file.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    // (name, dtype, shape, bytes), in name order.
+    let mut out: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let (mut compact, mut kept) = (0, 0);
+    for name in names {
+        let view = file.tensor(&name).map_err(|e| Error::Weights(format!("{name}: {e}")))?;
+        let shape = view.shape().to_vec();
+        let float = matches!(view.dtype(), Dtype::F32 | Dtype::F16 | Dtype::BF16);
+        match compact_shape(&name, &shape).filter(|_| float) {
+            Some((rows, cols)) => {
+                let matrix = CompactMatrix::from_f32(to_f32(&view)?, rows, cols, precision)
+                    .map_err(|e| Error::Weights(format!("{name}: {e}")))?;
+                let stem = name.strip_suffix(".weight").expect("compact_shape checked");
+                match matrix.values {
+                    MatrixValues::F16(bits) => {
+                        let bytes = bits.iter().flat_map(|b| b.to_le_bytes()).collect();
+                        out.push((format!("{stem}.weight_f16"), Dtype::F16, vec![rows, cols], bytes));
+                    }
+                    MatrixValues::Int8 { values, scales } => {
+                        out.push((format!("{stem}.weight_int8"), Dtype::I8, vec![rows, cols], bytemuck::cast_vec(values)));
+                        let bytes = scales.iter().flat_map(|s| s.to_le_bytes()).collect();
+                        out.push((format!("{stem}.weight_scale"), Dtype::F32, vec![rows], bytes));
+                    }
+                    MatrixValues::F32(_) => unreachable!("precision is not f32"),
+                }
+                compact += 1;
+            }
+            None if float => {
+                let bytes = to_f32(&view)?.iter().flat_map(|x| x.to_le_bytes()).collect();
+                out.push((name, Dtype::F32, shape, bytes));
+                kept += 1;
+            }
+            None => {
+                out.push((name, view.dtype(), shape, view.data().to_vec()));
+                kept += 1;
+            }
+        }
+    }
+    let views: Vec<(String, TensorView)> = out
+        .iter()
+        .map(|(name, dtype, shape, bytes)| Ok((name.clone(), TensorView::new(*dtype, shape.clone(), bytes)?)))
+        .collect::<std::result::Result<_, safetensors::SafeTensorError>>()
+        .map_err(|e| Error::Weights(e.to_string()))?;
+    let metadata = HashMap::from([
+        ("format".to_string(), "pt".to_string()),
+        ("nlu-lab-pack".to_string(), precision.as_str().to_string()),
+    ]);
+    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Weights(e.to_string()))?;
+    Ok(Packed { bytes, compact_tensors: compact, kept_tensors: kept })
+}
+
+/// The manifest for `packed`, made from `source` (the bytes of the source `model.safetensors`).
+pub fn manifest(source: &[u8], packed: &Packed, precision: Precision, repo: Option<String>, revision: Option<String>) -> PackManifest {
+    let quantisation = match precision {
+        Precision::F16 => "linear layers' weights and token embeddings rounded to IEEE half precision (nearest, ties \
+            to even); everything else f32",
+        _ => "linear layers' weights and token embeddings as int8 with one f32 scale per output channel (row): \
+            scale = max|w| / 127, q = round(w / scale) in [-127, 127], w ≈ q · scale; layer norms, biases, position \
+            and token-type embeddings, class embedding and logit scale f32",
+    };
+    PackManifest {
+        format: "nlu-lab-pack".into(),
+        version: 1,
+        dtype: precision,
+        source: PackSource { repo, revision, sha256: sha256_hex(source), size: source.len() as u64 },
+        quantisation: quantisation.split_whitespace().collect::<Vec<_>>().join(" "),
+        compact_tensors: packed.compact_tensors,
+        kept_tensors: packed.kept_tensors,
+        size: packed.bytes.len() as u64,
+    }
+}
+
+/// Sentences the packer measures an encoder on (short, long, a pair, punctuation and rare words).
+pub const SENTENCES: [(&str, Option<&str>); 4] = [
+    ("The cat sat on the mat.", None),
+    ("The quick brown fox jumps over the lazy dog because it was told to by the farmer's daughter.", None),
+    ("Where is the nearest station?", Some("It is two blocks north of the old cathedral.")),
+    ("Tokenizers split unbelievably rare words like floccinaucinihilipilification into pieces!", None),
+];
+
+/// The largest differences between two encoders' outputs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EncoderDeviation {
+    /// max |Δ| over every layer's attention probabilities.
+    pub attention: f32,
+    /// max |Δ| over the per-head queries and keys.
+    pub queries_keys: f32,
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max)
+}
+
+/// `compact` against `full` on `texts`.
+pub fn encoder_deviation(full: &AttentionModel, compact: &AttentionModel, texts: &[(&str, Option<&str>)]) -> Result<EncoderDeviation> {
+    let mut d = EncoderDeviation::default();
+    for &(text, text_b) in texts {
+        let (a, b) = (full.attention(text, text_b, true)?, compact.attention(text, text_b, true)?);
+        if a.tokens != b.tokens {
+            return Err(Error::Invalid("the two models tokenize differently".into()));
+        }
+        d.attention = d.attention.max(max_abs_diff(&a.weights, &b.weights));
+        for (x, y) in [(&a.queries, &b.queries), (&a.keys, &b.keys)] {
+            if let (Some(x), Some(y)) = (x, y) {
+                d.queries_keys = d.queries_keys.max(max_abs_diff(x, y));
+            }
+        }
+    }
+    Ok(d)
+}
+
+/// Caption sets the packer measures CLIP on: two captions that differ in one word, and eight.
+pub fn caption_sets() -> Vec<Vec<String>> {
+    let two = ["a photo of a cat", "a photo of a dog"];
+    let eight = [
+        "a photo of a cat",
+        "a photo of a dog",
+        "a colourful abstract painting",
+        "a chessboard",
+        "static noise on an old television",
+        "a sunset over the sea",
+        "a diagram with circles",
+        "a blurry photo",
+    ];
+    [two.as_slice(), eight.as_slice()].iter().map(|set| set.iter().map(|s| s.to_string()).collect()).collect()
+}
+
+/// Images the packer measures CLIP on, made here (no file needed): a colour gradient with a disc, a checkerboard
+/// and seeded noise, 320 × 240 PNGs. `nlu-lab pack --image FILE` adds real photos.
+pub fn generated_images() -> Vec<Vec<u8>> {
+    let (w, h) = (320u32, 240u32);
+    let mut seed = 0x2545_f491u32;
+    let mut noise = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        (seed >> 24) as u8
+    };
+    let kinds: [&mut dyn FnMut(u32, u32) -> [u8; 3]; 3] = [
+        &mut |x, y| {
+            let inside = (x as i32 - 200).pow(2) + (y as i32 - 110).pow(2) < 60 * 60;
+            if inside { [250, 220, 40] } else { [(x * 255 / w) as u8, (y * 255 / h) as u8, 160] }
+        },
+        &mut |x, y| if (x / 40 + y / 40) % 2 == 0 { [20, 20, 20] } else { [235, 235, 235] },
+        &mut |_, _| [noise(), noise(), noise()],
+    ];
+    kinds
+        .into_iter()
+        .map(|pixel| {
+            let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb(pixel(x, y)));
+            let mut png = Vec::new();
+            img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).expect("PNG into memory");
+            png
+        })
+        .collect()
+}
+
+/// The largest differences between two CLIP models' outputs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ClipDeviation {
+    pub probability: f32,
+    pub logit: f32,
+}
+
+/// `compact` against `full` on every image with every caption set.
+pub fn clip_deviation(full: &ClipClassifier, compact: &ClipClassifier, images: &[Vec<u8>], sets: &[Vec<String>]) -> Result<ClipDeviation> {
+    let mut d = ClipDeviation::default();
+    for image in images {
+        // Decoded and preprocessed once, for both models.
+        let prepared = super::image_prep::prepare(image, &full.preprocess)?;
+        for captions in sets {
+            let (a, b) = (full.classify_prepared(&prepared, captions)?, compact.classify_prepared(&prepared, captions)?);
+            d.probability = d.probability.max(max_abs_diff(&a.probs, &b.probs));
+            d.logit = d.logit.max(max_abs_diff(&a.logits, &b.logits));
+        }
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_matrices_of_linear_layers_and_token_embeddings_are_compact() {
+        let picks = [
+            ("encoder.layer.0.attention.self.query.weight", vec![384, 384], Some((384, 384))),
+            ("embeddings.word_embeddings.weight", vec![30522, 384], Some((30522, 384))),
+            ("embeddings.position_embeddings.weight", vec![512, 384], None),
+            ("embeddings.token_type_embeddings.weight", vec![2, 384], None),
+            ("embeddings.LayerNorm.weight", vec![384], None),
+            ("encoder.layer.0.attention.self.query.bias", vec![384], None),
+            ("vision_model.pre_layrnorm.weight", vec![768], None),
+            ("vision_model.embeddings.patch_embedding.weight", vec![768, 3, 32, 32], Some((768, 3072))),
+            ("vision_model.embeddings.position_embedding.weight", vec![50, 768], None),
+            ("text_projection.weight", vec![512, 512], Some((512, 512))),
+            ("logit_scale", vec![], None),
+        ];
+        for (name, shape, want) in picks {
+            assert_eq!(compact_shape(name, &shape), want, "{name}");
+        }
+    }
+}
