@@ -274,23 +274,26 @@ fn matmul_packed(
     assert!(packed.len() >= panels * k * NR && a.len() >= (m - 1) * lda + k && out.len() >= (m - 1) * ldc + n);
     assert!(bias.is_none_or(|b| b.len() >= n));
     let out_ptr = OutPtr(out.as_mut_ptr());
+    // SAFETY: each range is a disjoint set of column panels of `out`, bounded by the asserts above.
+    for_panel_ranges(panels, m * n * k, |range| unsafe { panel_range(range, a, lda, m, k, packed, n, bias, scale, out_ptr, ldc) });
+}
+
+/// Run `work` on ranges that cover `0..panels` once: with a thread pool (feature `threads`) and at least
+/// `PARALLEL_MIN_MACS` multiply-adds, a few blocks per thread (for balance when one thread is slowed down by the
+/// rest of the machine); else the whole range on this thread.
+fn for_panel_ranges(panels: usize, macs: usize, work: impl Fn(std::ops::Range<usize>) + Sync) {
     #[cfg(all(target_arch = "wasm32", feature = "threads"))]
     {
         let threads = POOL_THREADS.load(std::sync::atomic::Ordering::Relaxed);
-        if threads > 1 && panels > 1 && m * n * k >= PARALLEL_MIN_MACS {
+        if threads > 1 && panels > 1 && macs >= PARALLEL_MIN_MACS {
             use rayon::prelude::*;
-            // A few blocks per thread, for balance when one thread is slowed down by the rest of the machine.
             let block = panels.div_ceil(threads * 4).max(1);
-            (0..panels.div_ceil(block)).into_par_iter().for_each(|b| {
-                let range = b * block..((b + 1) * block).min(panels);
-                // SAFETY: blocks write disjoint column ranges of `out`, bounded by the asserts above.
-                unsafe { panel_range(range, a, lda, m, k, packed, n, bias, scale, out_ptr, ldc) }
-            });
+            (0..panels.div_ceil(block)).into_par_iter().for_each(|b| work(b * block..((b + 1) * block).min(panels)));
             return;
         }
     }
-    // SAFETY: one caller, bounded by the asserts above.
-    unsafe { panel_range(0..panels, a, lda, m, k, packed, n, bias, scale, out_ptr, ldc) }
+    let _ = macs;
+    work(0..panels)
 }
 
 /// The output pointer shared by the threads of one product (each writes its own columns).
@@ -388,22 +391,8 @@ fn matmul_panels(a: &[f32], lda: usize, m: usize, k: usize, panels: &Panels, n: 
     assert!(stored >= count * k * NR && a.len() >= (m - 1) * lda + k && out.len() >= (m - 1) * ldc + n);
     assert!(bias.is_none_or(|b| b.len() >= n));
     let out_ptr = OutPtr(out.as_mut_ptr());
-    #[cfg(all(target_arch = "wasm32", feature = "threads"))]
-    {
-        let threads = POOL_THREADS.load(std::sync::atomic::Ordering::Relaxed);
-        if threads > 1 && count > 1 && m * n * k >= PARALLEL_MIN_MACS {
-            use rayon::prelude::*;
-            let block = count.div_ceil(threads * 4).max(1);
-            (0..count.div_ceil(block)).into_par_iter().for_each(|b| {
-                let range = b * block..((b + 1) * block).min(count);
-                // SAFETY: blocks write disjoint column ranges of `out`, bounded by the asserts above.
-                unsafe { compact_panel_range(range, a, lda, m, k, panels, n, bias, out_ptr, ldc) }
-            });
-            return;
-        }
-    }
-    // SAFETY: one caller, bounded by the asserts above.
-    unsafe { compact_panel_range(0..count, a, lda, m, k, panels, n, bias, out_ptr, ldc) }
+    // SAFETY: each range is a disjoint set of column panels of `out`, bounded by the asserts above.
+    for_panel_ranges(count, m * n * k, |range| unsafe { compact_panel_range(range, a, lda, m, k, panels, n, bias, out_ptr, ldc) });
 }
 
 /// Column panels `range` of [`matmul_panels`]'s product, for f16 / int8 panels.
