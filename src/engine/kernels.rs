@@ -8,6 +8,9 @@
 //! uses AVX/FMA kernels and threads); the same packed kernel, with a scalar micro-kernel doing exactly the SIMD
 //! one's arithmetic, is tested natively against it.
 //!
+//! Compact weights (`engine::compact`, `nlu-lab pack`) stay f16 or int8 in their panels; each panel is widened to
+//! f32 just before the micro-kernel uses it, so the kernel itself is the same for all three precisions.
+//!
 //! [`gelu_erf_in_place`]: transformers' exact GELU with a rational erf approximation (Eigen's, |error| < 1e-6)
 //! that vectorises, instead of libm's branchy scalar `erff`; [`quick_gelu_in_place`] likewise for CLIP's
 //! `x·σ(1.702x)` with a polynomial `exp` (one pass instead of candle's three, each calling libm's `expf`).
