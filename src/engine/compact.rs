@@ -45,15 +45,6 @@ impl Precision {
             Self::Int8 => "int8",
         }
     }
-
-    /// How a student reads it: "full precision", "16-bit", "8-bit".
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::F32 => "full precision",
-            Self::F16 => "16-bit",
-            Self::Int8 => "8-bit",
-        }
-    }
 }
 
 /// A row-major matrix `[rows][cols]` in its stored precision.
