@@ -254,6 +254,17 @@ pub fn clips() -> impl Iterator<Item = &'static CatalogueEntry> {
     CATALOGUE.iter().filter(|e| e.family == Family::Clip)
 }
 
+/// Lower-case hex, the form the catalogue's sha256 pins are written in.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The sha256 of `bytes`, written as the catalogue's pins are.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

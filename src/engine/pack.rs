@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::compact::{CompactMatrix, MatrixValues, Precision};
 use super::pipeline::{AttentionModel, ClipClassifier};
@@ -54,9 +53,7 @@ impl PackManifest {
     }
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use super::catalogue::sha256_hex;
 
 /// Whether tensor `name` of `shape` is a matrix to store compact, and as which `[rows, cols]`: the weights of
 /// linear layers and the token embeddings (2-D `*.weight`), and CLIP's patch convolution (flattened). Layer

@@ -842,7 +842,7 @@ pub async fn stream_stored(
                 file: file.into(),
                 origin: key.origin.clone(),
                 size: bytes.len() as u64,
-                sha256: hex(&Sha256::digest(&bytes)),
+                sha256: catalogue::sha256_hex(&bytes),
                 verified: false,
                 stored_at: 0.0,
             };

@@ -700,9 +700,7 @@ impl Drop for Store {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::engine::catalogue::hex;
 
 fn storage_manager() -> Result<web_sys::StorageManager, String> {
     let global = js_sys::global();
