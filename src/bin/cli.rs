@@ -28,10 +28,16 @@ mod cli {
       DIR holds config.json, tokenizer.json, preprocessor_config.json and model.safetensors of a CLIP checkpoint.
       Prints input ids, logits and probabilities as JSON (schema nlu-lab/clip@1, see README).
   nlu-lab pack --model DIR --dtype f16|int8 --out DIR [--repo REPO --revision COMMIT] [--image FILE ...]
+               [--max-piece-mb MIB]
       Writes a model folder with compact weights (README, \"Compact weights\"): model.safetensors, the config,
       tokenizer and preprocessor files, and nlu-lab-pack.json. Prints the sizes and the packed model's largest
       difference from DIR on built-in inputs (encoders: attention and Q/K; CLIP: probabilities and logits on
-      generated images and any --image).
+      generated images and any --image). --max-piece-mb: weights larger than MIB MiB are written in pieces
+      (model-00001-of-0000n.safetensors and model.safetensors.index.json, transformers' sharded layout), as a
+      static host needs them (the app reads them; this CLI reads model.safetensors).
+  nlu-lab catalogue
+      Prints the app's models as JSON: repository, revision and every file with the revision it is fetched at,
+      its size and sha256 where pinned (scripts/bundle_models.sh checks what it fetches against these).
 course developers: the benchmark and the synthetic checkpoints are commands of `nlu-lab-dev`, built with the
   `bench` feature: cargo run --features bench --bin nlu-lab-dev -- --help";
 
@@ -41,12 +47,30 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             Some(Value(cmd)) if cmd == "attention" => attention(parser),
             Some(Value(cmd)) if cmd == "clip" => clip(parser),
             Some(Value(cmd)) if cmd == "pack" => pack(parser),
+            Some(Value(cmd)) if cmd == "catalogue" => catalogue(),
             Some(Long("help")) | Some(Short('h')) | None => {
                 println!("{USAGE}");
                 Ok(())
             }
             Some(other) => Err(format!("{}\n{USAGE}", other.unexpected())),
         }
+    }
+
+    fn catalogue() -> Result<(), String> {
+        use nlu_lab::engine::catalogue::{Family, CATALOGUE};
+        let models: Vec<serde_json::Value> = CATALOGUE
+            .iter()
+            .map(|e| {
+                let files: Vec<serde_json::Value> = e
+                    .files
+                    .iter()
+                    .map(|f| serde_json::json!({ "name": f.name, "revision": f.revision, "size": f.size, "sha256": f.sha256 }))
+                    .collect();
+                let family = if e.family == Family::Clip { "clip" } else { "encoder" };
+                serde_json::json!({ "repo": e.repo, "revision": e.revision, "family": family, "verified": e.is_verified(), "files": files })
+            })
+            .collect();
+        print_json(&serde_json::json!({ "schema": "nlu-lab/catalogue@1", "models": models }))
     }
 
     fn read(dir: &Path, file: &str) -> Result<Vec<u8>, String> {
@@ -112,6 +136,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         use nlu_lab::engine::pack;
         let (mut model, mut out, mut dtype, mut repo, mut revision, mut images) =
             (None::<PathBuf>, None::<PathBuf>, None, None, None, Vec::new());
+        let mut max_piece: Option<u64> = None;
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
             match arg {
                 Long("model") => model = Some(value(&mut parser)?.into()),
@@ -120,6 +145,11 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
                 Long("repo") => repo = Some(value(&mut parser)?),
                 Long("revision") => revision = Some(value(&mut parser)?),
                 Long("image") => images.push(PathBuf::from(value(&mut parser)?)),
+                Long("max-piece-mb") => {
+                    let v = value(&mut parser)?;
+                    let mib: u64 = v.parse().ok().filter(|m| *m > 0).ok_or(format!("--max-piece-mb {v}: a whole number of MiB"))?;
+                    max_piece = Some(mib << 20);
+                }
                 other => return Err(format!("{}\n{USAGE}", other.unexpected())),
             }
         }
@@ -141,7 +171,21 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
                 write(file, &read(&dir, file)?)?;
             }
         }
-        write("model.safetensors", &packed.bytes)?;
+        // A folder packed before (perhaps in other pieces) keeps none of its old weights.
+        for entry in std::fs::read_dir(&out).map_err(|e| format!("{}: {e}", out.display()))?.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name == "model.safetensors" || name == "model.safetensors.index.json" || (name.starts_with("model-") && name.ends_with(".safetensors")) {
+                std::fs::remove_file(entry.path()).map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            }
+        }
+        let pieces = pack::split_into_pieces(packed.bytes.clone(), max_piece.unwrap_or(u64::MAX)).map_err(|e| e.to_string())?;
+        for (name, bytes) in &pieces.files {
+            write(name, bytes)?;
+        }
+        if let Some(index) = &pieces.index_json {
+            write("model.safetensors.index.json", index.as_bytes())?;
+            println!("weights in {} pieces of at most {} MiB", pieces.files.len(), max_piece.unwrap_or(0) >> 20);
+        }
         let json = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
         write(pack::MANIFEST_FILE, format!("{json}\n").as_bytes())?;
         let mb = |b: u64| b as f64 / 1e6;

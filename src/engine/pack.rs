@@ -147,6 +147,70 @@ pub fn pack_safetensors(source: &[u8], precision: Precision) -> Result<Packed> {
     Ok(Packed { bytes, compact_tensors: compact, kept_tensors: kept })
 }
 
+/// A static host's limit for one file (GitHub Pages warns above 50 MiB and refuses 100 MiB): the bundled site
+/// serves larger weights in pieces of at most this size.
+pub const MAX_PIECE_BYTES: u64 = 50 << 20;
+
+/// The weights as a model folder holds them: `model.safetensors`, or pieces in transformers' sharded layout.
+pub struct Pieces {
+    /// (file name, bytes), in order.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// `model.safetensors.index.json` (transformers' `weight_map`), when there is more than one piece.
+    pub index_json: Option<String>,
+}
+
+/// `bytes` (a `model.safetensors`) as it is when it fits in `max_bytes`, else split between tensors (in name
+/// order) into `model-0000i-of-0000n.safetensors` files of at most `max_bytes` each, with the source's metadata.
+pub fn split_into_pieces(bytes: Vec<u8>, max_bytes: u64) -> Result<Pieces> {
+    if bytes.len() as u64 <= max_bytes {
+        return Ok(Pieces { files: vec![("model.safetensors".into(), bytes)], index_json: None });
+    }
+    let weights = |e: safetensors::SafeTensorError| Error::Weights(format!("model.safetensors: {e}"));
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(weights)?;
+    let metadata = header.metadata().clone();
+    let file = SafeTensors::deserialize(&bytes).map_err(weights)?;
+    let mut names: Vec<String> = file.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    // Greedy, in name order; each tensor's header entry is counted generously (name, dtype, shape, offsets).
+    let entry = |name: &str| name.len() as u64 + 160;
+    let mut groups: Vec<Vec<String>> = vec![vec![]];
+    let mut used = 1024;
+    for name in names {
+        let data = file.tensor(&name).map_err(weights)?.data().len() as u64;
+        if data + entry(&name) + 1024 > max_bytes {
+            return Err(Error::Invalid(format!(
+                "{name} alone is {:.1} MB, more than a piece of {:.1} MB may hold",
+                data as f64 / 1e6,
+                max_bytes as f64 / 1e6
+            )));
+        }
+        if used + data + entry(&name) > max_bytes {
+            groups.push(vec![]);
+            used = 1024;
+        }
+        used += data + entry(&name);
+        groups.last_mut().expect("one group").push(name);
+    }
+    let n = groups.len();
+    let (mut files, mut weight_map, mut total) = (Vec::new(), serde_json::Map::new(), 0u64);
+    for (i, group) in groups.iter().enumerate() {
+        let name = format!("model-{:05}-of-{n:05}.safetensors", i + 1);
+        let views: Vec<(String, TensorView)> =
+            group.iter().map(|t| Ok((t.clone(), file.tensor(t)?))).collect::<std::result::Result<_, _>>().map_err(weights)?;
+        total += views.iter().map(|(_, v)| v.data().len() as u64).sum::<u64>();
+        for t in group {
+            weight_map.insert(t.clone(), serde_json::Value::String(name.clone()));
+        }
+        let piece = safetensors::serialize(views, metadata.clone()).map_err(weights)?;
+        if piece.len() as u64 > max_bytes {
+            return Err(Error::Invalid(format!("{name} came out at {} bytes, over the {max_bytes} a piece may hold", piece.len())));
+        }
+        files.push((name, piece));
+    }
+    let index = serde_json::json!({ "metadata": { "total_size": total }, "weight_map": weight_map });
+    Ok(Pieces { files, index_json: Some(format!("{}\n", serde_json::to_string_pretty(&index).expect("JSON"))) })
+}
+
 /// The manifest for `packed`, made from `source` (the bytes of the source `model.safetensors`).
 pub fn manifest(source: &[u8], packed: &Packed, precision: Precision, repo: Option<String>, revision: Option<String>) -> PackManifest {
     let quantisation = match precision {
@@ -298,4 +362,50 @@ mod tests {
             assert_eq!(compact_shape(name, &shape), want, "{name}");
         }
     }
+
+    /// Pieces hold every tensor once, each piece within the limit, in transformers' sharded layout; read back
+    /// piece by piece they are the source's tensors, bit for bit.
+    #[test]
+    fn large_weights_split_into_pieces_that_read_back_as_the_source() {
+        use crate::engine::safetensors_stream::{var_builder_from_pieces, TensorStream};
+        let tensors: Vec<(String, Vec<usize>, Vec<f32>)> = (0..7)
+            .map(|i| (format!("layer.{i}.weight"), vec![40 + i, 50], (0..(40 + i) * 50).map(|j| (i * 1000 + j) as f32 * 0.5).collect()))
+            .collect();
+        let bytes_of = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+        let data: Vec<Vec<u8>> = tensors.iter().map(|(_, _, v)| bytes_of(v)).collect();
+        let views: Vec<(String, TensorView)> = tensors
+            .iter()
+            .zip(&data)
+            .map(|((n, shape, _), d)| (n.clone(), TensorView::new(Dtype::F32, shape.clone(), d).unwrap()))
+            .collect();
+        let source = safetensors::serialize(views, Some(HashMap::from([("format".into(), "pt".into())]))).unwrap();
+        let limit = 20_000;
+        let whole = split_into_pieces(source.clone(), source.len() as u64).unwrap();
+        assert_eq!((whole.files.len(), whole.files[0].0.as_str(), whole.index_json.is_none()), (1, "model.safetensors", true));
+        let pieces = split_into_pieces(source.clone(), limit).unwrap();
+        let n = pieces.files.len();
+        assert!(n >= 3, "{n} pieces");
+        let index: serde_json::Value = serde_json::from_str(pieces.index_json.as_deref().unwrap()).unwrap();
+        assert_eq!(index["weight_map"].as_object().unwrap().len(), tensors.len());
+        let mut streams = Vec::new();
+        for (i, (name, bytes)) in pieces.files.iter().enumerate() {
+            assert_eq!(name, &format!("model-{:05}-of-{n:05}.safetensors", i + 1));
+            assert!(bytes.len() as u64 <= limit, "{name}: {} bytes", bytes.len());
+            let (_, meta) = SafeTensors::read_metadata(bytes).unwrap();
+            assert_eq!(meta.metadata().as_ref().and_then(|m| m.get("format")).map(String::as_str), Some("pt"));
+            let mut stream = TensorStream::with_file_size(bytes.len() as u64);
+            stream.push(bytes).unwrap();
+            streams.push(stream);
+        }
+        let vb = var_builder_from_pieces(streams).unwrap();
+        for (name, shape, values) in &tensors {
+            assert_eq!(index["weight_map"][name].as_str().map(|f| f.starts_with("model-")), Some(true));
+            let got: Vec<f32> = vb.get(shape.as_slice(), name).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            assert_eq!(&got, values, "{name}");
+        }
+        // Each tensor (40 × 50 f32 and up, 8 000 bytes or more) is too large for a piece of 5 000: the first says so.
+        let refused = split_into_pieces(source, 5_000).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(refused.contains("layer.0.weight alone is"), "{refused}");
+    }
 }
+

@@ -381,9 +381,23 @@ impl TensorStream {
 
     /// The finished tensors as a `VarBuilder` that hands out f32 (f16/bf16 are widened on first use).
     pub fn into_var_builder(self) -> Result<VarBuilder<'static>> {
-        let tensors = TakenOnce(Mutex::new(self.finish()?));
-        Ok(VarBuilder::from_backend(Box::new(tensors), DType::F32, Device::Cpu))
+        var_builder_from_pieces(vec![self])
     }
+}
+
+/// A checkpoint stored in pieces (transformers' sharded layout, `model-00001-of-00004.safetensors`, …: a static
+/// host takes files up to 50 MB), each piece streamed on its own, as one `VarBuilder`. A tensor in two pieces is
+/// refused: the pieces would not be one checkpoint.
+pub fn var_builder_from_pieces(pieces: Vec<TensorStream>) -> Result<VarBuilder<'static>> {
+    let mut tensors = HashMap::new();
+    for piece in pieces {
+        for (name, tensor) in piece.finish()? {
+            if tensors.insert(name.clone(), tensor).is_some() {
+                return Err(damaged(format!("two of its pieces hold {name}")));
+            }
+        }
+    }
+    Ok(VarBuilder::from_backend(Box::new(TakenOnce(Mutex::new(tensors))), DType::F32, Device::Cpu))
 }
 
 /// A VarBuilder backend that hands each tensor out once and forgets it. The encoders repack most weights at load
