@@ -2,17 +2,24 @@
 # Build the release site into dist/ (Trunk, wasm32 + SIMD128, LTO, wasm-opt -O3 from npm binaryen 132), with the
 # threaded inference worker (scripts/build_threads.sh, nightly, compiled alongside) in dist/threads/, and the
 # service worker's file list again so that it includes threads/. NLU_LAB_NO_THREADS=1 skips the threaded worker (one thread everywhere).
-# --bundle-models (or NLU_LAB_BUNDLE_MODELS=1): also serve the default model from the site itself, under
-# dist/models/ (scripts/bundle_models.sh), for classrooms where huggingface.co is blocked.
+# --bundle-models SPEC (or NLU_LAB_BUNDLE_MODELS=SPEC): also serve compact packs of catalogue models from the site
+# itself, under dist/models/ in pieces of at most 50 MiB, e.g.
+#   --bundle-models "sentence-transformers/all-MiniLM-L6-v2:int8 openai/clip-vit-base-patch32:int8"
+# (scripts/pack_models.sh fetches each from NLU_LAB_HUB, default huggingface.co, checks it against its pin and packs
+# it; scripts/bundle_models.sh puts it in the site). For classrooms of sixty on one Wi-Fi, or where the Hub is blocked.
 # Other arguments go to `trunk build`, e.g. --public-url /nlu-lab/ (default: relative URLs, any sub-path).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 args=()
-for a in "$@"; do
-  if [ "$a" = --bundle-models ]; then export NLU_LAB_BUNDLE_MODELS=1; else args+=("$a"); fi
+while [ $# -gt 0 ]; do
+  case $1 in
+    --bundle-models) export NLU_LAB_BUNDLE_MODELS=${2:?--bundle-models takes a list: repo:int8 repo:f16 ...}; shift 2 ;;
+    --bundle-models=*) export NLU_LAB_BUNDLE_MODELS=${1#--bundle-models=}; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
 done
-if [ "${NLU_LAB_BUNDLE_MODELS:-0}" = 1 ]; then bash scripts/fetch_models.sh; fi
+if [ -n "${NLU_LAB_BUNDLE_MODELS:-}" ]; then bash scripts/pack_models.sh "$NLU_LAB_BUNDLE_MODELS"; fi
 # The page and the worker compare this before talking (a tab left open across a deploy); one id per commit, so a
 # rebuild of the same commit reuses the compiled crate.
 export NLU_LAB_BUILD_ID="${NLU_LAB_BUILD_ID:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo dev)}"
@@ -62,4 +69,4 @@ else
 fi
 # The service worker precaches every file of the build: list them again, threads/ included.
 TRUNK_STAGING_DIR=$dist bash scripts/make_sw.sh
-echo "[build] site in $dist/: $(du -sh "$dist" | cut -f1)"
+echo "[build] site in $dist/: $(du -sh "$dist" | cut -f1)$([ -d "$dist/models" ] && echo ", of which bundled models $(du -sh "$dist/models" | cut -f1)")"

@@ -1,35 +1,31 @@
 #!/usr/bin/env bash
-# Trunk post_build step (run before make_sw.sh), active only with NLU_LAB_BUNDLE_MODELS=1, which
-# `scripts/build.sh --bundle-models` sets: puts a hub mirror of the default model into the site,
-# models/<repo>/resolve/<revision>/<file>, copied from the cache scripts/fetch_models.sh fills, and announces it to the
-# app with <meta name="nlu-lab-hub" content="models" data-repos="…"> in index.html. The app then takes those models
-# from the site itself (`?hub=` still wins; other models still come from huggingface.co). For classrooms where
-# huggingface.co is blocked. The service worker's precache leaves models/ out: the app keeps weights in IndexedDB.
+# Trunk post_build step (run before make_sw.sh), active only when NLU_LAB_BUNDLE_MODELS names models (which
+# `scripts/build.sh --bundle-models SPEC` sets, after scripts/pack_models.sh packed them): copies the packs into the
+# site as a hub mirror, models/<repo>/resolve/<dtype>-<revision>/<file>, and announces them to the app with
+# <meta name="nlu-lab-hub" content="models" data-packs="[…]"> in index.html (catalogue::BundledPack as JSON, with
+# every file's size and sha256). The app then offers each pack first in its selector ("8-bit · 24 MB · from this
+# site") and takes it from the site; the full-precision models still come from huggingface.co (or ?hub=). The
+# service worker's precache leaves models/ out: the app keeps weights in IndexedDB.
 set -euo pipefail
-[ "${NLU_LAB_BUNDLE_MODELS:-0}" = 1 ] || exit 0
+[ -n "${NLU_LAB_BUNDLE_MODELS:-}" ] || exit 0
 staging=${TRUNK_STAGING_DIR:?run by Trunk as a post_build hook (or with TRUNK_STAGING_DIR set)}
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cache="${NLU_LAB_CACHE:-$repo_root/.cache}/models"
-
-# repo, revision (the catalogue's, src/engine/catalogue.rs), folder in the cache. Only MiniLM: the one model
-# fetch_models.sh can fetch here (a CLIP would add 605 MB to the site).
-models=("sentence-transformers/all-MiniLM-L6-v2 1110a243fdf4706b3f48f1d95db1a4f5529b4d41 all-MiniLM-L6-v2")
-repos=()
-for m in "${models[@]}"; do
-  read -r repo revision dir <<<"$m"
-  dest="$staging/models/$repo/resolve/$revision"
-  mkdir -p "$dest"
-  for f in config.json tokenizer.json model.safetensors; do
-    if [ ! -s "$cache/$dir/$f" ]; then
-      echo "bundle_models.sh: $cache/$dir/$f is missing: run scripts/fetch_models.sh" >&2
-      exit 1
-    fi
-    # A copy, not a symlink: the Pages artifact and most deploys do not follow links.
-    cp "$cache/$dir/$f" "$dest/$f"
-  done
-  repos+=("$repo")
-done
-if ! grep -q 'name="nlu-lab-hub"' "$staging/index.html"; then
-  sed -i "s|</head>|  <meta name=\"nlu-lab-hub\" content=\"models\" data-repos=\"${repos[*]}\" />\n</head>|" "$staging/index.html"
+bundle="${NLU_LAB_CACHE:-$repo_root/.cache}/bundle"
+if [ ! -s "$bundle/packs.json" ]; then
+  echo "bundle_models.sh: $bundle/packs.json is missing: run scripts/pack_models.sh \"$NLU_LAB_BUNDLE_MODELS\"" >&2
+  exit 1
 fi
-echo "bundled models: ${repos[*]} ($(du -sh "$staging/models" | cut -f1))"
+rm -rf "$staging/models"
+# Copies, not symlinks: the Pages artifact and most deploys do not follow links.
+cp -r "$bundle/models" "$staging/models"
+cp "$bundle/packs.json" "$staging/models/packs.json"
+python3 - "$staging/index.html" "$bundle/packs.json" <<'PY'
+import html, json, re, sys
+index, packs = sys.argv[1:]
+page = open(index, encoding='utf-8').read()
+packs = json.load(open(packs))
+meta = f'<meta name="nlu-lab-hub" content="models" data-packs="{html.escape(json.dumps(packs, separators=(",", ":")), quote=True)}" />'
+page = re.sub(r'\s*<meta name="nlu-lab-hub"[^>]*>', '', page)
+open(index, 'w', encoding='utf-8').write(page.replace('</head>', f'  {meta}\n</head>', 1))
+PY
+echo "bundled models: $(python3 -c 'import json,sys; print(", ".join(p["repo"] + ":" + p["dtype"] for p in json.load(open(sys.argv[1]))))' "$bundle/packs.json") ($(du -sh "$staging/models" | cut -f1))"

@@ -157,7 +157,7 @@ export interface ClipResult {
         }
         let hub = validate_hub(options.hub.as_deref().unwrap_or(DEFAULT_HUB))?;
         let revision = options.revision.clone().unwrap_or_else(|| entry.revision.to_string());
-        Ok(ModelSource { hub, repo, revision })
+        Ok(ModelSource { hub, repo, revision, pack: None })
     }
 
     fn to_js<T: Serialize>(value: &T) -> Result<JsValue, String> {

@@ -237,12 +237,113 @@ pub fn find(repo: &str) -> Option<&'static CatalogueEntry> {
     CATALOGUE.iter().find(|e| e.repo == repo)
 }
 
+/// A compact copy of a catalogue model (`nlu-lab pack`) that the site serves itself (`scripts/build.sh
+/// --bundle-models`), as the site's index.html announces it. Its files are pinned by the build that made them: the
+/// page trusts them as it trusts its own code, which comes from the same site.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BundledPack {
+    /// The catalogue model it was packed from.
+    pub repo: String,
+    /// "f16" or "int8".
+    pub dtype: String,
+    /// Where the site keeps it: `<mirror>/<repo>/resolve/<revision>/<file>`; `<dtype>-<source revision>`, so that
+    /// the weights store keeps it apart from the full-precision files.
+    pub revision: String,
+    /// The source's revision and the sha256 of its `model.safetensors` (for the submission).
+    pub source_revision: String,
+    pub source_sha256: String,
+    /// Whether the build checked the source against the catalogue's pin.
+    pub source_verified: bool,
+    /// Every file, the weights in pieces (`model-00001-of-00004.safetensors`, …) when they are large.
+    pub files: Vec<PackFile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PackFile {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl BundledPack {
+    /// The weight files, in order: the pieces, or `model.safetensors`.
+    pub fn weight_files(&self) -> Vec<&str> {
+        let mut names: Vec<&str> =
+            self.files.iter().map(|f| f.name.as_str()).filter(|n| n.ends_with(".safetensors")).collect();
+        names.sort();
+        names
+    }
+
+    /// Bytes of all the files together.
+    pub fn size(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+
+    /// "8-bit" or "16-bit", as the selector says it.
+    pub fn precision_label(&self) -> &'static str {
+        match self.dtype.as_str() {
+            "int8" => "8-bit",
+            "f16" => "16-bit",
+            _ => "full precision",
+        }
+    }
+}
+
+/// A model selector's value (and a permalink's `model=`): `repo` for the catalogue model at full precision from the
+/// hub, `repo:int8` / `repo:f16` for a pack the site serves.
+pub fn parse_choice(choice: &str) -> (&str, Option<&str>) {
+    match choice.rsplit_once(':') {
+        Some((repo, dtype)) if dtype == "int8" || dtype == "f16" => (repo, Some(dtype)),
+        _ => (choice, None),
+    }
+}
+
+/// The selector value of `repo` in `dtype` (`None`: full precision).
+pub fn choice_value(repo: &str, dtype: Option<&str>) -> String {
+    match dtype {
+        Some(d) => format!("{repo}:{d}"),
+        None => repo.to_string(),
+    }
+}
+
+/// Packs this thread has been told of, with their files as pins. Leaked on purpose: `locate` hands out `&'static`
+/// pins like the catalogue's, and a page announces a few packs once (a pack already known is not added again).
+static PACKS: std::sync::Mutex<Vec<(String, String, &'static [ModelFile])>> = std::sync::Mutex::new(Vec::new());
+
+/// Make `pack`'s files pinned for [`locate`] (the worker calls this for each request naming a pack).
+pub fn register_pack(pack: &BundledPack) {
+    let mut packs = PACKS.lock().unwrap_or_else(|e| e.into_inner());
+    let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+    let same = |files: &[ModelFile]| {
+        files.len() == pack.files.len()
+            && files.iter().zip(&pack.files).all(|(a, b)| a.name == b.name && a.sha256 == Some(b.sha256.as_str()))
+    };
+    if packs.iter().any(|(repo, revision, files)| *repo == pack.repo && *revision == pack.revision && same(files)) {
+        return;
+    }
+    let revision = leak(&pack.revision);
+    let files: Vec<ModelFile> = pack
+        .files
+        .iter()
+        .map(|f| ModelFile { name: leak(&f.name), revision, size: Some(f.size), sha256: Some(leak(&f.sha256)) })
+        .collect();
+    packs.retain(|(repo, rev, _)| !(*repo == pack.repo && *rev == pack.revision));
+    packs.push((pack.repo.clone(), pack.revision.clone(), Box::leak(files.into_boxed_slice())));
+}
+
+fn registered_file(repo: &str, revision: &str, file: &str) -> Option<&'static ModelFile> {
+    let packs = PACKS.lock().unwrap_or_else(|e| e.into_inner());
+    let (_, _, files) = packs.iter().find(|(r, rev, _)| r == repo && rev == revision)?;
+    files.iter().find(|f| f.name == file)
+}
+
 /// Where `file` of `repo` is fetched and what it must be: the catalogue's revision and pin when the model is in
-/// the catalogue at `revision` (its revision as the page names it), else `revision` with no pin.
+/// the catalogue at `revision` (its revision as the page names it), a registered pack's pin, else `revision` with
+/// no pin.
 pub fn locate(repo: &str, revision: &str, file: &str) -> (String, Option<&'static ModelFile>) {
     match find(repo).filter(|e| e.revision == revision).and_then(|e| e.file(file)) {
         Some(f) => (f.revision.to_string(), Some(f)),
-        None => (revision.to_string(), None),
+        None => (revision.to_string(), registered_file(repo, revision, file)),
     }
 }
 
@@ -333,5 +434,38 @@ mod tests {
         // Not the catalogue's revision, or not a catalogue model: as asked, no pin.
         assert_eq!(locate(b32.repo, "main", "model.safetensors"), ("main".to_string(), None));
         assert_eq!(locate("someone/else", "abc", "config.json"), ("abc".to_string(), None));
+    }
+
+    /// A pack the site announces pins its own files for `locate`, at its own revision only; announcing it again
+    /// (every request does) adds nothing, and a rebuilt pack's new pins replace the old.
+    #[test]
+    fn a_registered_pack_pins_its_files_at_its_revision() {
+        let file = |name: &str, sha: &str| PackFile { name: name.into(), size: 10, sha256: sha.repeat(64) };
+        let mut pack = BundledPack {
+            repo: "sentence-transformers/all-MiniLM-L6-v2".into(),
+            dtype: "int8".into(),
+            revision: format!("int8-{MINILM}"),
+            source_revision: MINILM.into(),
+            source_sha256: "5".repeat(64),
+            source_verified: true,
+            files: vec![file("config.json", "a"), file("model-00002-of-00002.safetensors", "c"), file("model-00001-of-00002.safetensors", "b")],
+        };
+        assert_eq!(parse_choice(&choice_value(&pack.repo, Some("int8"))), (pack.repo.as_str(), Some("int8")));
+        assert_eq!(parse_choice(&pack.repo), (pack.repo.as_str(), None));
+        assert_eq!(parse_choice("a/b:c"), ("a/b:c", None), "only a precision is a suffix");
+        assert_eq!(pack.weight_files(), ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]);
+        assert_eq!((pack.size(), pack.precision_label()), (30, "8-bit"));
+        assert_eq!(locate(&pack.repo, &pack.revision, "config.json").1, None, "not yet announced");
+        register_pack(&pack);
+        register_pack(&pack);
+        let (revision, pin) = locate(&pack.repo, &pack.revision, "model-00001-of-00002.safetensors");
+        assert_eq!((revision.as_str(), pin.and_then(|p| p.sha256)), (pack.revision.as_str(), Some("b".repeat(64).as_str())));
+        // The full-precision model keeps the catalogue's pins.
+        assert_eq!(locate(&pack.repo, MINILM, "config.json").1, find(&pack.repo).unwrap().file("config.json"));
+        pack.files[0] = file("config.json", "d");
+        register_pack(&pack);
+        assert_eq!(locate(&pack.repo, &pack.revision, "config.json").1.and_then(|p| p.sha256), Some("d".repeat(64).as_str()));
+        let packs = PACKS.lock().unwrap();
+        assert_eq!(packs.iter().filter(|(r, rev, _)| *r == pack.repo && *rev == pack.revision).count(), 1);
     }
 }

@@ -112,7 +112,7 @@ async fn sha256_hex(bytes: &[u8]) -> Result<String, String> {
 pub fn SubmissionExport(
     result: Arc<ClipResult>,
     image: Arc<Vec<u8>>,
-    revision: &'static str,
+    source: crate::web::messages::ModelSource,
     trust: crate::web::models::ModelTrust,
     crop: NodeRef<leptos::html::Canvas>,
 ) -> impl IntoView {
@@ -126,8 +126,9 @@ pub fn SubmissionExport(
         message.set(outcome.err());
     };
     let (r1, r2, img) = (result.clone(), result, image);
+    let card_precision = source.pack.as_ref().map(|p| format!(", {} weights", p.precision_label())).unwrap_or_default();
     let json = move |_| {
-        let (r, img, trust) = (r1.clone(), img.clone(), trust.clone());
+        let (r, img, trust, source) = (r1.clone(), img.clone(), trust.clone(), source.clone());
         let top = top_probability(&r.probs);
         spawn_local(async move {
             let outcome = async {
@@ -135,7 +136,14 @@ pub fn SubmissionExport(
                 let doc = serde_json::json!({
                     "schema": "nlu-lab/clip-submission@1",
                     "model": r.model,
-                    "revision": revision,
+                    // A pack's numbers are its own: the teacher re-checks with the same precision, or in f32.
+                    "revision": source.pack.as_ref().map_or(&source.revision, |p| &p.source_revision),
+                    "precision": source.pack.as_ref().map_or("f32", |p| p.dtype.as_str()),
+                    "pack": source.pack.as_ref().map(|p| serde_json::json!({
+                        "revision": p.revision,
+                        "source_sha256": p.source_sha256,
+                        "source_verified": p.source_verified,
+                    })),
                     // The teacher re-checks with the same weights: were they the pinned ones?
                     "weights_verified": trust.verified,
                     "weights_warnings": trust.warnings,
@@ -168,7 +176,7 @@ pub fn SubmissionExport(
             }
             ctx.set_fill_style_str("#1d1f23");
             ctx.set_font("bold 16px system-ui, sans-serif");
-            ctx.fill_text(&format!("CLIP ({})", r2.model), 262.0, 36.0).ok();
+            ctx.fill_text(&format!("CLIP ({}{card_precision})", r2.model), 262.0, 36.0).ok();
             ctx.set_font("15px system-ui, sans-serif");
             for (i, (c, p)) in r2.captions.iter().zip(&r2.probs).enumerate() {
                 let y = 70.0 + 34.0 * i as f64;

@@ -6,7 +6,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::engine::attention::Pick;
-use crate::engine::catalogue::{self, CatalogueEntry};
+use crate::engine::catalogue::{self, BundledPack, CatalogueEntry, Family};
+use crate::web::hub::{bundled_pack, bundled_packs};
 use crate::web::store::{Estimate, StoredFile};
 use crate::web::worker_client;
 
@@ -48,9 +49,17 @@ impl CacheState {
         });
     }
 
-    /// Whether every weight file of `repo` is stored (so it starts without the network).
+    /// Whether every weight file of `repo` at full precision is stored (so it starts without the network).
     pub fn has_model(&self, repo: &str) -> bool {
-        self.files.with(|fs| fs.iter().any(|f| f.repo == repo && f.file == "model.safetensors"))
+        let Some(weights) = catalogue::find(repo).and_then(|e| e.file("model.safetensors")) else { return false };
+        self.files.with(|fs| fs.iter().any(|f| f.repo == repo && f.revision == weights.revision && f.file == weights.name))
+    }
+
+    /// Whether every weight file of a bundled pack is stored.
+    pub fn has_pack(&self, pack: &BundledPack) -> bool {
+        self.files.with(|fs| {
+            pack.weight_files().iter().all(|w| fs.iter().any(|f| f.repo == pack.repo && f.revision == pack.revision && f.file == *w))
+        })
     }
 
     /// A model selector's option text: name, download size, and whether it is stored.
@@ -58,6 +67,62 @@ impl CacheState {
         let stored = if self.has_model(entry.repo) { " · stored, works offline" } else { "" };
         let trust = if entry.is_verified() { String::new() } else { format!(" · {}", catalogue::NOT_VERIFIED) };
         format!("{} — {} MB{stored}{trust}", entry.display_name, entry.download_mb)
+    }
+
+    /// The option text of `option`: a pack says its precision, its size and where it comes from.
+    pub fn option_label(&self, option: &ModelOption) -> String {
+        match &option.pack {
+            None => self.model_label(option.entry),
+            Some(pack) => {
+                let stored = if self.has_pack(pack) { " · stored, works offline" } else { "" };
+                let trust = if pack.source_verified { String::new() } else { format!(" · {}", catalogue::NOT_VERIFIED) };
+                let mb = (pack.size() as f64 / 1e6).round();
+                format!("{} — {} · {mb} MB · from this site{stored}{trust}", option.entry.display_name, pack.precision_label())
+            }
+        }
+    }
+}
+
+/// One entry of a model selector: a catalogue model at full precision (from the hub), or a pack of it the site
+/// serves.
+#[derive(Clone, Debug)]
+pub struct ModelOption {
+    /// The `<option>` value (catalogue::choice_value).
+    pub value: String,
+    pub entry: &'static CatalogueEntry,
+    pub pack: Option<BundledPack>,
+}
+
+/// The selector's entries for `family`: the site's packs first (a class starts with the small download from its
+/// own site), then every catalogue model at full precision.
+pub fn model_options(family: Family) -> Vec<ModelOption> {
+    let mut options: Vec<ModelOption> = bundled_packs()
+        .into_iter()
+        .filter_map(|pack| {
+            let entry = catalogue::find(&pack.repo).filter(|e| e.family == family)?;
+            Some(ModelOption { value: catalogue::choice_value(&pack.repo, Some(&pack.dtype)), entry, pack: Some(pack) })
+        })
+        .collect();
+    options.extend(
+        catalogue::CATALOGUE
+            .iter()
+            .filter(|e| e.family == family)
+            .map(|entry| ModelOption { value: entry.repo.to_string(), entry, pack: None }),
+    );
+    options
+}
+
+/// What a selector of `family` starts on: the first of [`model_options`].
+pub fn default_choice(family: Family) -> String {
+    model_options(family).into_iter().next().expect("the catalogue has a model of each family").value
+}
+
+/// Whether `choice` (a permalink's, say) is one this page offers.
+pub fn is_offered(choice: &str) -> bool {
+    let (repo, dtype) = catalogue::parse_choice(choice);
+    match dtype {
+        None => catalogue::find(repo).is_some(),
+        Some(_) => bundled_pack(choice).is_some(),
     }
 }
 

@@ -957,3 +957,23 @@ pub async fn stream_weights(
     let provenance = stream_stored(hub, repo, revision, "model.safetensors", on_progress, &mut sink).await?;
     Ok((sink.0.into_var_builder().map_err(|e| e.to_string())?, provenance))
 }
+
+/// Weights stored in pieces (`model-00001-of-0000n.safetensors`, …: a bundled pack on a static host), each piece
+/// its own file in the store (downloaded, resumed and checked on its own), built into one set of tensors.
+pub async fn stream_weight_pieces(
+    hub: &str,
+    repo: &str,
+    revision: &str,
+    pieces: &[&str],
+    on_progress: &dyn Fn(&str, u64, Option<u64>),
+) -> Result<(candle_nn::VarBuilder<'static>, Vec<Provenance>), String> {
+    let (mut streams, mut provenances) = (Vec::new(), Vec::new());
+    for piece in pieces {
+        let mut sink = TensorSink(Default::default());
+        let provenance = stream_stored(hub, repo, revision, piece, &|done, total| on_progress(piece, done, total), &mut sink).await?;
+        streams.push(sink.0);
+        provenances.push(provenance);
+    }
+    let vb = crate::engine::safetensors_stream::var_builder_from_pieces(streams).map_err(|e| e.to_string())?;
+    Ok((vb, provenances))
+}

@@ -3,10 +3,13 @@
 
 use wasm_bindgen::JsValue;
 
+use super::messages::ModelSource;
+use crate::engine::catalogue::{self, BundledPack};
+
 pub const DEFAULT_HUB: &str = "https://huggingface.co";
 
 /// The `<meta>` a bundled build adds to index.html; its `content` is the mirror's path relative to the page, its
-/// `data-repos` the models in it.
+/// `data-packs` the packs in it.
 pub const BUNDLED_HUB_META: &str = "nlu-lab-hub";
 
 /// The URL of the page (or worker) running this code, to resolve relative hubs against.
@@ -50,31 +53,52 @@ pub fn validate_hub(url: &str) -> Result<String, String> {
     }
 }
 
-/// Where the page takes `repo` from: the `?hub=` parameter, else the site's bundled mirror when it holds that model,
-/// else the default.
-pub fn hub_from_page(repo: &str) -> Result<String, String> {
+/// Where the page takes full-precision files from: the `?hub=` parameter, else the default.
+pub fn hub_from_page() -> Result<String, String> {
     let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
     let params = web_sys::UrlSearchParams::new_with_str(&search).map_err(|_| "bad query string".to_string())?;
     match params.get("hub") {
         Some(hub) if !hub.is_empty() => validate_hub(&hub),
-        _ => match bundled_hub(repo) {
-            Some(path) => validate_hub(&path),
-            None => Ok(DEFAULT_HUB.to_string()),
-        },
+        _ => Ok(DEFAULT_HUB.to_string()),
     }
 }
 
-/// `<meta name="nlu-lab-hub" content="models" data-repos="org/a org/b">`: a build that bundled a model mirror with
-/// the site (scripts/build.sh --bundle-models) names its path and the models in it; other models still come from
-/// the default hub.
-fn bundled_hub(repo: &str) -> Option<String> {
+/// `<meta name="nlu-lab-hub" content="models" data-packs="[…]">`: a build that bundled compact packs with the site
+/// (scripts/build.sh --bundle-models) names the mirror's path and the packs in it (catalogue::BundledPack as JSON).
+fn bundled_meta() -> Option<web_sys::Element> {
     let document = web_sys::window()?.document()?;
-    let meta = document.query_selector(&format!("meta[name=\"{BUNDLED_HUB_META}\"]")).ok()??;
-    let repos = meta.get_attribute("data-repos").unwrap_or_default();
-    if !repos.split_whitespace().any(|r| r == repo) {
-        return None;
+    document.query_selector(&format!("meta[name=\"{BUNDLED_HUB_META}\"]")).ok()?
+}
+
+/// The packs this site serves (none on a site built without them, or in a worker).
+pub fn bundled_packs() -> Vec<BundledPack> {
+    let Some(json) = bundled_meta().and_then(|m| m.get_attribute("data-packs")) else { return vec![] };
+    serde_json::from_str(&json).unwrap_or_else(|e| {
+        web_sys::console::warn_1(&format!("the site's list of bundled models does not parse ({e}); none offered").into());
+        vec![]
+    })
+}
+
+/// The pack a selector's `choice` names (`repo:int8`), if the site serves it.
+pub fn bundled_pack(choice: &str) -> Option<BundledPack> {
+    let (repo, dtype) = catalogue::parse_choice(choice);
+    let dtype = dtype?;
+    bundled_packs().into_iter().find(|p| p.repo == repo && p.dtype == dtype)
+}
+
+/// Where a model selector's `choice` is fetched from: a pack from the site's own mirror, a catalogue model from the
+/// page's hub at the catalogue's revision.
+pub fn model_source(choice: &str) -> Result<ModelSource, String> {
+    let (repo, dtype) = catalogue::parse_choice(choice);
+    if let Some(dtype) = dtype {
+        let pack = bundled_pack(choice).ok_or(format!("this site serves no {dtype} copy of {repo}"))?;
+        let mirror = bundled_meta().and_then(|m| m.get_attribute("content")).filter(|c| !c.trim().is_empty());
+        let hub = validate_hub(&mirror.ok_or("this site names no folder for its bundled models")?)?;
+        return Ok(ModelSource { hub, repo: repo.to_string(), revision: pack.revision.clone(), pack: Some(pack) });
     }
-    meta.get_attribute("content").filter(|c| !c.trim().is_empty())
+    let hub = hub_from_page()?;
+    let revision = catalogue::find(repo).map(|e| e.revision).unwrap_or("main").to_string();
+    Ok(ModelSource { hub, repo: repo.to_string(), revision, pack: None })
 }
 
 /// `<hub>/<repo>/resolve/<revision>/<file>`, with the revision URL-encoded (`refs/pr/15` → `refs%2Fpr%2F15`).

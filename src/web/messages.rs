@@ -27,6 +27,8 @@ pub struct ModelSource {
     pub hub: String,
     pub repo: String,
     pub revision: String,
+    /// A compact copy the site serves (then `hub` is the site's mirror and `revision` the pack's): its files' pins.
+    pub pack: Option<crate::engine::catalogue::BundledPack>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

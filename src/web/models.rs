@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::download::{drop_stored, fetch_stored, stream_weights, Provenance};
+use super::download::{drop_stored, fetch_stored, stream_weight_pieces, stream_weights, Provenance};
 use super::js::now_ms;
 use super::messages::ModelSource;
 use crate::engine::pipeline::{AttentionModel, ClipClassifier};
@@ -67,6 +67,13 @@ thread_local! {
     static LOADED: RefCell<Loaded> = RefCell::new(Loaded::default());
 }
 
+/// A pack's files get their pins before any of them is fetched.
+fn announce_pack(source: &ModelSource) {
+    if let Some(pack) = &source.pack {
+        crate::engine::catalogue::register_pack(pack);
+    }
+}
+
 /// The loaded model of `source`, moved to the most-recently-used end; with 0 ms. Else `load()`'s model (and its
 /// milliseconds), after dropping models so that at most [`MAX_LOADED_MODELS`] are loaded with it. No borrow of the
 /// cache is held while `load` runs.
@@ -74,6 +81,7 @@ async fn find_or_load<F>(source: &ModelSource, load: impl FnOnce() -> F) -> Resu
 where
     F: std::future::Future<Output = Result<(LoadedModel, f64), String>>,
 {
+    announce_pack(source);
     let found = LOADED.with(|s| {
         let models = &mut s.borrow_mut().models;
         let i = models.iter().position(|(k, _)| k == source)?;
@@ -143,12 +151,20 @@ async fn fetch_file(source: &ModelSource, file: &str, on_progress: Progress<'_>)
     fetch_stored(&source.hub, &source.repo, &source.revision, file, &|done, total| on_progress(file, done, total)).await
 }
 
-/// `model.safetensors` as tensors, streamed from the weights store.
+/// `model.safetensors` (or a pack's pieces) as tensors, streamed from the weights store.
 async fn weights(
     source: &ModelSource,
     on_progress: Progress<'_>,
     trust: &Trust,
 ) -> Result<candle_nn::VarBuilder<'static>, String> {
+    if let Some(pack) = &source.pack {
+        let pieces = pack.weight_files();
+        if pieces != ["model.safetensors"] {
+            let (vb, provenances) = stream_weight_pieces(&source.hub, &source.repo, &source.revision, &pieces, on_progress).await?;
+            provenances.into_iter().for_each(|p| trust.add(p));
+            return Ok(vb);
+        }
+    }
     let (vb, provenance) = stream_weights(&source.hub, &source.repo, &source.revision, &|done, total| {
         on_progress("model.safetensors", done, total)
     })
@@ -158,6 +174,7 @@ async fn weights(
 }
 
 pub async fn tokenizer(source: &ModelSource, on_progress: Progress<'_>) -> Result<Rc<TextTokenizer>, String> {
+    announce_pack(source);
     let found = LOADED.with(|s| s.borrow().tokenizers.iter().find(|(k, _)| k == source).map(|(_, t)| t.clone()));
     if let Some(tokenizer) = found {
         return Ok(tokenizer);
@@ -178,7 +195,11 @@ pub async fn tokenizer(source: &ModelSource, on_progress: Progress<'_>) -> Resul
 }
 
 fn trust_of(loaded: &LoadedModel, source: &ModelSource) -> ModelTrust {
-    let verified = crate::engine::catalogue::find(&source.repo).is_some_and(|e| e.is_verified() && e.revision == source.revision);
+    let verified = match &source.pack {
+        // Its files are checked against the site's pins; verified when the build checked its source too.
+        Some(pack) => pack.source_verified,
+        None => crate::engine::catalogue::find(&source.repo).is_some_and(|e| e.is_verified() && e.revision == source.revision),
+    };
     ModelTrust { verified: verified && loaded.warnings.is_empty(), warnings: loaded.warnings.clone() }
 }
 

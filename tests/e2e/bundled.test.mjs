@@ -1,57 +1,153 @@
-// A site built with its own model mirror (scripts/build.sh --bundle-models): with no ?hub= the app takes MiniLM
-// from the site's own models/ folder, and the attention it draws is the model's. Simulated cheaply: the built
-// dist/ is copied and the same post_build steps Trunk runs (bundle_models.sh, then make_sw.sh) are applied to it.
+// A site that serves compact models itself (scripts/build.sh --bundle-models SPEC): the real MiniLM and the tiny
+// synthetic CLIP are fetched from the loopback hub, checked against their pins (the tiny CLIP is not B/32's pinned
+// file: packed as not verified), packed to int8 (MiniLM in one file of 23.6 MB, the tiny CLIP in pieces of
+// at most 26 MiB), and served from the site's models/ folder. Built cheaply: the built dist/ is copied and the post_build
+// steps Trunk runs (bundle_models.sh, then make_sw.sh) are applied to it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setup, watchedPage, finish, REPO, DIST, MINILM_REPO } from './harness.mjs';
+import { setup, watchedPage, finish, makeHubRoot, REPO, DIST, MINILM_REPO, CLIP_REPO } from './harness.mjs';
+import { startHub } from '../hub/hub.mjs';
 import { loadGolden, attention } from './golden.mjs';
 
-const golden = loadGolden('bert/minilm');
-let env, site;
+const run = promisify(execFile);
+const SPEC = `${MINILM_REPO}:int8 ${CLIP_REPO}:int8`;
+const PIECE_MIB = 26; // the tiny CLIP's int8 token embeddings (the real vocabulary) alone are 25.3 MB
+// int8 with one scale per output channel: MiniLM's attention measures 7.4e-2 natively against transformers (README,
+// "Compact weights"); the tiny CLIP's probabilities 8.2e-3 against its f32 self, plus 1e-2 for our preprocessing.
+const INT8_ATTENTION_BOUND = 1e-1;
+const INT8_PROB_BOUND = 2e-2;
+const minilm = loadGolden('bert/minilm');
+const clip = loadGolden('clip/tiny-clip-b32');
+let env, site, cache, sourceHub, hubRoot, packs;
+
 before(async () => {
+  // The sources come from a loopback hub of their own (as huggingface.co on GitHub's runner); the app's pages
+  // later get another (`env.hub`) for the full-precision check.
+  hubRoot = await makeHubRoot();
+  sourceHub = await startHub({ root: hubRoot });
+  cache = await mkdtemp(join(tmpdir(), 'nlu-bundle-cache-'));
   site = await mkdtemp(join(tmpdir(), 'nlu-bundled-'));
+  // scripts/test.sh's native tests built the CLI already (with the bench feature): use it rather than rebuild it.
+  const cli = join(process.env.CARGO_TARGET_DIR ?? join(REPO, 'target'), 'debug/nlu-lab');
+  const common = { ...process.env, NLU_LAB_CACHE: cache, NLU_LAB_BUNDLE_MODELS: SPEC };
+  const packed = await run('bash', [join(REPO, 'scripts/pack_models.sh')], {
+    env: { ...common, NLU_LAB_HUB: sourceHub.url, NLU_LAB_MAX_PIECE_MB: String(PIECE_MIB), NLU_LAB_BUNDLE_UNVERIFIED: CLIP_REPO,
+      ...(existsSync(cli) ? { NLU_LAB_PACK_CLI: cli } : {}) },
+    maxBuffer: 1 << 24,
+  });
+  console.log(packed.stdout);
   await cp(DIST, site, { recursive: true, filter: (src) => !src.startsWith(join(DIST, 'models')) });
   for (const step of ['scripts/bundle_models.sh', 'scripts/make_sw.sh']) {
-    execFileSync('bash', [join(REPO, step)], { env: { ...process.env, NLU_LAB_BUNDLE_MODELS: '1', TRUNK_STAGING_DIR: site }, stdio: 'inherit' });
+    const { stdout } = await run('bash', [join(REPO, step)], { env: { ...common, TRUNK_STAGING_DIR: site } });
+    console.log(stdout.trim());
   }
-  env = await setup({ hub: false, root: site });
+  packs = JSON.parse(await readFile(join(site, 'models/packs.json'), 'utf8'));
+  env = await setup({ root: site });
 });
 after(async () => {
   await env?.close();
-  if (site) await rm(site, { recursive: true, force: true });
+  await sourceHub?.close();
+  for (const dir of [site, cache, hubRoot]) if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('with no ?hub= the app downloads MiniLM from the site\'s own models/ folder', async () => {
+test('the packs are checked, in pieces within the limit, and announced in index.html', async () => {
+  assert.deepEqual(packs.map((p) => `${p.repo}:${p.dtype}`), SPEC.split(' '));
+  const [lm, cl] = packs;
+  assert.equal(lm.revision, 'int8-1110a243fdf4706b3f48f1d95db1a4f5529b4d41');
+  assert.equal(lm.source_sha256, '53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db', 'the real MiniLM');
+  assert.equal(lm.source_verified, true);
+  assert.equal(cl.source_verified, false, 'the tiny CLIP is not B/32\'s pinned file');
+  const weights = lm.files.find((f) => f.name === 'model.safetensors');
+  assert.ok(weights.size > 20e6 && weights.size < 26e6, `MiniLM int8 weights ${weights.size} bytes (f32: 90.9 MB)`);
+  const pieces = cl.files.filter((f) => f.name.endsWith('.safetensors'));
+  assert.ok(pieces.length >= 2 && pieces.every((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f.name) && f.size <= PIECE_MIB << 20),
+    JSON.stringify(pieces));
+  for (const p of packs) {
+    assert.ok(p.files.some((f) => f.name === 'nlu-lab-pack.json'), `${p.repo}: its manifest`);
+  }
+  assert.ok(cl.files.some((f) => f.name === 'model.safetensors.index.json'));
   const index = await readFile(join(site, 'index.html'), 'utf8');
-  assert.match(index, /<meta name="nlu-lab-hub" content="models" data-repos="sentence-transformers\/all-MiniLM-L6-v2" \/>/);
+  assert.match(index, /<meta name="nlu-lab-hub" content="models" data-packs="\[\{&quot;repo&quot;/);
   assert.doesNotMatch(await readFile(join(site, 'sw.js'), 'utf8'), /models\//, 'the service worker does not precache the weights');
+});
 
+test('with no ?hub= the selector offers the 8-bit MiniLM from this site first, and its attention is close to transformers\'', async () => {
   const page = await watchedPage(env.context);
   // The mirror is static files: the hub API that announces sizes and checksums is not there (the download checks
-  // against the catalogue instead).
+  // against the site's pins instead).
   page.expectedErrors = ['/paths-info/'];
   const fetched = [];
   env.context.on('request', (r) => fetched.push(r.url()));
-  await page.goto(env.appUrl());
-  const c = golden.json.cases[0];
+  await page.goto(`${env.site.url}`);
+  const first = page.locator('#model option').first();
+  assert.match(await first.textContent(), /^MiniLM-L6 \(all-MiniLM-L6-v2\) — 8-bit · 2\d MB · from this site$/);
+  assert.equal(await page.locator('#model').inputValue(), `${MINILM_REPO}:int8`);
+  assert.ok(await page.locator('#model option', { hasText: /^MiniLM-L6 \(all-MiniLM-L6-v2\) — 91 MB/ }).count() === 1,
+    'the full-precision model is still offered');
+  const c = minilm.json.cases[0];
   await page.locator('#text-a').fill(c.text);
   await page.locator('#run').click();
-  await page.locator('[data-testid=head-view] line').first().waitFor({ state: 'attached', timeout: 90_000 });
+  await page.locator('[data-testid=head-view] line').first().waitFor({ state: 'attached', timeout: 120_000 });
 
-  const mirror = `${env.site.url}models/${MINILM_REPO}/resolve/1110a243fdf4706b3f48f1d95db1a4f5529b4d41/`;
-  for (const f of ['config.json', 'tokenizer.json', 'model.safetensors']) {
-    assert.ok(fetched.includes(mirror + f), `${f} from ${mirror}; fetched:\n${fetched.join('\n')}`);
+  const mirror = `${env.site.url}models/${MINILM_REPO}/resolve/int8-1110a243fdf4706b3f48f1d95db1a4f5529b4d41/`;
+  for (const f of packs[0].files.filter((f) => f.name !== 'nlu-lab-pack.json' && f.name !== 'model.safetensors.index.json')) {
+    assert.ok(fetched.includes(mirror + f.name), `${f.name} from ${mirror}; fetched:\n${fetched.join('\n')}`);
   }
   assert.deepEqual(fetched.filter((u) => !u.startsWith(env.site.url)), [], 'nothing from another origin');
   assert.deepEqual(await page.locator('[data-testid=tokens] li').allTextContents(), c.tokens);
   const drawn = await page.locator('[data-testid=head-view] line.attn-line').evaluateAll((ls) =>
     ls.map((l) => ({ head: +l.dataset.head, from: +l.dataset.from, to: +l.dataset.to, weight: +l.dataset.weight })));
-  const attn = golden.tensor('case0.attn');
+  const attn = minilm.tensor('case0.attn');
   const worst = Math.max(...drawn.map((l) => Math.abs(l.weight - attention(attn, 0, l.head, l.from, l.to))));
-  assert.ok(drawn.length === 12 * c.n * c.n && worst <= 1e-4, `${drawn.length} lines, max |Δ| ${worst}`);
-  await finish(page, 'bundled-mirror-head-view');
+  console.log(`MiniLM int8 from the site, layer 0: attention max |Δ| ${worst.toExponential(2)} against transformers (f32)`);
+  assert.ok(drawn.length === 12 * c.n * c.n && worst > 0 && worst <= INT8_ATTENTION_BOUND, `${drawn.length} lines, max |Δ| ${worst}`);
+  await finish(page, 'bundled-int8-head-view');
+});
+
+test('the 8-bit CLIP from the site, then the full-precision check from the hub: probabilities within the bound', async () => {
+  const page = await watchedPage(env.context);
+  page.expectedErrors = ['/paths-info/'];
+  const fetched = [];
+  page.on('request', (r) => fetched.push(r.url()));
+  await page.goto(env.appUrl());
+  await page.locator('#tab-clip').click();
+  assert.match(await page.locator('#clip-model option').first().textContent(), /^CLIP ViT-B\/32 — 8-bit · \d+ MB · from this site · not verified/);
+  const c = clip.json.cases[0];
+  await page.getByTestId('image-file').setInputFiles(join(REPO, 'tests/fixtures', c.image));
+  await page.locator('img.original').waitFor();
+  const captions = page.locator('input.caption');
+  await captions.nth(0).fill(c.captions[0]);
+  await captions.nth(1).fill(c.captions[1]);
+  const probabilities = async () => {
+    await page.locator('#classify').click();
+    await page.getByTestId('precision').waitFor({ timeout: 120_000 });
+    return page.getByTestId('prob').evaluateAll((ps) => ps.map((p) => +p.dataset.prob));
+  };
+  const compact = await probabilities();
+  assert.match(await page.getByTestId('precision').textContent(), /^Computed with 8-bit weights \(int8/);
+  assert.deepEqual(fetched.filter((u) => u.startsWith(env.hub.url)), [], 'the pack came from the site, not the hub');
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('submit-json').click()]);
+  const json = JSON.parse(await readFile(await dl.path(), 'utf8'));
+  assert.equal(json.precision, 'int8');
+  assert.equal(json.revision, '3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268');
+  assert.equal(json.pack.source_sha256, packs[1].source_sha256);
+
+  // Full precision, from the hub (as a student checks a result near the threshold).
+  await page.locator('#clip-model').selectOption(CLIP_REPO);
+  await page.getByTestId('precision').waitFor({ state: 'detached' });
+  const full = await probabilities();
+  assert.match(await page.getByTestId('precision').textContent(), /^Computed with full-precision weights/);
+  assert.ok(fetched.some((u) => u.startsWith(env.hub.url)), 'full precision from the hub');
+  const change = Math.max(...compact.map((p, i) => Math.abs(p - full[i])));
+  const vsReference = Math.max(...compact.map((p, i) => Math.abs(p - c.probs[i])));
+  console.log(`tiny CLIP int8 ${compact} vs f32 ${full}: max |Δ| ${change.toExponential(2)}; vs transformers ${vsReference.toExponential(2)}`);
+  assert.ok(change > 0 && change <= INT8_PROB_BOUND, `int8 vs f32: ${change}`);
+  assert.ok(vsReference <= INT8_PROB_BOUND + 1e-2, `int8 vs transformers: ${vsReference}`);
+  await finish(page, 'bundled-int8-clip');
 });

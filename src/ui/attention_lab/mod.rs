@@ -22,8 +22,8 @@ use super::neuron_view::NeuronView;
 use super::state::{self, CacheState, GuideProgress};
 use super::task::{status_line, ProgressLine, Ran, WorkerTask};
 use crate::engine::attention::{AttentionData, MatrixOptions, Pick};
-use crate::engine::catalogue;
-use crate::web::hub::hub_from_page;
+use crate::engine::catalogue::Family;
+use crate::web::hub::model_source;
 use crate::web::messages::ModelSource;
 use crate::web::permalink::{self, AttentionLink};
 use crate::web::worker_client::{self, WorkerError};
@@ -37,12 +37,12 @@ pub struct AttentionJob {
 }
 
 impl AttentionJob {
-    /// The job for `repo` on this page's hub (or why there is none).
-    fn new(repo: String, text: String, text_b: String) -> Result<Self, String> {
-        let hub = hub_from_page(&repo)?;
-        let revision = catalogue::find(&repo).map(|e| e.revision).unwrap_or("main").to_string();
+    /// The job for the selector's `choice` (a catalogue model on this page's hub, or a pack the site serves), or
+    /// why there is none.
+    fn new(choice: String, text: String, text_b: String) -> Result<Self, String> {
+        let source = model_source(&choice)?;
         let text_b = Some(text_b).filter(|b| !b.trim().is_empty());
-        Ok(Self { source: ModelSource { hub, repo, revision }, text, text_b })
+        Ok(Self { source, text, text_b })
     }
 
     /// Ask the worker; the attention and its status line.
@@ -77,8 +77,7 @@ pub struct AttentionState {
 
 impl AttentionState {
     fn new(link: &AttentionLink, cache: CacheState, guide: Option<GuideProgress>) -> Self {
-        let default_model = catalogue::encoders().next().expect("an encoder").repo.to_string();
-        let model = link.model.clone().filter(|m| catalogue::find(m).is_some()).unwrap_or(default_model);
+        let model = link.model.clone().filter(|m| state::is_offered(m)).unwrap_or_else(|| state::default_choice(Family::Encoder));
         let data = RwSignal::new(None::<Arc<AttentionData>>);
         let layer = RwSignal::new(Pick::One(0));
         let active = RwSignal::new(Vec::<bool>::new());
@@ -194,9 +193,10 @@ fn SentenceForm(lab: AttentionState) -> impl IntoView {
     view! {
         <form class="input-form" on:submit=move |ev| { ev.prevent_default(); lab.run(); }>
             <label for="model">"Model"</label>
-            <select id="model" on:change=move |ev| lab.model.set(event_target_value(&ev))>
-                {catalogue::encoders().map(|e| view! {
-                    <option value=e.repo title=e.description>{move || cache.model_label(e)}</option>
+            <select id="model" prop:value=move || lab.model.get() on:change=move |ev| lab.model.set(event_target_value(&ev))>
+                {state::model_options(Family::Encoder).into_iter().map(|o| {
+                    let (value, title) = (o.value.clone(), o.entry.description);
+                    view! { <option value=value title=title>{move || cache.option_label(&o)}</option> }
                 }).collect_view()}
             </select>
             <label for="text-a">"Sentence A"</label>

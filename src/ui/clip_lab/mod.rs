@@ -25,10 +25,10 @@ use super::embed::{EmbedPanel, EmbedView};
 use super::state::{self, CacheState, GuideProgress};
 use super::task::{status_line, Ran, WorkerTask};
 use crate::engine::caption_pairs::{rank_pairs, top_probability};
-use crate::engine::catalogue::{self, CatalogueEntry};
+use crate::engine::catalogue::{self, CatalogueEntry, Family};
 use crate::web::models::ModelTrust;
 use crate::engine::pipeline::ClipResult;
-use crate::web::hub::hub_from_page;
+use crate::web::hub::model_source;
 use crate::web::messages::ModelSource;
 use crate::web::permalink;
 use crate::web::worker_client;
@@ -62,6 +62,8 @@ pub struct ClipState {
     pub crop: NodeRef<leptos::html::Canvas>,
     /// Whether the last result's model files matched the catalogue's pins (it goes into the hand-in).
     pub trust: RwSignal<ModelTrust>,
+    /// The model (and precision) the last result was computed with, for the hand-in.
+    pub computed_with: RwSignal<Option<ModelSource>>,
     pub task: WorkerTask<ClassifyJob>,
 }
 
@@ -71,10 +73,12 @@ impl ClipState {
         let ranked = RwSignal::new(Vec::new());
         let crop = NodeRef::new();
         let trust = RwSignal::new(ModelTrust::default());
+        let computed_with = RwSignal::new(None::<ModelSource>);
         let task = WorkerTask::new(move |job: &ClassifyJob, progress| {
             let job = job.clone();
             async move {
                 let image = job.image.as_ref().clone();
+                let source = job.source.clone();
                 let run = worker_client::classify(job.source, image, job.captions.clone(), move |p| progress.show(p)).await?;
                 let r = run.output;
                 if job.search {
@@ -93,13 +97,14 @@ impl ClipState {
                         g.clip_top.set(Some(top_probability(&r.probs)));
                     }
                     trust.set(run.stats.trust.clone());
+                    computed_with.set(Some(source));
                     result.set(Some(Arc::from(r)));
                 }
                 Ok(status_line(Ran::Captions(job.captions.len()), &run.stats))
             }
         });
         Self {
-            model: RwSignal::new(catalogue::clips().next().expect("a CLIP model").repo.to_string()),
+            model: RwSignal::new(state::default_choice(Family::Clip)),
             image: RwSignal::new(None),
             captions: Captions::new(captions),
             template: RwSignal::new(String::new()),
@@ -108,13 +113,14 @@ impl ClipState {
             notice: RwSignal::new(None),
             crop,
             trust,
+            computed_with,
             task,
         }
     }
 
     /// The chosen model's catalogue entry (reactive).
     pub fn entry(self) -> &'static CatalogueEntry {
-        catalogue::find(&self.model.get()).expect("a catalogue entry")
+        self.model.with(|m| catalogue::find(catalogue::parse_choice(m).0)).expect("a catalogue entry")
     }
 
     /// Show a problem (replacing the last one).
@@ -156,12 +162,10 @@ impl ClipState {
         let Some(img) = self.image.get_untracked() else {
             return self.fail("Choose an image first: a file, drop or paste one, or give a URL.".into());
         };
-        let e = catalogue::find(&self.model.get_untracked()).expect("a catalogue entry");
-        let hub = match hub_from_page(e.repo) {
-            Ok(h) => h,
+        let source = match model_source(&self.model.get_untracked()) {
+            Ok(s) => s,
             Err(e) => return self.fail(e),
         };
-        let source = ModelSource { hub, repo: e.repo.into(), revision: e.revision.into() };
         let captions = captions.iter().map(|c| self.applied(c)).collect();
         self.notice.set(None);
         self.task.dispatch(ClassifyJob { source, image: img.bytes, captions, search });
@@ -204,7 +208,10 @@ pub fn ClipLab(
             })}
             <label>"Model "
                 <select id="clip-model" on:change=move |ev| { lab.model.set(event_target_value(&ev)); lab.result.set(None); }>
-                    {catalogue::clips().map(|e| view! { <option value=e.repo>{move || cache.model_label(e)}</option> }).collect_view()}
+                    {state::model_options(Family::Clip).into_iter().map(|o| {
+                        let value = o.value.clone();
+                        view! { <option value=value>{move || cache.option_label(&o)}</option> }
+                    }).collect_view()}
                 </select>
             </label>
             <p class="hint">{move || lab.entry().description}</p>

@@ -9,6 +9,7 @@ use super::ClipState;
 use crate::engine::caption_pairs::Verdict;
 use crate::engine::pipeline::ClipResult;
 use crate::ui::clip_extras::{SubmissionExport, VisionHeatmap};
+use crate::web::messages::ModelSource;
 
 /// Draw the 224×224 RGB crop the model saw.
 pub fn draw_crop(canvas: &web_sys::HtmlCanvasElement, result: &ClipResult) {
@@ -65,13 +66,27 @@ fn result_table(r: &ClipResult) -> impl IntoView {
     }
 }
 
+/// Which weights produced the probabilities: a compact copy rounds every weight, so its numbers are close to, not
+/// the same as, the full-precision model's.
+fn precision_note(source: &ModelSource) -> String {
+    match &source.pack {
+        Some(p) => format!(
+            "Computed with {} weights ({}, a compact copy this site serves); the full-precision model's probabilities differ slightly.",
+            p.precision_label(),
+            p.dtype
+        ),
+        None => "Computed with full-precision weights (f32).".into(),
+    }
+}
+
 /// The verdict, the table, and the hand-in for the last classification.
 #[component]
 pub fn ClipResults(lab: ClipState) -> impl IntoView {
     view! {
         <div>{move || lab.result.get().map(|r| result_table(&r))}
-            {move || lab.result.get().zip(lab.image.get()).map(|(r, img)| view! {
-                <SubmissionExport result=r image=img.bytes revision=lab.entry().revision trust=lab.trust.get() crop=lab.crop />
+            {move || lab.result.get().zip(lab.image.get()).zip(lab.computed_with.get()).map(|((r, img), source)| view! {
+                <p class="hint" data-testid="precision">{precision_note(&source)}</p>
+                <SubmissionExport result=r image=img.bytes source=source trust=lab.trust.get() crop=lab.crop />
             })}
         </div>
     }
