@@ -51,7 +51,7 @@ fn messages_survive_the_transfer_encoding() {
     let request = Envelope {
         id: 7,
         body: Request::Attention {
-            source: ModelSource { hub: DEFAULT_HUB.into(), repo: "a/b".into(), revision: "main".into() },
+            source: ModelSource { hub: DEFAULT_HUB.into(), repo: "a/b".into(), revision: "main".into(), pack: None },
             text: "Grüße 🙂".into(),
             text_b: Some("zwei".into()),
             queries_keys: true,

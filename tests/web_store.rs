@@ -556,7 +556,7 @@ async fn a_stale_manifest_and_an_unparsable_file_are_fetched_again() {
     };
     store.commit_file(&garbage).await.unwrap();
     control("DELETE", "/__stats", None).await;
-    let source = ModelSource { hub: hub().into(), repo: REPO.into(), revision: "t-garbage".into() };
+    let source = ModelSource { hub: hub().into(), repo: REPO.into(), revision: "t-garbage".into(), pack: None };
     let tokenizer = nlu_lab::web::models::tokenizer(&source, &|_, _, _| {}).await.unwrap();
     assert_eq!(tokenizer.encode("hello world", None, 512).unwrap().tokens, ["[CLS]", "hello", "world", "[SEP]"]);
     assert_eq!(requests_for(&stats().await, "t-garbage", "tokenizer.json"), 1, "fetched once more");
@@ -676,7 +676,7 @@ async fn cache_requests_list_verify_delete_and_cancel() {
 async fn at_most_two_models_stay_loaded() {
     use nlu_lab::web::models::{attention_model, loaded_models, MAX_LOADED_MODELS};
     fresh_hub().await;
-    let source = |revision: &str| ModelSource { hub: hub().into(), repo: COPY.into(), revision: revision.into() };
+    let source = |revision: &str| ModelSource { hub: hub().into(), repo: COPY.into(), revision: revision.into(), pack: None };
     let mut memory = vec![];
     for revision in ["t-lru-a", "t-lru-b", "t-lru-a", "t-lru-c"] {
         let (_, trust, _) = attention_model(&source(revision), &|_, _, _| {}).await.unwrap();
