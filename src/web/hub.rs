@@ -70,12 +70,22 @@ fn bundled_meta() -> Option<web_sys::Element> {
     document.query_selector(&format!("meta[name=\"{BUNDLED_HUB_META}\"]")).ok()?
 }
 
+thread_local! {
+    /// index.html's list, read once: every selector and every run asks for it, and it never changes in a page.
+    static BUNDLED_PACKS: std::cell::OnceCell<Vec<BundledPack>> = const { std::cell::OnceCell::new() };
+}
+
 /// The packs this site serves (none on a site built without them, or in a worker).
 pub fn bundled_packs() -> Vec<BundledPack> {
-    let Some(json) = bundled_meta().and_then(|m| m.get_attribute("data-packs")) else { return vec![] };
-    serde_json::from_str(&json).unwrap_or_else(|e| {
-        web_sys::console::warn_1(&format!("the site's list of bundled models does not parse ({e}); none offered").into());
-        vec![]
+    BUNDLED_PACKS.with(|cell| {
+        cell.get_or_init(|| {
+            let Some(json) = bundled_meta().and_then(|m| m.get_attribute("data-packs")) else { return vec![] };
+            serde_json::from_str(&json).unwrap_or_else(|e| {
+                web_sys::console::warn_1(&format!("the site's list of bundled models does not parse ({e}); none offered").into());
+                vec![]
+            })
+        })
+        .clone()
     })
 }
 
