@@ -27,6 +27,12 @@ mod cli {
   nlu-lab clip --model DIR --image FILE --caption TEXT --caption TEXT ... [--format json]
       DIR holds config.json, tokenizer.json, preprocessor_config.json and model.safetensors of a CLIP checkpoint.
       Prints input ids, logits and probabilities as JSON (schema nlu-lab/clip@1, see README).
+  nlu-lab clip --model DIR --image FILE --submission clip-submission.json
+      Re-checks a CLIP lab hand-in: the image must be the one handed in (sha256), the captions are the hand-in's.
+      Prints the JSON above with a \"check\" object, and on stderr \"agree\" or \"differ\" with the largest
+      difference; exits 1 when they differ. A hand-in computed with compact (8-bit, 16-bit) weights is compared with
+      DIR at the same precision within 1e-4, or with a full-precision DIR within 2e-2 (and its full-precision
+      check, if it has one, within 1e-4).
   nlu-lab pack --model DIR --dtype f16|int8 --out DIR [--repo REPO --revision COMMIT] [--image FILE ...]
                [--max-piece-mb MIB]
       Writes a model folder with compact weights (README, \"Compact weights\"): model.safetensors, the config,
@@ -34,7 +40,7 @@ mod cli {
       difference from DIR on built-in inputs (encoders: attention and Q/K; CLIP: probabilities and logits on
       generated images and any --image). --max-piece-mb: weights larger than MIB MiB are written in pieces
       (model-00001-of-0000n.safetensors and model.safetensors.index.json, transformers' sharded layout), as a
-      static host needs them (the app reads them; this CLI reads model.safetensors).
+      static host needs them (the app and this CLI read either).
   nlu-lab catalogue
       Prints the app's models as JSON: repository, revision and every file with the revision it is fetched at,
       its size and sha256 where pinned (scripts/bundle_models.sh checks what it fetches against these).
@@ -77,14 +83,89 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         std::fs::read(dir.join(file)).map_err(|e| format!("{}: {e}", dir.join(file).display()))
     }
 
+    /// The folder's weights: `model.safetensors`, or the pieces `model.safetensors.index.json` names, joined.
+    fn read_weights(dir: &Path) -> Result<Vec<u8>, String> {
+        const INDEX: &str = "model.safetensors.index.json";
+        if dir.join("model.safetensors").is_file() || !dir.join(INDEX).is_file() {
+            return read(dir, "model.safetensors");
+        }
+        let index = String::from_utf8(read(dir, INDEX)?).map_err(|_| format!("{INDEX} is not UTF-8"))?;
+        let parsed: serde_json::Value = serde_json::from_str(&index).map_err(|e| format!("{INDEX}: {e}"))?;
+        let mut names: Vec<String> =
+            parsed["weight_map"].as_object().map(|m| m.values().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
+        names.sort();
+        names.dedup();
+        let mut pieces = Vec::new();
+        for name in names {
+            // Names from the file: only a plain file name inside DIR.
+            if name.contains('/') || name.contains('\\') || name.starts_with('.') {
+                return Err(format!("{INDEX} names {name:?}, not a file in the folder"));
+            }
+            let bytes = read(dir, &name)?;
+            pieces.push((name, bytes));
+        }
+        nlu_lab::engine::pack::join_pieces(&index, &pieces).map_err(|e| e.to_string())
+    }
+
+    /// The precision a model folder computes with: its nlu-lab-pack.json's, or f32 for a plain checkpoint.
+    fn folder_precision(dir: &Path) -> Result<String, String> {
+        use nlu_lab::engine::pack::{PackManifest, MANIFEST_FILE};
+        if !dir.join(MANIFEST_FILE).is_file() {
+            return Ok("f32".into());
+        }
+        let json = String::from_utf8(read(dir, MANIFEST_FILE)?).map_err(|_| format!("{MANIFEST_FILE} is not UTF-8"))?;
+        let manifest = PackManifest::from_json(&json).map_err(|e| format!("{MANIFEST_FILE}: {e}"))?;
+        Ok(manifest.dtype.as_str().to_string())
+    }
+
+    /// A CLIP lab hand-in (schema nlu-lab/clip-submission@1), the parts a re-check needs.
+    struct Submission {
+        captions: Vec<String>,
+        probabilities: Vec<f32>,
+        logits: Vec<f32>,
+        precision: String,
+        image_sha256: String,
+        /// The full-precision check's probabilities, when the student ran it.
+        full_precision: Option<Vec<f32>>,
+    }
+
+    fn read_submission(path: &Path) -> Result<Submission, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if doc["schema"] != "nlu-lab/clip-submission@1" {
+            return Err(format!("{} is not a CLIP lab hand-in (schema nlu-lab/clip-submission@1)", path.display()));
+        }
+        let numbers = |v: &serde_json::Value| -> Option<Vec<f32>> { v.as_array()?.iter().map(|x| x.as_f64().map(|x| x as f32)).collect() };
+        let field = |name: &str| format!("{}: no {name}", path.display());
+        let captions: Vec<String> = doc["captions"]
+            .as_array()
+            .and_then(|a| a.iter().map(|c| c.as_str().map(String::from)).collect())
+            .ok_or(field("captions"))?;
+        let probabilities = numbers(&doc["probabilities"]).ok_or(field("probabilities"))?;
+        let logits = numbers(&doc["logits"]).ok_or(field("logits"))?;
+        if probabilities.len() != captions.len() || logits.len() != captions.len() {
+            return Err(format!("{}: {} captions but {} probabilities", path.display(), captions.len(), probabilities.len()));
+        }
+        Ok(Submission {
+            captions,
+            probabilities,
+            logits,
+            precision: doc["precision"].as_str().unwrap_or("f32").to_string(),
+            image_sha256: doc["image_sha256"].as_str().ok_or(field("image_sha256"))?.to_string(),
+            full_precision: numbers(&doc["full_precision"]["probabilities"]),
+        })
+    }
+
     fn clip(mut parser: lexopt::Parser) -> Result<(), String> {
         use nlu_lab::engine::pipeline::{ClipClassifier, ClipFiles};
         let (mut model, mut image, mut captions, mut format) = (None::<PathBuf>, None::<PathBuf>, Vec::new(), "json".to_string());
+        let mut submission_path = None::<PathBuf>;
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
             match arg {
                 Long("model") => model = Some(value(&mut parser)?.into()),
                 Long("image") => image = Some(value(&mut parser)?.into()),
                 Long("caption") => captions.push(value(&mut parser)?),
+                Long("submission") => submission_path = Some(value(&mut parser)?.into()),
                 Long("format") => format = value(&mut parser)?,
                 other => return Err(format!("{}\n{USAGE}", other.unexpected())),
             }
@@ -98,16 +179,34 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         if format != "json" {
             return Err(format!("unknown --format {format} (json)"));
         }
+        let submission = submission_path.as_deref().map(read_submission).transpose()?;
+        if let Some(s) = &submission {
+            if !captions.is_empty() {
+                return Err("--submission brings its own captions: give no --caption".into());
+            }
+            captions = s.captions.clone();
+            // Before the model loads: another image than the one handed in is refused at once.
+            let bytes = std::fs::read(&image).map_err(|e| format!("{}: {e}", image.display()))?;
+            let sha = sha256_hex(&bytes);
+            if sha != s.image_sha256 {
+                return Err(format!("{} is not the image handed in: its sha256 is {sha}, the hand-in's {}", image.display(), s.image_sha256));
+            }
+        }
         let text = |file: &str| -> Result<String, String> {
             String::from_utf8(read(&dir, file)?).map_err(|_| format!("{file} is not UTF-8"))
         };
         let (config, preprocessor) = (text("config.json")?, text("preprocessor_config.json")?);
-        let (tokenizer, weights) = (read(&dir, "tokenizer.json")?, read(&dir, "model.safetensors")?);
+        let (tokenizer, weights) = (read(&dir, "tokenizer.json")?, read_weights(&dir)?);
         let files = ClipFiles { config_json: &config, tokenizer_json: &tokenizer, preprocessor_config_json: &preprocessor, safetensors: &weights };
         let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let classifier = ClipClassifier::load(&name, &files).map_err(|e| e.to_string())?;
         let image_bytes = std::fs::read(&image).map_err(|e| format!("{}: {e}", image.display()))?;
         let r = classifier.classify(&image_bytes, &captions).map_err(|e| e.to_string())?;
+        let check = match &submission {
+            Some(s) => Some(recheck(s, &r, &image_bytes, &folder_precision(&dir)?)?),
+            None => None,
+        };
+        let agree = check.as_ref().map(|c| c["agree"] == true);
         print_json(&serde_json::json!({
             "schema": "nlu-lab/clip@1",
             "model": r.model,
@@ -118,6 +217,59 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             "cosines": r.cosines,
             "logits": r.logits,
             "probs": r.probs,
+            "check": check,
+        }))?;
+        if agree == Some(false) {
+            std::process::exit(1);
+        }
+        Ok(())
+    }
+
+    fn sha256_hex(bytes: &[u8]) -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// `r` (computed here with a model of `precision`) against the hand-in `s`: the image must be the one handed in;
+    /// (checked before the model loaded); the probabilities agree within what the two precisions allow. Says the
+    /// outcome on stderr.
+    fn recheck(
+        s: &Submission,
+        r: &nlu_lab::engine::pipeline::ClipResult,
+        image: &[u8],
+        precision: &str,
+    ) -> Result<serde_json::Value, String> {
+        use nlu_lab::engine::caption_pairs::{is_confusing, top_probability};
+        let sha = sha256_hex(image);
+        let diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        // Same weights: only summation order differs (wasm SIMD vs native). Compact vs full: the rounding of every
+        // weight, measured by `nlu-lab pack` (int8 CLIP: ~1e-2).
+        let (reference, tolerance) = match (&s.full_precision, precision == s.precision) {
+            (_, true) => (&s.probabilities, 1e-4f32),
+            (Some(full), false) if precision == "f32" => (full, 1e-4),
+            _ => (&s.probabilities, 2e-2),
+        };
+        let largest = diff(&r.probs, reference);
+        let logits = if precision == s.precision { diff(&r.logits, &s.logits) } else { f32::NAN };
+        let (top, theirs) = (top_probability(&r.probs), top_probability(reference));
+        let same_verdict = is_confusing(top) == is_confusing(theirs);
+        let agree = largest <= tolerance && same_verdict;
+        let compared = if std::ptr::eq(reference, &s.probabilities) { format!("the hand-in's {} probabilities", s.precision) } else { "the hand-in's full-precision check".into() };
+        eprintln!(
+            "{}: {precision} probabilities here vs {compared}: largest difference {largest:.2e} (tolerance {tolerance:.0e}); top {top:.4} vs {theirs:.4}, verdict {}",
+            if agree { "agree" } else { "differ" },
+            if same_verdict { "the same" } else { "differs" },
+        );
+        Ok(serde_json::json!({
+            "agree": agree,
+            "image_sha256": sha,
+            "submission_precision": s.precision,
+            "model_precision": precision,
+            "compared_with": if std::ptr::eq(reference, &s.probabilities) { "probabilities" } else { "full_precision" },
+            "max_probability_difference": largest,
+            "max_logit_difference": if logits.is_nan() { serde_json::Value::Null } else { serde_json::json!(logits) },
+            "tolerance": tolerance,
+            "same_verdict": same_verdict,
         }))
     }
 
@@ -160,7 +312,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         if out.canonicalize().ok().is_some_and(|o| dir.canonicalize().ok() == Some(o)) {
             return Err("--out must be another folder than --model".into());
         }
-        let source = read(&dir, "model.safetensors")?;
+        let source = read_weights(&dir)?;
         let started = std::time::Instant::now();
         let packed = pack::pack_safetensors(&source, precision).map_err(|e| e.to_string())?;
         let manifest = pack::manifest(&source, &packed, precision, repo, revision);
@@ -273,7 +425,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         }
         let config = String::from_utf8(read(&dir, "config.json")?).map_err(|_| "config.json is not UTF-8")?;
         let tokenizer = read(&dir, "tokenizer.json")?;
-        let weights = read(&dir, "model.safetensors")?;
+        let weights = read_weights(&dir)?;
         let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights };
         let lab = AttentionModel::load(&name, &files).map_err(|e| e.to_string())?;

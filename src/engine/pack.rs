@@ -211,6 +211,33 @@ pub fn split_into_pieces(bytes: Vec<u8>, max_bytes: u64) -> Result<Pieces> {
     Ok(Pieces { files, index_json: Some(format!("{}\n", serde_json::to_string_pretty(&index).expect("JSON"))) })
 }
 
+/// Pieces written by [`split_into_pieces`] (or transformers' `save_pretrained`) joined back into one
+/// `model.safetensors`, for readers that take a single file (the CLI). `index_json` is
+/// `model.safetensors.index.json`; `pieces` the files it names, as (file name, bytes). Every tensor the index names
+/// must be in the piece it names, once.
+pub fn join_pieces(index_json: &str, pieces: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
+    let index: serde_json::Value =
+        serde_json::from_str(index_json).map_err(|e| Error::Invalid(format!("model.safetensors.index.json: {e}")))?;
+    let map = index["weight_map"].as_object().ok_or(Error::Invalid("model.safetensors.index.json has no weight_map".into()))?;
+    let mut files = Vec::new();
+    for (name, bytes) in pieces {
+        let weights = |e: safetensors::SafeTensorError| Error::Weights(format!("{name}: {e}"));
+        files.push((name.as_str(), SafeTensors::deserialize(bytes).map_err(weights)?, SafeTensors::read_metadata(bytes).map_err(weights)?.1));
+    }
+    let mut views: Vec<(String, TensorView)> = Vec::new();
+    for (tensor, file) in map {
+        let file = file.as_str().ok_or(Error::Invalid(format!("the index names no file for {tensor}")))?;
+        let (_, piece, _) = files.iter().find(|(n, _, _)| *n == file).ok_or(Error::Invalid(format!("{file} (holding {tensor}) is missing")))?;
+        views.push((tensor.clone(), piece.tensor(tensor).map_err(|e| Error::Weights(format!("{file}: {tensor}: {e}")))?));
+    }
+    let held: usize = files.iter().map(|(_, f, _)| f.len()).sum();
+    if held != views.len() {
+        return Err(Error::Invalid(format!("the pieces hold {held} tensors, the index names {}", views.len())));
+    }
+    let metadata = files.first().and_then(|(_, _, header)| header.metadata().clone());
+    safetensors::serialize(views, metadata).map_err(|e| Error::Weights(e.to_string()))
+}
+
 /// The manifest for `packed`, made from `source` (the bytes of the source `model.safetensors`).
 pub fn manifest(source: &[u8], packed: &Packed, precision: Precision, repo: Option<String>, revision: Option<String>) -> PackManifest {
     let quantisation = match precision {
@@ -403,6 +430,11 @@ mod tests {
             let got: Vec<f32> = vb.get(shape.as_slice(), name).unwrap().flatten_all().unwrap().to_vec1().unwrap();
             assert_eq!(&got, values, "{name}");
         }
+        // Joined again (as the CLI reads a folder in pieces): the source, byte for byte.
+        let index_json = pieces.index_json.as_deref().unwrap();
+        assert_eq!(join_pieces(index_json, &pieces.files).unwrap(), source);
+        let refused = join_pieces(index_json, &pieces.files[1..]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(refused.contains("model-00001-of-") && refused.contains("is missing"), "{refused}");
         // Each tensor (40 × 50 f32 and up, 8 000 bytes or more) is too large for a piece of 5 000: the first says so.
         let refused = split_into_pieces(source, 5_000).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(refused.contains("layer.0.weight alone is"), "{refused}");
