@@ -14,6 +14,15 @@ pub fn is_confusing(top: f32) -> bool {
     top < CONFUSING_BELOW
 }
 
+/// How close to the rule a compact model's top probability must be for the lab to suggest the full-precision check:
+/// int8 moves CLIP's probabilities by up to ~1e-2, so a margin of 0.05 leaves room and rarely bothers a clear result.
+pub const NEAR_THRESHOLD: f32 = 0.05;
+
+/// Whether `top` is close enough to the rule that a compact model's rounding could put it on the other side.
+pub fn is_near_threshold(top: f32) -> bool {
+    (top - CONFUSING_BELOW).abs() <= NEAR_THRESHOLD
+}
+
 /// What the lab says about one classification.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Verdict {
@@ -97,6 +106,12 @@ mod tests {
         assert!(is_confusing(0.599));
         assert!(!is_confusing(0.6));
         assert!(!is_confusing(0.9));
+    }
+
+    #[test]
+    fn near_the_rule_is_within_0_05_of_0_6() {
+        assert!(is_near_threshold(0.6) && is_near_threshold(0.56) && is_near_threshold(0.64));
+        assert!(!is_near_threshold(0.54) && !is_near_threshold(0.66) && !is_near_threshold(0.95));
     }
 
     #[test]

@@ -114,6 +114,8 @@ pub fn SubmissionExport(
     image: Arc<Vec<u8>>,
     source: crate::web::messages::ModelSource,
     trust: crate::web::models::ModelTrust,
+    /// The full-precision recomputation of a compact result, if the student asked for one (read when exporting).
+    full_check: RwSignal<Option<super::clip_lab::FullPrecisionCheck>>,
     crop: NodeRef<leptos::html::Canvas>,
 ) -> impl IntoView {
     let message = RwSignal::new(None::<String>);
@@ -130,6 +132,7 @@ pub fn SubmissionExport(
     let json = move |_| {
         let (r, img, trust, source) = (r1.clone(), img.clone(), trust.clone(), source.clone());
         let top = top_probability(&r.probs);
+        let checked = full_check.get_untracked();
         spawn_local(async move {
             let outcome = async {
                 let sha = sha256_hex(&img).await?;
@@ -154,6 +157,15 @@ pub fn SubmissionExport(
                     "cosines": r.cosines,
                     "top_probability": top,
                     "confusing": is_confusing(top),
+                    // The same image and captions with the full-precision model, when a compact result was checked.
+                    "full_precision": checked.map(|c| serde_json::json!({
+                        "revision": c.revision,
+                        "weights_verified": c.trust.verified,
+                        "probabilities": c.probs,
+                        "logits": c.logits,
+                        "top_probability": top_probability(&c.probs),
+                        "confusing": is_confusing(top_probability(&c.probs)),
+                    })),
                 });
                 export::download("clip-submission.json", "application/json", serde_json::to_string_pretty(&doc).unwrap_or_default().as_bytes())
             }

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setup, watchedPage, finish, makeHubRoot, REPO, DIST, MINILM_REPO, CLIP_REPO } from './harness.mjs';
+import { setup, watchedPage, finish, makeHubRoot, REPO, DIST, MINILM_REPO, CLIP_REPO, TINY_CLIP_DIR } from './harness.mjs';
 import { startHub } from '../hub/hub.mjs';
 import { loadGolden, attention } from './golden.mjs';
 
@@ -25,6 +25,8 @@ const INT8_PROB_BOUND = 2e-2;
 const minilm = loadGolden('bert/minilm');
 const clip = loadGolden('clip/tiny-clip-b32');
 let env, site, cache, sourceHub, hubRoot, packs;
+// scripts/test.sh's native tests built the CLI already (with the bench feature): use it rather than rebuild it.
+const CLI = join(process.env.CARGO_TARGET_DIR ?? join(REPO, 'target'), 'debug/nlu-lab');
 
 before(async () => {
   // The sources come from a loopback hub of their own (as huggingface.co on GitHub's runner); the app's pages
@@ -33,12 +35,10 @@ before(async () => {
   sourceHub = await startHub({ root: hubRoot });
   cache = await mkdtemp(join(tmpdir(), 'nlu-bundle-cache-'));
   site = await mkdtemp(join(tmpdir(), 'nlu-bundled-'));
-  // scripts/test.sh's native tests built the CLI already (with the bench feature): use it rather than rebuild it.
-  const cli = join(process.env.CARGO_TARGET_DIR ?? join(REPO, 'target'), 'debug/nlu-lab');
   const common = { ...process.env, NLU_LAB_CACHE: cache, NLU_LAB_BUNDLE_MODELS: SPEC };
   const packed = await run('bash', [join(REPO, 'scripts/pack_models.sh')], {
     env: { ...common, NLU_LAB_HUB: sourceHub.url, NLU_LAB_MAX_PIECE_MB: String(PIECE_MIB), NLU_LAB_BUNDLE_UNVERIFIED: CLIP_REPO,
-      ...(existsSync(cli) ? { NLU_LAB_PACK_CLI: cli } : {}) },
+      ...(existsSync(CLI) ? { NLU_LAB_PACK_CLI: CLI } : {}) },
     maxBuffer: 1 << 24,
   });
   console.log(packed.stdout);
@@ -132,22 +132,63 @@ test('the 8-bit CLIP from the site, then the full-precision check from the hub: 
   const compact = await probabilities();
   assert.match(await page.getByTestId('precision').textContent(), /^Computed with 8-bit weights \(int8/);
   assert.deepEqual(fetched.filter((u) => u.startsWith(env.hub.url)), [], 'the pack came from the site, not the hub');
-  const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('submit-json').click()]);
-  const json = JSON.parse(await readFile(await dl.path(), 'utf8'));
+  const handIn = async () => {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId('submit-json').click()]);
+    return JSON.parse(await readFile(await dl.path(), 'utf8'));
+  };
+  const json = await handIn();
   assert.equal(json.precision, 'int8');
   assert.equal(json.revision, '3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268');
   assert.equal(json.pack.source_sha256, packs[1].source_sha256);
+  assert.equal(json.full_precision, null, 'not checked yet');
+  // The warning appears exactly when the top probability is within 0.05 of 0.6.
+  const top = Math.max(...compact);
+  assert.equal(await page.getByTestId('near-threshold').count(), Math.abs(top - 0.6) <= 0.05 ? 1 : 0, `top ${top}`);
 
-  // Full precision, from the hub (as a student checks a result near the threshold).
-  await page.locator('#clip-model').selectOption(CLIP_REPO);
-  await page.getByTestId('precision').waitFor({ state: 'detached' });
-  const full = await probabilities();
-  assert.match(await page.getByTestId('precision').textContent(), /^Computed with full-precision weights/);
+  // "Check in full precision": the same image and captions with the f32 model, from the hub.
+  await page.getByTestId('check-full').click();
+  await page.getByTestId('full-check').waitFor({ timeout: 120_000 });
+  const full = JSON.parse(await page.getByTestId('full-check').getAttribute('data-probs'));
+  assert.match(await page.getByTestId('full-check').textContent(), /^Full precision \(f32\): .*Largest difference from the 8-bit result: 0\.\d{4}; the verdict/);
+  assert.match(await page.getByTestId('precision').textContent(), /^Computed with 8-bit weights/, 'the shown result stays the compact one');
   assert.ok(fetched.some((u) => u.startsWith(env.hub.url)), 'full precision from the hub');
   const change = Math.max(...compact.map((p, i) => Math.abs(p - full[i])));
   const vsReference = Math.max(...compact.map((p, i) => Math.abs(p - c.probs[i])));
-  console.log(`tiny CLIP int8 ${compact} vs f32 ${full}: max |Δ| ${change.toExponential(2)}; vs transformers ${vsReference.toExponential(2)}`);
+  const fullVsReference = Math.max(...full.map((p, i) => Math.abs(p - c.probs[i])));
+  console.log(`tiny CLIP int8 ${compact} vs f32 ${full}: max |Δ| ${change.toExponential(2)}; vs transformers ${vsReference.toExponential(2)} (f32 ${fullVsReference.toExponential(2)})`);
   assert.ok(change > 0 && change <= INT8_PROB_BOUND, `int8 vs f32: ${change}`);
   assert.ok(vsReference <= INT8_PROB_BOUND + 1e-2, `int8 vs transformers: ${vsReference}`);
+  assert.ok(fullVsReference <= 1e-5, `f32 vs transformers: ${fullVsReference}`);
+  const checked = await handIn();
+  assert.equal(checked.precision, 'int8');
+  assert.deepEqual(checked.probabilities, json.probabilities);
+  assert.equal(checked.full_precision.revision, '3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268');
+  assert.ok(checked.full_precision.probabilities.every((p, i) => Math.abs(p - full[i]) < 1e-4), 'the hand-in records the check');
+  assert.equal(checked.full_precision.confusing, Math.max(...full) < 0.6);
+
+  // The teacher re-checks the hand-in natively (`nlu-lab clip --submission`): with the site's 8-bit pack, read from
+  // its pieces, and with the full model; a hand-in whose numbers were edited differs.
+  assert.ok(existsSync(CLI), `${CLI} is missing: run cargo build --features bench`);
+  const handInFile = join(cache, 'clip-submission.json');
+  await writeFile(handInFile, JSON.stringify(checked));
+  const image = join(REPO, 'tests/fixtures', c.image);
+  const recheck = (model, file = handInFile) =>
+    run(CLI, ['clip', '--model', model, '--image', image, '--submission', file]).then(
+      ({ stderr }) => ({ code: 0, stderr }), (e) => ({ code: e.code, stderr: e.stderr }));
+  const packDir = join(site, 'models', CLIP_REPO, 'resolve', packs[1].revision);
+  const samePack = await recheck(packDir);
+  console.log(samePack.stderr.trim());
+  assert.equal(samePack.code, 0, samePack.stderr);
+  assert.match(samePack.stderr, /^agree: int8 probabilities here vs the hand-in's int8 probabilities: largest difference /);
+  const fullModel = await recheck(TINY_CLIP_DIR);
+  console.log(fullModel.stderr.trim());
+  assert.equal(fullModel.code, 0, fullModel.stderr);
+  assert.match(fullModel.stderr, /^agree: f32 probabilities here vs the hand-in's full-precision check: /);
+  const edited = { ...checked, probabilities: checked.probabilities.map((p, i) => (i === 0 ? p + 0.05 : p - 0.05)) };
+  const editedFile = join(cache, 'edited-submission.json');
+  await writeFile(editedFile, JSON.stringify(edited));
+  const differs = await recheck(packDir, editedFile);
+  assert.equal(differs.code, 1, differs.stderr);
+  assert.match(differs.stderr, /^differ: int8 probabilities here vs the hand-in's int8 probabilities: largest difference 5\.0\de-2/);
   await finish(page, 'bundled-int8-clip');
 });

@@ -36,14 +36,34 @@ use crate::web::worker_client;
 /// The captions a new lab starts with (unless the URL gives some).
 const DEFAULT_CAPTIONS: [&str; 2] = ["a photo of a cat", "a photo of a dog"];
 
-/// One call of the lab's worker task: these captions against the image; `search` = rank their pairs instead of
-/// showing each caption's probability.
+/// What a classification is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Each caption's probability, shown and handed in.
+    Show,
+    /// The pairs of the caption search, ranked.
+    Search,
+    /// The shown result again with the full-precision model (the shown one came from a compact pack).
+    FullPrecisionCheck,
+}
+
+/// One call of the lab's worker task: these captions against the image, for `purpose`.
 #[derive(Clone)]
 pub struct ClassifyJob {
     source: ModelSource,
     image: Arc<Vec<u8>>,
     captions: Vec<String>,
-    search: bool,
+    purpose: Purpose,
+}
+
+/// The shown result recomputed with the full-precision model, for a result a compact pack produced.
+#[derive(Clone, Debug)]
+pub struct FullPrecisionCheck {
+    pub probs: Vec<f32>,
+    pub logits: Vec<f32>,
+    /// The full model's revision and whether its files matched the catalogue's pins.
+    pub revision: String,
+    pub trust: ModelTrust,
 }
 
 /// The CLIP lab's state, shared by its parts.
@@ -64,6 +84,8 @@ pub struct ClipState {
     pub trust: RwSignal<ModelTrust>,
     /// The model (and precision) the last result was computed with, for the hand-in.
     pub computed_with: RwSignal<Option<ModelSource>>,
+    /// The last result in full precision, once the student asked for it (cleared by every new result).
+    pub full_check: RwSignal<Option<FullPrecisionCheck>>,
     pub task: WorkerTask<ClassifyJob>,
 }
 
@@ -74,6 +96,7 @@ impl ClipState {
         let crop = NodeRef::new();
         let trust = RwSignal::new(ModelTrust::default());
         let computed_with = RwSignal::new(None::<ModelSource>);
+        let full_check = RwSignal::new(None::<FullPrecisionCheck>);
         let task = WorkerTask::new(move |job: &ClassifyJob, progress| {
             let job = job.clone();
             async move {
@@ -81,7 +104,13 @@ impl ClipState {
                 let source = job.source.clone();
                 let run = worker_client::classify(job.source, image, job.captions.clone(), move |p| progress.show(p)).await?;
                 let r = run.output;
-                if job.search {
+                if job.purpose == Purpose::FullPrecisionCheck {
+                    let revision = source.revision.clone();
+                    full_check.set(Some(FullPrecisionCheck { probs: r.probs, logits: r.logits, revision, trust: run.stats.trust.clone() }));
+                    cache.refresh();
+                    return Ok(status_line(Ran::Captions(job.captions.len()), &run.stats));
+                }
+                if job.purpose == Purpose::Search {
                     let pair = |p: crate::engine::caption_pairs::RankedPair| CaptionPair {
                         a: job.captions[p.a].clone(),
                         b: job.captions[p.b].clone(),
@@ -98,6 +127,7 @@ impl ClipState {
                     }
                     trust.set(run.stats.trust.clone());
                     computed_with.set(Some(source));
+                    full_check.set(None);
                     result.set(Some(Arc::from(r)));
                 }
                 Ok(status_line(Ran::Captions(job.captions.len()), &run.stats))
@@ -114,6 +144,7 @@ impl ClipState {
             crop,
             trust,
             computed_with,
+            full_check,
             task,
         }
     }
@@ -143,6 +174,7 @@ impl ClipState {
                     self.notice.set(None);
                     self.task.clear_error();
                     self.result.set(None);
+                    self.full_check.set(None);
                     self.image.set(Some(img));
                     state::mark(guide, |g| g.image_chosen);
                 }
@@ -168,7 +200,25 @@ impl ClipState {
         };
         let captions = captions.iter().map(|c| self.applied(c)).collect();
         self.notice.set(None);
-        self.task.dispatch(ClassifyJob { source, image: img.bytes, captions, search });
+        let purpose = if search { Purpose::Search } else { Purpose::Show };
+        self.task.dispatch(ClassifyJob { source, image: img.bytes, captions, purpose });
+    }
+
+    /// Recompute the shown result (same image, same captions as scored) with the full-precision model of the pack
+    /// that produced it, from the page's hub or this browser's store.
+    pub fn check_full_precision(self) {
+        let (Some(result), Some(img), Some(computed)) =
+            (self.result.get_untracked(), self.image.get_untracked(), self.computed_with.get_untracked())
+        else {
+            return;
+        };
+        let Some(pack) = computed.pack else { return };
+        let source = match model_source(&pack.repo) {
+            Ok(s) => s,
+            Err(e) => return self.fail(e),
+        };
+        self.notice.set(None);
+        self.task.dispatch(ClassifyJob { source, image: img.bytes, captions: result.captions.clone(), purpose: Purpose::FullPrecisionCheck });
     }
 }
 
@@ -207,7 +257,7 @@ pub fn ClipLab(
                     <EmbedPanel views=vec![EmbedView::Clip] url_for=embed_url /></div>
             })}
             <label>"Model "
-                <select id="clip-model" on:change=move |ev| { lab.model.set(event_target_value(&ev)); lab.result.set(None); }>
+                <select id="clip-model" on:change=move |ev| { lab.model.set(event_target_value(&ev)); lab.result.set(None); lab.full_check.set(None); }>
                     {state::model_options(Family::Clip).into_iter().map(|o| {
                         let value = o.value.clone();
                         view! { <option value=value>{move || cache.option_label(&o)}</option> }

@@ -1,13 +1,17 @@
 //! What a classification shows: the crop CLIP saw (with the attention heatmap over it), the verdict and the table of
 //! probabilities, logits and cosines, and the hand-in buttons.
 
+use std::sync::Arc;
+
 use wasm_bindgen::{Clamped, JsCast};
 
 use leptos::prelude::*;
 
 use super::ClipState;
-use crate::engine::caption_pairs::Verdict;
+use crate::engine::caption_pairs::{is_confusing, is_near_threshold, top_probability, Verdict, CONFUSING_BELOW, NEAR_THRESHOLD};
+use crate::engine::catalogue::{self, BundledPack};
 use crate::engine::pipeline::ClipResult;
+use crate::ui::state::CacheState;
 use crate::ui::clip_extras::{SubmissionExport, VisionHeatmap};
 use crate::web::messages::ModelSource;
 
@@ -79,6 +83,63 @@ fn precision_note(source: &ModelSource) -> String {
     }
 }
 
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// What the full-precision model says of the same image and captions, next to the compact result.
+fn full_precision_line(check: &super::FullPrecisionCheck, compact: &ClipResult, label: &str) -> String {
+    let probs: Vec<String> = check.probs.iter().map(|p| format!("{p:.4}")).collect();
+    let (top, compact_top) = (top_probability(&check.probs), top_probability(&compact.probs));
+    let verdict = match (is_confusing(compact_top), is_confusing(top)) {
+        (a, b) if a == b => format!("the verdict is the same ({})", if b { "confusing" } else { "not confusing" }),
+        (_, true) => format!("the verdict changes: in full precision the top probability is {top:.4}, below {CONFUSING_BELOW}, so the pair is confusing"),
+        (_, false) => format!("the verdict changes: in full precision the top probability is {top:.4}, not below {CONFUSING_BELOW}, so the pair is not confusing"),
+    };
+    format!(
+        "Full precision (f32): {}. Largest difference from the {label} result: {:.4}; {verdict}. The hand-in records both.",
+        probs.join(", "),
+        max_abs_diff(&check.probs, &compact.probs)
+    )
+}
+
+/// For a result a compact pack produced: a warning when its top probability is near the rule, the offer to
+/// recompute it with the full-precision model, and that model's numbers once they are there.
+#[component]
+fn FullPrecisionOffer(lab: ClipState, result: Arc<ClipResult>, pack: BundledPack) -> impl IntoView {
+    let cache = CacheState::expect();
+    let top = top_probability(&result.probs);
+    let label = pack.precision_label();
+    let entry = catalogue::find(&pack.repo);
+    let cost = move || match entry {
+        Some(e) if cache.has_model(e.repo) => " uses the full model stored in this browser".to_string(),
+        Some(e) => format!(" downloads the full model ({} MB) once", e.download_mb),
+        None => String::new(),
+    };
+    let near = is_near_threshold(top).then(|| {
+        view! {
+            <p class="near-threshold" data-testid="near-threshold">{format!(
+                "The top probability, {top:.4}, is within {NEAR_THRESHOLD} of the assignment's {CONFUSING_BELOW}: the {label} weights' rounding could put it on the other side. Check it in full precision before you hand it in."
+            )}</p>
+        }
+    });
+    view! {
+        <div class="full-check">{near}
+            {move || match lab.full_check.get() {
+                None => view! {
+                    <p><button type="button" data-testid="check-full" prop:disabled=move || lab.task.busy().get()
+                        on:click=move |_| lab.check_full_precision()>"Check in full precision"</button>
+                        <span class="hint">{cost}</span></p>
+                }.into_any(),
+                Some(check) => view! {
+                    <p data-testid="full-check" data-probs=serde_json::to_string(&check.probs).unwrap_or_default()>
+                        {full_precision_line(&check, &result, label)}</p>
+                }.into_any(),
+            }}
+        </div>
+    }
+}
+
 /// The verdict, the table, and the hand-in for the last classification.
 #[component]
 pub fn ClipResults(lab: ClipState) -> impl IntoView {
@@ -86,7 +147,8 @@ pub fn ClipResults(lab: ClipState) -> impl IntoView {
         <div>{move || lab.result.get().map(|r| result_table(&r))}
             {move || lab.result.get().zip(lab.image.get()).zip(lab.computed_with.get()).map(|((r, img), source)| view! {
                 <p class="hint" data-testid="precision">{precision_note(&source)}</p>
-                <SubmissionExport result=r image=img.bytes source=source trust=lab.trust.get() crop=lab.crop />
+                {source.pack.clone().map(|pack| view! { <FullPrecisionOffer lab=lab result=r.clone() pack=pack /> })}
+                <SubmissionExport result=r image=img.bytes source=source trust=lab.trust.get() full_check=lab.full_check crop=lab.crop />
             })}
         </div>
     }
