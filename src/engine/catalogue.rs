@@ -262,7 +262,71 @@ pub struct BundledPack {
 pub struct PackFile {
     pub name: String,
     pub size: u64,
+    /// Empty when nobody checked it (a pack from the student's own files): only the size is known then.
     pub sha256: String,
+}
+
+/// The revision prefix of a pack imported from local files ([`BundledPack::is_local`]).
+pub const LOCAL_PACK_PREFIX: &str = "local-";
+
+/// The pack a folder written by `nlu-lab pack` makes, from its `nlu-lab-pack.json` (`manifest_json`) and the names
+/// and sizes of the files the user chose (any others are left out); `repo` is the catalogue model chosen for them.
+/// Nobody checked these bytes: the pack keeps their sizes, no sha256, and is marked not verified.
+pub fn local_pack(manifest_json: &str, chosen: &[(String, u64)], repo: &str) -> Result<BundledPack, String> {
+    use super::pack::{PackManifest, MANIFEST_FILE};
+    let manifest = PackManifest::from_json(manifest_json).map_err(|e| e.to_string())?;
+    let entry = find(repo).ok_or(format!("{repo} is not a model of this app"))?;
+    if let Some(source) = manifest.source.repo.as_deref().filter(|r| *r != repo) {
+        return Err(format!("These files are a pack of {source}, not of {}: choose that model in the list.", entry.display_name));
+    }
+    let size = |name: &str| chosen.iter().find(|(n, _)| n == name).map(|(_, s)| *s);
+    // The files the pack needs, in order: the model's small files, the manifest, then the weights.
+    let mut wanted: Vec<String> = entry.files.iter().filter(|f| f.name != "model.safetensors").map(|f| f.name.to_string()).collect();
+    wanted.push(MANIFEST_FILE.to_string());
+    let mut no_weights = false;
+    if size("model.safetensors").is_some() {
+        wanted.push("model.safetensors".into());
+    } else {
+        // Pieces: model-00001-of-0000n.safetensors … with model.safetensors.index.json, all n of them.
+        let count = chosen.iter().find(|(n, _)| is_piece_name(n)).and_then(|(n, _)| n[15..20].parse::<usize>().ok()).unwrap_or(0);
+        wanted.push("model.safetensors.index.json".into());
+        wanted.extend((1..=count).map(|i| format!("model-{i:05}-of-{count:05}.safetensors")));
+        no_weights = count == 0;
+    }
+    let (mut files, mut missing) = (Vec::new(), Vec::new());
+    for name in wanted {
+        match size(&name) {
+            Some(size) => files.push(PackFile { name, size, sha256: String::new() }),
+            None => missing.push(name),
+        }
+    }
+    if no_weights {
+        missing.push("model.safetensors".to_string());
+    }
+    if !missing.is_empty() {
+        return Err(format!("Missing from your files: {}.", missing.join(", ")));
+    }
+    let source_revision = manifest.source.revision.clone().unwrap_or_else(|| entry.revision.to_string());
+    let dtype = manifest.dtype.as_str().to_string();
+    Ok(BundledPack {
+        repo: repo.to_string(),
+        revision: format!("{LOCAL_PACK_PREFIX}{dtype}-{source_revision}"),
+        dtype,
+        source_revision,
+        source_sha256: manifest.source.sha256.clone(),
+        source_verified: false,
+        files,
+    })
+}
+
+/// `model-00001-of-00004.safetensors`: a piece of weights in transformers' sharded layout.
+fn is_piece_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    name.len() == 32
+        && name.starts_with("model-")
+        && name.ends_with(".safetensors")
+        && &name[11..15] == "-of-"
+        && b[6..11].iter().chain(&b[15..20]).all(u8::is_ascii_digit)
 }
 
 impl BundledPack {
@@ -272,6 +336,12 @@ impl BundledPack {
             self.files.iter().map(|f| f.name.as_str()).filter(|n| n.ends_with(".safetensors")).collect();
         names.sort();
         names
+    }
+
+    /// A pack the student imported from files on this computer (`nlu-lab pack`'s folder), not one the site serves:
+    /// its revision is `local-<dtype>-<source revision>`, so it is stored apart from a site's pack of the same model.
+    pub fn is_local(&self) -> bool {
+        self.revision.starts_with(LOCAL_PACK_PREFIX)
     }
 
     /// Bytes of all the files together.
@@ -311,12 +381,17 @@ pub fn choice_value(repo: &str, dtype: Option<&str>) -> String {
 static PACKS: std::sync::Mutex<Vec<(String, String, &'static [ModelFile])>> = std::sync::Mutex::new(Vec::new());
 
 /// Make `pack`'s files pinned for [`locate`] (the worker calls this for each request naming a pack).
+/// A pack file's sha256 as a pin: none when it is empty (unchecked).
+fn pin(sha: &str) -> Option<&str> {
+    (!sha.is_empty()).then_some(sha)
+}
+
 pub fn register_pack(pack: &BundledPack) {
     let mut packs = PACKS.lock().unwrap_or_else(|e| e.into_inner());
     let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
     let same = |files: &[ModelFile]| {
         files.len() == pack.files.len()
-            && files.iter().zip(&pack.files).all(|(a, b)| a.name == b.name && a.sha256 == Some(b.sha256.as_str()))
+            && files.iter().zip(&pack.files).all(|(a, b)| a.name == b.name && a.size == Some(b.size) && a.sha256 == pin(&b.sha256))
     };
     if packs.iter().any(|(repo, revision, files)| *repo == pack.repo && *revision == pack.revision && same(files)) {
         return;
@@ -325,7 +400,7 @@ pub fn register_pack(pack: &BundledPack) {
     let files: Vec<ModelFile> = pack
         .files
         .iter()
-        .map(|f| ModelFile { name: leak(&f.name), revision, size: Some(f.size), sha256: Some(leak(&f.sha256)) })
+        .map(|f| ModelFile { name: leak(&f.name), revision, size: Some(f.size), sha256: pin(&f.sha256).map(leak) })
         .collect();
     packs.retain(|(repo, rev, _)| !(*repo == pack.repo && *rev == pack.revision));
     packs.push((pack.repo.clone(), pack.revision.clone(), Box::leak(files.into_boxed_slice())));
@@ -369,6 +444,42 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A folder `nlu-lab pack` wrote, chosen in the app: the files it needs with their sizes, in pieces or not.
+    #[test]
+    fn a_pack_folder_from_local_files() {
+        let manifest = serde_json::json!({
+            "format": "nlu-lab-pack", "version": 1, "dtype": "int8", "quantisation": "per row",
+            "source": { "repo": "openai/clip-vit-base-patch32", "revision": "abc", "sha256": "00ff", "size": 10 },
+            "compact_tensors": 1, "kept_tensors": 1, "size": 5,
+        })
+        .to_string();
+        let repo = "openai/clip-vit-base-patch32";
+        let named = |names: &[&str]| names.iter().enumerate().map(|(i, n)| (n.to_string(), 100 + i as u64)).collect::<Vec<_>>();
+        let small = ["config.json", "tokenizer.json", "preprocessor_config.json", "nlu-lab-pack.json"];
+        let mut pieces = small.to_vec();
+        pieces.extend(["model.safetensors.index.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "notes.txt"]);
+        let pack = local_pack(&manifest, &named(&pieces), repo).unwrap();
+        assert_eq!((pack.revision.as_str(), pack.dtype.as_str(), pack.source_revision.as_str()), ("local-int8-abc", "int8", "abc"));
+        assert!(pack.is_local() && !pack.source_verified && pack.source_sha256 == "00ff");
+        assert_eq!(pack.weight_files(), ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]);
+        assert_eq!(pack.files.len(), 7, "notes.txt left out");
+        assert!(pack.files.iter().all(|f| f.sha256.is_empty() && f.size >= 100));
+        let mut one = small.to_vec();
+        one.push("model.safetensors");
+        assert_eq!(local_pack(&manifest, &named(&one), repo).unwrap().weight_files(), ["model.safetensors"]);
+        let short = local_pack(&manifest, &named(&pieces[..6]), repo).unwrap_err();
+        assert_eq!(short, "Missing from your files: model-00002-of-00002.safetensors.");
+        let no_weights = local_pack(&manifest, &named(&small), repo).unwrap_err();
+        assert!(no_weights.contains("model.safetensors.index.json, model.safetensors"), "{no_weights}");
+        let other = local_pack(&manifest, &named(&one), "sentence-transformers/all-MiniLM-L6-v2").unwrap_err();
+        assert!(other.starts_with("These files are a pack of openai/clip-vit-base-patch32"), "{other}");
+        assert!(local_pack("{}", &named(&one), repo).is_err());
+        // Unchecked files register with their sizes and no sha256 pin.
+        register_pack(&pack);
+        let (_, pin) = locate(repo, &pack.revision, "model-00002-of-00002.safetensors");
+        assert_eq!(pin.map(|p| (p.size, p.sha256)), Some((Some(106), None)));
+    }
 
     fn is_commit(s: &str) -> bool {
         s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())

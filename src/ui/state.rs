@@ -77,7 +77,8 @@ impl CacheState {
                 let stored = if self.has_pack(pack) { " · stored, works offline" } else { "" };
                 let trust = if pack.source_verified { String::new() } else { format!(" · {}", catalogue::NOT_VERIFIED) };
                 let mb = (pack.size() as f64 / 1e6).round();
-                format!("{} — {} · {mb} MB · from this site{stored}{trust}", option.entry.display_name, pack.precision_label())
+                let from = if pack.is_local() { "from your files" } else { "from this site" };
+                format!("{} — {} · {mb} MB · {from}{stored}{trust}", option.entry.display_name, pack.precision_label())
             }
         }
     }
@@ -110,6 +111,38 @@ pub fn model_options(family: Family) -> Vec<ModelOption> {
             .map(|entry| ModelOption { value: entry.repo.to_string(), entry, pack: None }),
     );
     options
+}
+
+impl CacheState {
+    /// [`model_options`] with the packs imported from local files that are stored (after the site's packs):
+    /// reactive, so a pack appears in the selectors once its import is done and goes when it is deleted.
+    pub fn model_options(&self, family: Family) -> Vec<ModelOption> {
+        let mut options = model_options(family);
+        let site_packs = options.iter().take_while(|o| o.pack.is_some()).count();
+        let offered: Vec<String> = options.iter().map(|o| o.value.clone()).collect();
+        let imported = crate::web::hub::local_packs().into_iter().filter_map(|pack| {
+            let entry = catalogue::find(&pack.repo).filter(|e| e.family == family)?;
+            let value = catalogue::choice_value(&pack.repo, Some(&pack.dtype));
+            (self.has_pack(&pack) && !offered.contains(&value)).then_some(ModelOption { value, entry, pack: Some(pack) })
+        });
+        let imported: Vec<ModelOption> = imported.collect();
+        options.splice(site_packs..site_packs, imported);
+        options
+    }
+
+    /// A model selector's `<option>`s, redrawn when the store changes; the one `current` names stays selected.
+    pub fn option_views(self, family: Family, current: RwSignal<String>, label: fn(&CacheState, &ModelOption) -> String) -> impl IntoView {
+        move || {
+            self.model_options(family)
+                .into_iter()
+                .map(|o| {
+                    let selected = current.with_untracked(|c| *c == o.value);
+                    let text = label(&self, &o);
+                    view! { <option value=o.value.clone() title=o.entry.description selected=selected>{text}</option> }
+                })
+                .collect_view()
+        }
+    }
 }
 
 /// What a selector of `family` starts on: the first of [`model_options`].

@@ -89,11 +89,49 @@ pub fn bundled_packs() -> Vec<BundledPack> {
     })
 }
 
-/// The pack a selector's `choice` names (`repo:int8`), if the site serves it.
+/// localStorage key of the packs the student imported from files (a list of catalogue::BundledPack as JSON).
+const LOCAL_PACKS_KEY: &str = "nlu-lab-local-packs";
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+/// Packs imported from files on this computer (whether they are still stored is the weights store's business).
+pub fn local_packs() -> Vec<BundledPack> {
+    let json = local_storage().and_then(|s| s.get_item(LOCAL_PACKS_KEY).ok().flatten());
+    json.and_then(|j| serde_json::from_str::<Vec<BundledPack>>(&j).ok())
+        .map(|packs| packs.into_iter().filter(BundledPack::is_local).collect())
+        .unwrap_or_default()
+}
+
+/// Remember an imported `pack`, in place of an earlier one of the same model and precision.
+pub fn remember_local_pack(pack: &BundledPack) -> Result<(), String> {
+    let mut packs = local_packs();
+    packs.retain(|p| !(p.repo == pack.repo && p.dtype == pack.dtype));
+    packs.push(pack.clone());
+    let json = serde_json::to_string(&packs).map_err(|e| e.to_string())?;
+    local_storage()
+        .ok_or("this browser keeps no local storage")?
+        .set_item(LOCAL_PACKS_KEY, &json)
+        .map_err(|_| "this browser would not keep the list of imported models".to_string())
+}
+
+/// Every pack the page knows: the site's, then imported ones of a model and precision the site does not serve.
+pub fn offered_packs() -> Vec<BundledPack> {
+    let mut packs = bundled_packs();
+    for pack in local_packs() {
+        if !packs.iter().any(|p| p.repo == pack.repo && p.dtype == pack.dtype) {
+            packs.push(pack);
+        }
+    }
+    packs
+}
+
+/// The pack a selector's `choice` names (`repo:int8`), if the site serves it or the student imported it.
 pub fn bundled_pack(choice: &str) -> Option<BundledPack> {
     let (repo, dtype) = catalogue::parse_choice(choice);
     let dtype = dtype?;
-    bundled_packs().into_iter().find(|p| p.repo == repo && p.dtype == dtype)
+    offered_packs().into_iter().find(|p| p.repo == repo && p.dtype == dtype)
 }
 
 /// Where a model selector's `choice` is fetched from: a pack from the site's own mirror, a catalogue model from the
@@ -102,6 +140,11 @@ pub fn model_source(choice: &str) -> Result<ModelSource, String> {
     let (repo, dtype) = catalogue::parse_choice(choice);
     if let Some(dtype) = dtype {
         let pack = bundled_pack(choice).ok_or(format!("this site serves no {dtype} copy of {repo}"))?;
+        if pack.is_local() {
+            // Its files are in this browser's store, kept as the user's own (they answer any hub's request).
+            let hub = hub_from_page()?;
+            return Ok(ModelSource { hub, repo: repo.to_string(), revision: pack.revision.clone(), pack: Some(pack) });
+        }
         let mirror = bundled_meta().and_then(|m| m.get_attribute("content")).filter(|c| !c.trim().is_empty());
         let hub = validate_hub(&mirror.ok_or("this site names no folder for its bundled models")?)?;
         return Ok(ModelSource { hub, repo: repo.to_string(), revision: pack.revision.clone(), pack: Some(pack) });

@@ -53,7 +53,8 @@ pub enum Request {
     CancelDownloads,
     /// Store a model's files from the user's computer (`files`: name and a `blob:` URL the page made for it), checked
     /// like a download → `CacheDone`, with `Progress` on the way.
-    ImportLocal { repo: String, revision: String, files: Vec<(String, String)> },
+    /// `pack`: the files are a compact pack (`nlu-lab pack`'s folder), stored under its revision with its sizes.
+    ImportLocal { repo: String, revision: String, files: Vec<(String, String)>, pack: Option<crate::engine::catalogue::BundledPack> },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

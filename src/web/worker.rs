@@ -47,7 +47,10 @@ async fn handle(id: u32, request: Request) -> Response {
                 let forward_ms = now_ms() - start;
                 Ok(Response::Clip { result, forward_ms, load_ms, memory_bytes: memory_bytes(), trust })
             }
-            Request::ImportLocal { repo, revision, files } => {
+            Request::ImportLocal { repo, revision, files, pack } => {
+                if let Some(pack) = &pack {
+                    crate::engine::catalogue::register_pack(pack);
+                }
                 let on_progress = |file: &str, done, total| send(id, Response::Progress { file: file.into(), done, total });
                 import_local(&repo, &revision, &files, &on_progress).await.map(|()| Response::CacheDone)
             }

@@ -477,12 +477,14 @@ pub async fn cancel_downloads() -> Result<(), WorkerError> {
     done(Request::CancelDownloads, |_| {}).await
 }
 
-/// Store a model's files from the user's computer (`files`: name and a `blob:` URL for it), checked like a download.
+/// Store a model's files from the user's computer (`files`: name and a `blob:` URL for it), checked like a download
+/// (a `pack`'s against its sizes).
 pub async fn import_local(
     repo: String,
     revision: String,
     files: Vec<(String, String)>,
+    pack: Option<crate::engine::catalogue::BundledPack>,
     on_progress: impl Fn(Progress<'_>) + 'static,
 ) -> Result<(), WorkerError> {
-    done(Request::ImportLocal { repo, revision, files }, on_progress).await
+    done(Request::ImportLocal { repo, revision, files, pack }, on_progress).await
 }

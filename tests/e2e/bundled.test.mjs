@@ -25,6 +25,7 @@ const INT8_PROB_BOUND = 2e-2;
 const minilm = loadGolden('bert/minilm');
 const clip = loadGolden('clip/tiny-clip-b32');
 let env, site, cache, sourceHub, hubRoot, packs;
+let siteProbs; // the 8-bit CLIP's probabilities from the site's pack, for the same pack from local files
 // scripts/test.sh's native tests built the CLI already (with the bench feature): use it rather than rebuild it.
 const CLI = join(process.env.CARGO_TARGET_DIR ?? join(REPO, 'target'), 'debug/nlu-lab');
 
@@ -130,6 +131,7 @@ test('the 8-bit CLIP from the site, then the full-precision check from the hub: 
     return page.getByTestId('prob').evaluateAll((ps) => ps.map((p) => +p.dataset.prob));
   };
   const compact = await probabilities();
+  siteProbs = compact;
   assert.match(await page.getByTestId('precision').textContent(), /^Computed with 8-bit weights \(int8/);
   assert.deepEqual(fetched.filter((u) => u.startsWith(env.hub.url)), [], 'the pack came from the site, not the hub');
   const handIn = async () => {
@@ -149,7 +151,7 @@ test('the 8-bit CLIP from the site, then the full-precision check from the hub: 
   await page.getByTestId('check-full').click();
   await page.getByTestId('full-check').waitFor({ timeout: 120_000 });
   const full = JSON.parse(await page.getByTestId('full-check').getAttribute('data-probs'));
-  assert.match(await page.getByTestId('full-check').textContent(), /^Full precision \(f32\): .*Largest difference from the 8-bit result: 0\.\d{4}; the verdict/);
+  assert.match(await page.getByTestId('full-check').textContent(), /^Full precision \(f32\): .*Largest difference from the 8-bit result: (\d\.\de-\d|0\.\d{4}); the verdict/);
   assert.match(await page.getByTestId('precision').textContent(), /^Computed with 8-bit weights/, 'the shown result stays the compact one');
   assert.ok(fetched.some((u) => u.startsWith(env.hub.url)), 'full precision from the hub');
   const change = Math.max(...compact.map((p, i) => Math.abs(p - full[i])));
@@ -191,4 +193,46 @@ test('the 8-bit CLIP from the site, then the full-precision check from the hub: 
   assert.equal(differs.code, 1, differs.stderr);
   assert.match(differs.stderr, /^differ: int8 probabilities here vs the hand-in's int8 probabilities: largest difference 5\.0\de-2/);
   await finish(page, 'bundled-int8-clip');
+});
+
+test('a pack folder from local files, on a site that bundles none: stored beside the full model, offered as 8-bit, no hub request', async () => {
+  const plain = await setup(); // the plain dist/, with a loopback hub that must not be asked
+  try {
+    const page = await watchedPage(plain.context);
+    await page.goto(plain.appUrl());
+    await page.getByTestId('cache-panel').locator('summary').click();
+    const local = page.getByTestId('local-files');
+    const message = page.getByTestId('local-files-message');
+    await local.getByTestId('local-model').selectOption(CLIP_REPO);
+    const packDir = join(site, 'models', CLIP_REPO, 'resolve', packs[1].revision);
+    const files = packs[1].files.map((f) => join(packDir, f.name));
+    // A piece missing: said, nothing stored.
+    await local.getByTestId('local-model-files').setInputFiles(files.filter((f) => !f.endsWith('model-00002-of-00002.safetensors')));
+    await message.filter({ hasText: 'Missing from your files: model-00002-of-00002.safetensors.' }).waitFor({ timeout: 10_000 });
+    await local.getByTestId('local-model-files').setInputFiles(files);
+    await message.filter({ hasText: 'CLIP ViT-B/32 (8-bit) is stored from your files' }).waitFor({ timeout: 120_000 });
+    await page.locator('#tab-clip').click();
+    const option = page.locator('#clip-model option').first();
+    await option.filter({ hasText: /from your files/ }).waitFor({ state: 'attached', timeout: 10_000 });
+    assert.match(await option.textContent(), /^CLIP ViT-B\/32 — 8-bit · \d+ MB · from your files · stored, works offline · not verified/);
+    await page.locator('#clip-model').selectOption(`${CLIP_REPO}:int8`);
+    const c = clip.json.cases[0];
+    await page.getByTestId('image-file').setInputFiles(join(REPO, 'tests/fixtures', c.image));
+    await page.locator('img.original').waitFor();
+    const captions = page.locator('input.caption');
+    await captions.nth(0).fill(c.captions[0]);
+    await captions.nth(1).fill(c.captions[1]);
+    await page.locator('#classify').click();
+    await page.getByTestId('precision').waitFor({ timeout: 120_000 });
+    assert.match(await page.getByTestId('precision').textContent(), /^Computed with 8-bit weights \(int8, a compact copy from your files\)/);
+    const probs = await page.getByTestId('prob').evaluateAll((ps) => ps.map((p) => +p.dataset.prob));
+    const vsReference = Math.max(...probs.map((p, i) => Math.abs(p - c.probs[i])));
+    console.log(`tiny CLIP int8 from local files ${probs}: vs transformers ${vsReference.toExponential(2)}`);
+    assert.ok(vsReference <= INT8_PROB_BOUND + 1e-2, `int8 vs transformers: ${vsReference}`);
+    if (siteProbs) assert.ok(probs.every((p, i) => Math.abs(p - siteProbs[i]) <= 1e-6), `the site's pack gave ${siteProbs}`);
+    assert.equal(plain.hub.stats().totalRequests, 0, 'nothing was asked of the hub');
+    await finish(page, 'local-pack-clip');
+  } finally {
+    await plain.close();
+  }
 });

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use super::{AttentionJob, AttentionState};
 use crate::engine::attention::{AttentionData, Pick};
 use crate::engine::catalogue::Family;
-use crate::ui::state;
+use crate::ui::state::CacheState;
 use crate::ui::head_view::HeadView;
 use crate::ui::task::WorkerTask;
 
@@ -45,10 +45,10 @@ pub fn Compare(lab: AttentionState, data: Arc<AttentionData>) -> impl IntoView {
             <div class="input-form">
                 <label for="compare-model">"Model"</label>
                 <select id="compare-model" prop:value=move || compare.model.get() on:change=move |ev| compare.model.set(event_target_value(&ev))>
-                    {state::model_options(Family::Encoder).into_iter().map(|o| {
-                        let label = match &o.pack { Some(p) => format!("{} ({})", o.entry.display_name, p.precision_label()), None => o.entry.display_name.to_string() };
-                        view! { <option value=o.value>{label}</option> }
-                    }).collect_view()}
+                    {CacheState::expect().option_views(Family::Encoder, compare.model, |_, o| match &o.pack {
+                        Some(p) => format!("{} ({})", o.entry.display_name, p.precision_label()),
+                        None => o.entry.display_name.to_string(),
+                    })}
                 </select>
                 <label for="compare-text">"Sentence"</label>
                 <textarea id="compare-text" prop:value=move || compare.text.get() on:input=move |ev| compare.text.set(event_target_value(&ev))></textarea>

@@ -194,10 +194,7 @@ fn SentenceForm(lab: AttentionState) -> impl IntoView {
         <form class="input-form" on:submit=move |ev| { ev.prevent_default(); lab.run(); }>
             <label for="model">"Model"</label>
             <select id="model" prop:value=move || lab.model.get() on:change=move |ev| lab.model.set(event_target_value(&ev))>
-                {state::model_options(Family::Encoder).into_iter().map(|o| {
-                    let (value, title) = (o.value.clone(), o.entry.description);
-                    view! { <option value=value title=title>{move || cache.option_label(&o)}</option> }
-                }).collect_view()}
+                {cache.option_views(Family::Encoder, lab.model, CacheState::option_label)}
             </select>
             <label for="text-a">"Sentence A"</label>
             <textarea id="text-a" prop:value=move || lab.text.get() on:input=move |ev| {

@@ -257,11 +257,9 @@ pub fn ClipLab(
                     <EmbedPanel views=vec![EmbedView::Clip] url_for=embed_url /></div>
             })}
             <label>"Model "
-                <select id="clip-model" on:change=move |ev| { lab.model.set(event_target_value(&ev)); lab.result.set(None); lab.full_check.set(None); }>
-                    {state::model_options(Family::Clip).into_iter().map(|o| {
-                        let value = o.value.clone();
-                        view! { <option value=value>{move || cache.option_label(&o)}</option> }
-                    }).collect_view()}
+                <select id="clip-model" prop:value=move || lab.model.get()
+                    on:change=move |ev| { lab.model.set(event_target_value(&ev)); lab.result.set(None); lab.full_check.set(None); }>
+                    {cache.option_views(Family::Clip, lab.model, CacheState::option_label)}
                 </select>
             </label>
             <p class="hint">{move || lab.entry().description}</p>

@@ -75,9 +75,10 @@ fn result_table(r: &ClipResult) -> impl IntoView {
 fn precision_note(source: &ModelSource) -> String {
     match &source.pack {
         Some(p) => format!(
-            "Computed with {} weights ({}, a compact copy this site serves); the full-precision model's probabilities differ slightly.",
+            "Computed with {} weights ({}, a compact copy {}); the full-precision model's probabilities differ slightly.",
             p.precision_label(),
-            p.dtype
+            p.dtype,
+            if p.is_local() { "from your files" } else { "this site serves" }
         ),
         None => "Computed with full-precision weights (f32).".into(),
     }
@@ -96,11 +97,10 @@ fn full_precision_line(check: &super::FullPrecisionCheck, compact: &ClipResult, 
         (_, true) => format!("the verdict changes: in full precision the top probability is {top:.4}, below {CONFUSING_BELOW}, so the pair is confusing"),
         (_, false) => format!("the verdict changes: in full precision the top probability is {top:.4}, not below {CONFUSING_BELOW}, so the pair is not confusing"),
     };
-    format!(
-        "Full precision (f32): {}. Largest difference from the {label} result: {:.4}; {verdict}. The hand-in records both.",
-        probs.join(", "),
-        max_abs_diff(&check.probs, &compact.probs)
-    )
+    // Differences below the table's 4 decimals are written out rather than shown as 0.0000.
+    let diff = max_abs_diff(&check.probs, &compact.probs);
+    let diff = if diff < 1e-3 { format!("{diff:.1e}") } else { format!("{diff:.4}") };
+    format!("Full precision (f32): {}. Largest difference from the {label} result: {diff}; {verdict}. The hand-in records both.", probs.join(", "))
 }
 
 /// For a result a compact pack produced: a warning when its top probability is near the rule, the offer to
