@@ -192,6 +192,13 @@ test('the 8-bit CLIP from the site, then the full-precision check from the hub: 
   const differs = await recheck(packDir, editedFile);
   assert.equal(differs.code, 1, differs.stderr);
   assert.match(differs.stderr, /^differ: int8 probabilities here vs the hand-in's int8 probabilities: largest difference 5\.0\de-2/);
+  // On a phone: the selector, the precision line and the check fit the screen's width (no page-wide scroll).
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByTestId('full-check').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(REPO, 'target/e2e/bundled-int8-clip-phone.png') });
+  const overflow = await page.evaluate(() => ['#clip-model', '[data-testid=precision]', '[data-testid=full-check]']
+    .map((sel) => [sel, document.querySelector(sel).getBoundingClientRect().right]).filter(([, right]) => right > 391));
+  assert.deepEqual(overflow, [], 'wider than the phone');
   await finish(page, 'bundled-int8-clip');
 });
 
