@@ -184,12 +184,26 @@ impl CompactMatrix {
 /// A linear layer `prefix.weight` `[outputs, inputs]` (+ `prefix.bias`), in its stored precision.
 pub fn linear(vb: VarBuilder, inputs: usize, outputs: usize) -> candle_core::Result<crate::engine::kernels::PackedLinear> {
     let bias = vb.get(outputs, "bias")?.to_vec1::<f32>()?;
-    crate::engine::kernels::PackedLinear::from_matrix(CompactMatrix::load(&vb, "weight", &[outputs, inputs])?, Some(bias))
+    let layer = crate::engine::kernels::PackedLinear::from_matrix(CompactMatrix::load(&vb, "weight", &[outputs, inputs])?, Some(bias))?;
+    Ok(named(layer, &vb))
 }
 
 /// [`linear`] without a bias (CLIP's projections).
 pub fn linear_no_bias(vb: VarBuilder, inputs: usize, outputs: usize) -> candle_core::Result<crate::engine::kernels::PackedLinear> {
-    crate::engine::kernels::PackedLinear::from_matrix(CompactMatrix::load(&vb, "weight", &[outputs, inputs])?, None)
+    let layer = crate::engine::kernels::PackedLinear::from_matrix(CompactMatrix::load(&vb, "weight", &[outputs, inputs])?, None)?;
+    Ok(named(layer, &vb))
+}
+
+/// `layer`, natively with the name of its weight under `vb` (`prefix.weight`), for the packer's calibration
+/// (`engine::calibration`); in wasm as it is.
+pub fn named(layer: crate::engine::kernels::PackedLinear, vb: &VarBuilder) -> crate::engine::kernels::PackedLinear {
+    #[cfg(not(target_arch = "wasm32"))]
+    return layer.named(format!("{}.weight", vb.prefix()));
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = vb;
+        layer
+    }
 }
 
 /// A token embedding table `[vocab, hidden]`: candle's `Embedding` in f32, rows widened on lookup when compact (a
