@@ -11,7 +11,9 @@
 //! widening anything, and a packed file can never be mistaken for a full-precision one.
 //!
 //! int8 as optimum / onnxruntime's weight-only "per-channel symmetric" scheme and llama.cpp's Q8 (one block per
-//! row here): `scale = max|w| / 127`, `q = round(w / scale)` in [-127, 127]. Layer norms, biases, position and
+//! row here): `scale = max|w| / 127`, `q` in [-127, 127]. [`CompactMatrix::from_f32`] rounds `q = round(w / scale)`;
+//! `nlu-lab pack` then replaces a linear layer's `q` by GPTQ's choice (`engine::gptq`, same scales, same range), so
+//! nothing here or in the kernels depends on how the integers were chosen. Layer norms, biases, position and
 //! token-type embeddings, CLIP's class embedding and logit scale stay f32 (they are small and sensitive).
 
 use candle_core::{DType, Module, Tensor};

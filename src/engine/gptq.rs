@@ -220,7 +220,7 @@ mod tests {
     #[test]
     fn blocked_cholesky_factors_the_matrix() {
         let n = 150;
-        let x: Vec<f64> = (0..n * 200).map(|i| ((i * 7919 % 1000) as f64 / 500.0 - 1.0)).collect();
+        let x: Vec<f64> = (0..n * 200).map(|i| (i * 7919 % 1000) as f64 / 500.0 - 1.0).collect();
         let mut a = vec![0f64; n * n];
         for i in 0..n {
             for j in 0..n {

@@ -457,8 +457,12 @@ pub fn manifest(source: &[u8], packed: &Packed, precision: Precision, repo: Opti
         Precision::F16 => "linear layers' weights and token embeddings rounded to IEEE half precision (nearest, ties \
             to even); everything else f32",
         _ => "linear layers' weights and token embeddings as int8 with one f32 scale per output channel (row): \
-            scale = max|w| / 127, q = round(w / scale) in [-127, 127], w ≈ q · scale; layer norms, biases, position \
-            and token-type embeddings, class embedding and logit scale f32",
+            scale = max|w| / 127, q in [-127, 127], w ≈ q · scale. For the linear layers the model runs (and CLIP's \
+            patch convolution) q is chosen by GPTQ (Frantar et al. 2022): per layer H = XᵀX over the inputs X it \
+            sees on the packer's built-in calibration texts (CLIP: captions and generated images), dampened by 30 % \
+            of its mean diagonal, columns in order of decreasing H[j][j], each rounded after the rounding errors of \
+            the columns before it were spread over it; other matrices (token embeddings, unused ones) q = round(w / \
+            scale); layer norms, biases, position and token-type embeddings, class embedding and logit scale f32",
     };
     PackManifest {
         format: "nlu-lab-pack".into(),
