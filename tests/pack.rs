@@ -1,5 +1,5 @@
 //! Compact weights (`nlu-lab pack`, engine::compact): the packed file's tensors (names, dtypes, shapes, scales),
-//! the packed real MiniLM against transformers' goldens (attention within 2e-3 in f16, issue 15's bound; within 1e-1
+//! the packed real MiniLM against transformers' goldens (attention within 2e-3 in f16, issue 15's bound; within 6e-2
 //! in int8, see below), the packed tiny CLIP against its full-precision self, and the command line.
 
 mod common;
@@ -21,8 +21,12 @@ fn floats(bytes: &[u8]) -> Vec<f32> {
 fn packed_tensors_keep_their_names_with_the_compact_forms_beside_them() {
     let source_bytes = tiny().weights;
     let source = SafeTensors::deserialize(&source_bytes).unwrap();
-    for precision in [Precision::F16, Precision::Int8] {
-        let packed = pack::pack_safetensors(&source_bytes, precision).unwrap();
+    let t = tiny();
+    let gptq = pack::Calibration::Encoder { config_json: &t.config, tokenizer_json: &t.tokenizer };
+    for (precision, calibration) in [(Precision::F16, pack::Calibration::Nearest), (Precision::Int8, pack::Calibration::Nearest), (Precision::Int8, gptq)] {
+        let nearest = matches!(calibration, pack::Calibration::Nearest);
+        let packed = pack::pack_safetensors(&source_bytes, precision, calibration).unwrap();
+        let mut max_steps = 0f32;
         let file = SafeTensors::deserialize(&packed.bytes).unwrap();
         let (mut compact, mut kept) = (0, 0);
         for name in source.names() {
@@ -55,7 +59,13 @@ fn packed_tensors_keep_their_names_with_the_compact_forms_beside_them() {
                         let bound = match precision {
                             // Half an f16 step (2^-11 relative), or a subnormal step near zero.
                             Precision::F16 => w.abs() * 2f32.powi(-11) + 6e-8,
-                            _ => 0.5 * floats(file.tensor(&format!("{stem}.weight_scale")).unwrap().data())[i / cols] * 1.0001,
+                            _ => {
+                                let step = floats(file.tensor(&format!("{stem}.weight_scale")).unwrap().data())[i / cols];
+                                max_steps = max_steps.max((g - w).abs() / step);
+                                // Nearest rounding: half a step. GPTQ moves a weight further to make up for the
+                                // rounding of the others.
+                                if nearest { 0.5 * step * 1.0001 } else { f32::INFINITY }
+                            }
                         };
                         assert!((g - w).abs() <= bound, "{name}[{i}]: {g} vs {w}");
                     }
@@ -66,6 +76,10 @@ fn packed_tensors_keep_their_names_with_the_compact_forms_beside_them() {
                     assert_eq!((t.dtype(), t.shape(), floats(t.data())), (Dtype::F32, view.shape(), want), "{name}");
                 }
             }
+        }
+        println!("tiny-bert {} ({}): max |Δ| {max_steps:.2} steps", precision.as_str(), if nearest { "nearest" } else { "GPTQ" });
+        if precision == Precision::Int8 && !nearest {
+            assert!(max_steps > 0.5, "GPTQ chose the nearest step everywhere");
         }
         assert_eq!((packed.compact_tensors, packed.kept_tensors), (compact, kept));
         // Six matrices per layer (tiny-bert has 2), the word embeddings and the pooler.
@@ -90,11 +104,18 @@ fn packed_minilm_stays_within_the_bounds_of_transformers() {
     let golden = golden_json(fixture("bert/minilm/golden.json"));
     let tensors = golden_tensors(fixture("bert/minilm/golden.safetensors"));
     let full = load(&config, &tokenizer, &source).unwrap();
-    // int8 with one scale per output channel measures 7.4e-2 here, over issue 15's 2e-2 target: the error is spread
-    // over every layer (keeping the FFN in f32 gives 4.6e-2, the embeddings 6.5e-2, Q/K 5.9e-2; MSE-chosen scales
-    // no better); blocks of 32 scales per row give 2.3e-2. 1e-1 guards the scheme as it is.
-    for (precision, bound) in [(Precision::F16, 2e-3f32), (Precision::Int8, 1e-1)] {
-        let packed = pack::pack_safetensors(&source, precision).unwrap();
+    // int8 with one scale per output channel, each weight rounded to nearest, measured 7.4e-2 here, over issue 15's
+    // 2e-2 target (FFN in f32: 4.6e-2, embeddings 6.5e-2, Q/K 5.9e-2; MSE-chosen scales no better; blocks of 32
+    // scales per row 2.3e-2). GPTQ on the packer's calibration texts (engine::gptq, dampening 0.3) measures 5.1e-2,
+    // still over it. Measured with parts kept f32 (GPTQ elsewhere): the token embeddings alone, the rest f32,
+    // 3.8e-2 (a lookup table, which GPTQ cannot help); embeddings + every FFN down projection (`output.dense`)
+    // f32 2.6e-2, + the whole FFN 2.4e-2; GPTQ calibrated on these very goldens with f32 embeddings 1.3e-2 (the
+    // calibration set, ~1 000 tokens, is too small for GPTQ to generalise). 6e-2 guards the scheme as it is.
+    for (precision, bound) in [(Precision::F16, 2e-3f32), (Precision::Int8, 6e-2)] {
+        let started = std::time::Instant::now();
+        let calibration = pack::Calibration::Encoder { config_json: &config, tokenizer_json: &tokenizer };
+        let packed = pack::pack_safetensors(&source, precision, calibration).unwrap();
+        println!("MiniLM {} packed in {:.1} s", precision.as_str(), started.elapsed().as_secs_f64());
         let model = load(&config, &tokenizer, &packed.bytes).unwrap();
         let (mut attention, mut qk) = (0f32, 0f32);
         for (i, case) in golden["cases"].as_array().unwrap().iter().enumerate() {
@@ -102,7 +123,8 @@ fn packed_minilm_stays_within_the_bounds_of_transformers() {
             let data = model.attention(text, text_b, true).unwrap();
             let want_tokens: Vec<String> = serde_json::from_value(case["tokens"].clone()).unwrap();
             assert_eq!(data.tokens, want_tokens);
-            attention = attention.max(max_abs_diff(&data.weights, &to_f32(&tensors[&format!("case{i}.attn")])));
+            let want = to_f32(&tensors[&format!("case{i}.attn")]);
+            attention = attention.max(max_abs_diff(&data.weights, &want));
             // Q/K against the full-precision engine (which matches transformers within 1e-4).
             let reference = full.attention(text, text_b, true).unwrap();
             qk = qk.max(max_abs_diff(data.queries.as_ref().unwrap(), reference.queries.as_ref().unwrap()));
@@ -115,8 +137,8 @@ fn packed_minilm_stays_within_the_bounds_of_transformers() {
             packed.bytes.len() as f64 / 1e6
         );
         assert!(attention <= bound, "{}: attention max|Δ| {attention:e} > {bound:e}", precision.as_str());
-        // Q/K are unnormalised activations of size ~1-10 (measured: f16 2.6e-3, int8 3.5e-1).
-        let qk_bound = if precision == Precision::F16 { 1e-2 } else { 5e-1 };
+        // Q/K are unnormalised activations of size ~1-10 (measured: f16 2.6e-3; int8 3.5e-1 nearest, 2.9e-1 GPTQ).
+        let qk_bound = if precision == Precision::F16 { 1e-2 } else { 4e-1 };
         assert!(qk <= qk_bound, "{}: Q/K max|Δ| {qk:e} > {qk_bound:e}", precision.as_str());
         // The engine keeps the compact form (nothing widened to f32 at load): every linear layer reports it.
         assert!(packed.bytes.len() < source.len() * if precision == Precision::F16 { 55 } else { 30 } / 100);
@@ -141,7 +163,9 @@ fn packed_tiny_clip_stays_close_to_full_precision() {
     let images: Vec<Vec<u8>> = ["chelsea.png", "coffee.png", "rocket.jpg"].iter().map(|f| read(fixture(&format!("images/{f}")))).collect();
     let sets = pack::caption_sets();
     for (precision, bound) in [(Precision::F16, 2e-3f32), (Precision::Int8, 2e-2)] {
-        let packed = pack::pack_safetensors(&source, precision).unwrap();
+        let calibration =
+            pack::Calibration::Clip { config_json: &config_json, tokenizer_json: &tokenizer, preprocessor_config_json: &preprocessor };
+        let packed = pack::pack_safetensors(&source, precision, calibration).unwrap();
         let compact = load(&packed.bytes);
         let d = pack::clip_deviation(&full, &compact, &images, &sets).unwrap();
         println!("tiny CLIP {}: probability max|Δ| {:.2e}, logit max|Δ| {:.2e}", precision.as_str(), d.probability, d.logit);

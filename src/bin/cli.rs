@@ -313,8 +313,25 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             return Err("--out must be another folder than --model".into());
         }
         let source = read_weights(&dir)?;
+        let config = String::from_utf8(read(&dir, "config.json")?).map_err(|_| "config.json is not UTF-8")?;
+        let is_clip = serde_json::from_str::<serde_json::Value>(&config)
+            .ok()
+            .and_then(|v| v.get("model_type").and_then(|t| t.as_str()).map(|t| t == "clip"))
+            .unwrap_or(false);
+        let tokenizer = read(&dir, "tokenizer.json")?;
+        let preprocessor = if is_clip {
+            String::from_utf8(read(&dir, "preprocessor_config.json")?).map_err(|_| "preprocessor_config.json is not UTF-8")?
+        } else {
+            String::new()
+        };
+        // int8 values chosen by GPTQ on the packer's calibration inputs (engine::gptq).
+        let calibration = if is_clip {
+            pack::Calibration::Clip { config_json: &config, tokenizer_json: &tokenizer, preprocessor_config_json: &preprocessor }
+        } else {
+            pack::Calibration::Encoder { config_json: &config, tokenizer_json: &tokenizer }
+        };
         let started = std::time::Instant::now();
-        let packed = pack::pack_safetensors(&source, precision).map_err(|e| e.to_string())?;
+        let packed = pack::pack_safetensors(&source, precision, calibration).map_err(|e| e.to_string())?;
         let manifest = pack::manifest(&source, &packed, precision, repo, revision);
         std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
         let write = |file: &str, bytes: &[u8]| std::fs::write(out.join(file), bytes).map_err(|e| format!("{}: {e}", out.join(file).display()));
@@ -353,15 +370,8 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             started.elapsed().as_secs_f64()
         );
         // The deviation from the source, on the same inputs through both.
-        let config = String::from_utf8(read(&dir, "config.json")?).map_err(|_| "config.json is not UTF-8")?;
-        let is_clip = serde_json::from_str::<serde_json::Value>(&config)
-            .ok()
-            .and_then(|v| v.get("model_type").and_then(|t| t.as_str()).map(|t| t == "clip"))
-            .unwrap_or(false);
-        let tokenizer = read(&dir, "tokenizer.json")?;
         if is_clip {
             use nlu_lab::engine::pipeline::{ClipClassifier, ClipFiles};
-            let preprocessor = String::from_utf8(read(&dir, "preprocessor_config.json")?).map_err(|_| "preprocessor_config.json is not UTF-8")?;
             let load = |weights: &[u8]| {
                 let files = ClipFiles { config_json: &config, tokenizer_json: &tokenizer, preprocessor_config_json: &preprocessor, safetensors: weights };
                 ClipClassifier::load("clip", &files).map_err(|e| e.to_string())

@@ -95,7 +95,8 @@ pub fn bench_precisions(config: &Config, seqs: &[usize], runs: usize, now_ms: &d
     for precision in [Precision::F32, Precision::F16, Precision::Int8] {
         let bytes = match precision {
             Precision::F32 => source.clone(),
-            p => super::pack::pack_safetensors(&source, p)?.bytes,
+            // No tokenizer for the synthetic checkpoint: nearest rounding (the same format, so the same speed).
+            p => super::pack::pack_safetensors(&source, p, super::pack::Calibration::Nearest)?.bytes,
         };
         let start = now_ms();
         models.push(BertModel::from_safetensors(&bytes, config.clone())?);

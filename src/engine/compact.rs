@@ -11,7 +11,9 @@
 //! widening anything, and a packed file can never be mistaken for a full-precision one.
 //!
 //! int8 as optimum / onnxruntime's weight-only "per-channel symmetric" scheme and llama.cpp's Q8 (one block per
-//! row here): `scale = max|w| / 127`, `q = round(w / scale)` in [-127, 127]. Layer norms, biases, position and
+//! row here): `scale = max|w| / 127`, `q` in [-127, 127]. [`CompactMatrix::from_f32`] rounds `q = round(w / scale)`;
+//! `nlu-lab pack` then replaces a linear layer's `q` by GPTQ's choice (`engine::gptq`, same scales, same range), so
+//! nothing here or in the kernels depends on how the integers were chosen. Layer norms, biases, position and
 //! token-type embeddings, CLIP's class embedding and logit scale stay f32 (they are small and sensitive).
 
 use candle_core::{DType, Module, Tensor};
@@ -184,12 +186,26 @@ impl CompactMatrix {
 /// A linear layer `prefix.weight` `[outputs, inputs]` (+ `prefix.bias`), in its stored precision.
 pub fn linear(vb: VarBuilder, inputs: usize, outputs: usize) -> candle_core::Result<crate::engine::kernels::PackedLinear> {
     let bias = vb.get(outputs, "bias")?.to_vec1::<f32>()?;
-    crate::engine::kernels::PackedLinear::from_matrix(CompactMatrix::load(&vb, "weight", &[outputs, inputs])?, Some(bias))
+    let layer = crate::engine::kernels::PackedLinear::from_matrix(CompactMatrix::load(&vb, "weight", &[outputs, inputs])?, Some(bias))?;
+    Ok(named(layer, &vb))
 }
 
 /// [`linear`] without a bias (CLIP's projections).
 pub fn linear_no_bias(vb: VarBuilder, inputs: usize, outputs: usize) -> candle_core::Result<crate::engine::kernels::PackedLinear> {
-    crate::engine::kernels::PackedLinear::from_matrix(CompactMatrix::load(&vb, "weight", &[outputs, inputs])?, None)
+    let layer = crate::engine::kernels::PackedLinear::from_matrix(CompactMatrix::load(&vb, "weight", &[outputs, inputs])?, None)?;
+    Ok(named(layer, &vb))
+}
+
+/// `layer`, natively with the name of its weight under `vb` (`prefix.weight`), for the packer's calibration
+/// (`engine::calibration`); in wasm as it is.
+pub fn named(layer: crate::engine::kernels::PackedLinear, vb: &VarBuilder) -> crate::engine::kernels::PackedLinear {
+    #[cfg(not(target_arch = "wasm32"))]
+    return layer.named(format!("{}.weight", vb.prefix()));
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = vb;
+        layer
+    }
 }
 
 /// A token embedding table `[vocab, hidden]`: candle's `Embedding` in f32, rows widened on lookup when compact (a

@@ -43,6 +43,9 @@ pub struct PackedLinear {
     /// time, by candle's optimised conversions: the scalar widening would crawl in unoptimised test builds).
     #[cfg(not(target_arch = "wasm32"))]
     native_compact: Option<NativeCompact>,
+    /// The weight's tensor name, for the packer's calibration (`engine::calibration`); native only.
+    #[cfg(not(target_arch = "wasm32"))]
+    name: Option<std::sync::Arc<str>>,
 }
 
 /// A compact weight `[outputs, inputs]` for candle: F16 as it is, int8 as its bytes in a U8 tensor (candle has
@@ -116,6 +119,8 @@ impl PackedLinear {
             linear: Some(linear),
             #[cfg(not(target_arch = "wasm32"))]
             native_compact: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            name: None,
         })
     }
 
@@ -156,7 +161,17 @@ impl PackedLinear {
             linear: None,
             #[cfg(not(target_arch = "wasm32"))]
             native_compact,
+            #[cfg(not(target_arch = "wasm32"))]
+            name: None,
         })
+    }
+
+    /// The layer with its weight's tensor name (e.g. `encoder.layer.0.attention.self.query.weight`), under which
+    /// [`super::calibration`] records its inputs while the packer calibrates. Native only.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn named(mut self, name: String) -> Self {
+        self.name = Some(name.into());
+        self
     }
 
     pub fn precision(&self) -> Precision {
@@ -169,6 +184,10 @@ impl PackedLinear {
 
     /// `x`: `[.., inputs]` → `[.., outputs]`, then `activation` if given.
     pub fn forward_act(&self, x: &Tensor, activation: Option<Activation>) -> Result<Tensor> {
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(name) = &self.name {
+            super::calibration::record(name, x)?;
+        }
         #[cfg(not(target_arch = "wasm32"))]
         if let Some(y) = self.linear.as_ref().map(|l| l.forward(x)).or_else(|| self.native_compact.as_ref().map(|c| c.forward(x))) {
             let y = y?;

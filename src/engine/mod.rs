@@ -6,6 +6,8 @@ pub mod attention;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod bert;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod calibration;
 pub mod caption_pairs;
 pub mod catalogue;
 pub mod clip;
@@ -13,6 +15,8 @@ pub mod compact;
 pub mod error;
 #[cfg(feature = "bench")]
 pub mod flops;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod gptq;
 pub mod image_prep;
 pub mod kernels;
 pub(crate) mod limits;

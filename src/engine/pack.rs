@@ -88,15 +88,46 @@ pub struct Packed {
     pub kept_tensors: usize,
 }
 
+/// The files besides the weights that int8 packing runs the model with, to choose its int8 values by GPTQ
+/// (see [`super::gptq`] and [`calibration_texts`]).
+#[derive(Clone, Copy)]
+pub enum Calibration<'a> {
+    /// None: each weight rounded to its nearest step (synthetic checkpoints without a tokenizer; f16 needs none).
+    Nearest,
+    /// A BERT-family encoder.
+    Encoder { config_json: &'a str, tokenizer_json: &'a [u8] },
+    Clip { config_json: &'a str, tokenizer_json: &'a [u8], preprocessor_config_json: &'a str },
+}
+
 /// `source` (a `model.safetensors`) with every matrix [`compact_shape`] picks in `precision`; float tensors that
-/// stay are written as f32, others as they are.
-pub fn pack_safetensors(source: &[u8], precision: Precision) -> Result<Packed> {
+/// stay are written as f32, others as they are. In int8, the linear layers the model runs on `calibration`'s
+/// inputs get GPTQ's values (natively; the token embeddings, which are looked up rather than multiplied, and
+/// matrices the model does not use round to nearest).
+pub fn pack_safetensors(source: &[u8], precision: Precision, calibration: Calibration) -> Result<Packed> {
     if precision == Precision::F32 {
         return Err(Error::Invalid("pack to f16 or int8 (f32 is the source itself)".into()));
     }
     let file = SafeTensors::deserialize(source).map_err(|e| Error::Weights(format!("model.safetensors: {e}")))?;
     let mut names: Vec<String> = file.names().into_iter().map(str::to_string).collect();
     names.sort();
+    #[cfg(not(target_arch = "wasm32"))]
+    let grams = match (precision, calibration) {
+        (Precision::Int8, Calibration::Encoder { .. } | Calibration::Clip { .. }) => {
+            let compact: Vec<(String, usize)> = names
+                .iter()
+                .filter_map(|name| {
+                    let view = file.tensor(name).ok()?;
+                    compact_shape(name, view.shape()).map(|(_, cols)| (name.clone(), cols))
+                })
+                .collect();
+            calibrate(source, calibration, &compact)?
+        }
+        _ => HashMap::new(),
+    };
+    #[cfg(target_arch = "wasm32")]
+    if precision == Precision::Int8 && !matches!(calibration, Calibration::Nearest) {
+        return Err(Error::Invalid("int8 packing with calibration runs natively only".into()));
+    }
     // (name, dtype, shape, bytes), in name order.
     let mut out: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     let (mut compact, mut kept) = (0, 0);
@@ -106,8 +137,15 @@ pub fn pack_safetensors(source: &[u8], precision: Precision) -> Result<Packed> {
         let float = matches!(view.dtype(), Dtype::F32 | Dtype::F16 | Dtype::BF16);
         match compact_shape(&name, &shape).filter(|_| float) {
             Some((rows, cols)) => {
-                let matrix = CompactMatrix::from_f32(to_f32(&view)?, rows, cols, precision)
+                let weights = to_f32(&view)?;
+                #[cfg_attr(target_arch = "wasm32", allow(unused_mut))]
+                let mut matrix = CompactMatrix::from_f32(weights.clone(), rows, cols, precision)
                     .map_err(|e| Error::Weights(format!("{name}: {e}")))?;
+                #[cfg(not(target_arch = "wasm32"))]
+                if let (Some(gram), MatrixValues::Int8 { values, scales }) = (grams.get(&name), &mut matrix.values) {
+                    *values = super::gptq::quantize(&weights, rows, cols, scales, &gram.xtx)
+                        .map_err(|e| Error::Weights(format!("{name}: GPTQ: {e}")))?;
+                }
                 let stem = name.strip_suffix(".weight").expect("compact_shape checked");
                 match matrix.values {
                     MatrixValues::F16(bits) => {
@@ -145,6 +183,208 @@ pub fn pack_safetensors(source: &[u8], precision: Precision) -> Result<Packed> {
     ]);
     let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Weights(e.to_string()))?;
     Ok(Packed { bytes, compact_tensors: compact, kept_tensors: kept })
+}
+
+/// Calibration text for int8 packing: English sentences, question–answer pairs and a few paragraphs written for
+/// this packer (not taken from a corpus), deliberately none of the packer's measurement inputs ([`SENTENCES`]) nor
+/// the tests' golden cases, with what those have too: short and long inputs, pairs, accents, other scripts, markup
+/// and numbers. About 1 900 WordPiece tokens with MiniLM's tokenizer.
+pub const CALIBRATION_TEXTS: [(&str, Option<&str>); 40] = [
+    ("A small boat drifted slowly across the quiet lake at dawn.", None),
+    ("My grandmother keeps her old letters in a wooden box under the bed.", None),
+    ("The train to the coast was delayed by almost an hour this morning.", None),
+    ("Please remember to water the tomatoes while I am away next week.", None),
+    ("He laughed so hard at the joke that he nearly dropped his coffee.", None),
+    ("The museum opens at nine, but the queue usually starts forming much earlier.", None),
+    ("Scientists measured the temperature of the glacier every day for three years.", None),
+    ("She plays the violin in a string quartet that meets every Thursday evening.", None),
+    ("Our neighbour's dog barks whenever the postman walks past the gate.", None),
+    ("The recipe calls for two cups of flour, one egg and a pinch of salt.", None),
+    ("Heavy rain flooded several streets in the old town overnight.", None),
+    ("Can you recommend a good book about the history of mathematics?", None),
+    ("The committee postponed its decision until the budget figures were available.", None),
+    ("Children were building sandcastles while their parents read on the beach.", None),
+    ("After the concert, the audience stood and applauded for several minutes.", None),
+    ("Wind turbines on the hill turned steadily in the afternoon breeze.", None),
+    ("I lost my keys again, so I had to wait outside until my sister came home.", None),
+    ("The software update fixed a bug that caused the application to crash on startup.", None),
+    ("In 2019 the company reported revenue of 4.2 billion dollars, up 12% from 2018.", None),
+    ("The patient was advised to rest, drink plenty of fluids and avoid strenuous exercise.", None),
+    ("We ordered crème brûlée and a café au lait at the little bistro near the Seine.", None),
+    ("Jürgen and Zoë met in Malmö before travelling on to São Paulo.", None),
+    ("Здравствуйте, как дела? Сегодня очень холодно.", None),
+    ("東京は日本の首都です。私は毎朝コーヒーを飲みます。", None),
+    ("Use <b>bold</b> for emphasis and <a href=\"/help\">this link</a> for help.", None),
+    ("Run `cargo build --release` and then open http://localhost:8080/index.html?page=2.", None),
+    ("Error 404: the page you requested (id=7731) could not be found!", None),
+    ("What time does the library close on Sundays?", Some("It closes at five in the afternoon, an hour earlier than on weekdays.")),
+    ("Is it going to rain tomorrow?", Some("The forecast says there is a seventy percent chance of showers after lunch.")),
+    ("Who painted the ceiling of the Sistine Chapel?", Some("Michelangelo painted it between 1508 and 1512.")),
+    ("How do plants make their food?", Some("They use sunlight, water and carbon dioxide to produce sugar through photosynthesis.")),
+    ("A man is playing a guitar on the street.", Some("Someone is performing music outdoors.")),
+    ("Two women are cooking dinner together.", Some("Nobody is in the kitchen.")),
+    ("The stock market fell sharply on Monday.", Some("Shares dropped at the start of the week.")),
+    ("Why is the sky blue?", Some("Sunlight is scattered by the air, and blue light is scattered more than red light.")),
+    ("The bridge was designed to withstand strong earthquakes, and engineers tested scale models in a laboratory for \
+        months before construction began. Each cable was inspected by hand, and sensors along the deck still report \
+        vibrations to a control room on the shore. When a storm passed through last winter, the readings stayed well \
+        within the expected range, which reassured the city council and the people who cross it every day.", None),
+    ("Early maps were often drawn from the stories of travellers, so distant coasts appeared stretched, shrunk or \
+        entirely invented. As ships carried better instruments, cartographers corrected their charts, and by the \
+        eighteenth century the outlines of most continents looked familiar. Yet the interiors remained blank for \
+        decades, and many explorers set out precisely because nobody could tell them what lay beyond the next \
+        mountain range.", None),
+    ("A compiler translates source code into machine instructions in several stages. It first splits the text into \
+        tokens, then builds a syntax tree, checks types, and finally optimises and emits code for the target \
+        processor. Modern compilers also report helpful error messages, suggest fixes, and can produce code for \
+        many architectures from the same intermediate representation.", None),
+    ("Volunteers planted four hundred trees along the river last spring.", Some("Most of them survived the dry summer \
+        thanks to a rota of neighbours who carried water from the old well.")),
+    ("The orchestra tuned their instruments while the conductor studied the score.", None),
+];
+
+/// Captions and images CLIP is calibrated on for int8 packing: captions written for this packer (none of
+/// [`caption_sets`]), and images made here, unlike [`generated_images`] (stripes, rings, gradients, blobs and
+/// smoothed noise in several colours and sizes: no file needed, but not photos, see the README).
+pub fn calibration_captions() -> Vec<String> {
+    [
+        "a photo of a red car parked on a street",
+        "a black and white photo of an old building",
+        "a close-up of a flower with yellow petals",
+        "a group of people standing on a beach",
+        "a bowl of fruit on a wooden table",
+        "a drawing of a house with a garden",
+        "a cat sleeping on a sofa",
+        "a dog running through tall grass",
+        "a mountain covered in snow under a blue sky",
+        "a city skyline at night",
+        "a plate of pasta with tomato sauce",
+        "a child riding a bicycle",
+        "a pattern of coloured stripes",
+        "concentric rings in bright colours",
+        "a blurry picture of something green",
+        "a screenshot of a web page",
+        "a bird sitting on a branch",
+        "an aerial view of farmland",
+        "a cup of tea next to a book",
+        "a painting of a storm at sea",
+        "a pile of autumn leaves",
+        "a person holding an umbrella in the rain",
+        "a map of a small island",
+        "a neon sign in a dark alley",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// See [`calibration_captions`]: 24 PNGs of 256 × 256.
+pub fn calibration_images() -> Vec<Vec<u8>> {
+    let side = 256u32;
+    let mut seed = 0x68e3_1da4u32;
+    let mut random = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed
+    };
+    let mut images = Vec::new();
+    for k in 0..24u32 {
+        let colour = |i: u32| -> [f32; 3] {
+            let h = (i.wrapping_mul(2_654_435_761) >> 8) as f32 / (1u32 << 24) as f32;
+            [0.5 + 0.5 * (6.283 * h).cos(), 0.5 + 0.5 * (6.283 * (h + 0.33)).cos(), 0.5 + 0.5 * (6.283 * (h + 0.67)).cos()]
+        };
+        let (a, b) = (colour(random()), colour(random()));
+        let period = 8.0 + (random() % 56) as f32;
+        let (cx, cy) = ((random() % side) as f32, (random() % side) as f32);
+        // Smoothed noise: a coarse random grid, bilinearly interpolated.
+        let grid: Vec<f32> = (0..17 * 17).map(|_| (random() % 1000) as f32 / 1000.0).collect();
+        let smooth = |x: f32, y: f32| {
+            let (gx, gy) = (x / 16.0, y / 16.0);
+            let (ix, iy) = ((gx as usize).min(15), (gy as usize).min(15));
+            let (fx, fy) = (gx - ix as f32, gy - iy as f32);
+            let g = |i: usize, j: usize| grid[j * 17 + i];
+            (g(ix, iy) * (1.0 - fx) + g(ix + 1, iy) * fx) * (1.0 - fy) + (g(ix, iy + 1) * (1.0 - fx) + g(ix + 1, iy + 1) * fx) * fy
+        };
+        let img = image::RgbImage::from_fn(side, side, |x, y| {
+            let (x, y) = (x as f32, y as f32);
+            let t = match k % 6 {
+                0 => ((x + 0.5 * y) / period).sin() * 0.5 + 0.5,
+                1 => (((x - cx).hypot(y - cy)) / period).sin() * 0.5 + 0.5,
+                2 => (x / side as f32) * 0.7 + (y / side as f32) * 0.3,
+                3 => if (x - cx).hypot(y - cy) < 20.0 + period * 1.5 { 1.0 } else { 0.15 * smooth(x, y) },
+                4 => smooth(x, y),
+                _ => if ((x / period) as u32 + (y / period) as u32) % 2 == 0 { smooth(x, y) } else { 1.0 - smooth(x, y) },
+            };
+            image::Rgb(std::array::from_fn(|c| ((a[c] * t + b[c] * (1.0 - t)) * 255.0).clamp(0.0, 255.0) as u8))
+        });
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).expect("PNG into memory");
+        images.push(png);
+    }
+    images
+}
+
+/// Gram matrices of at most this many bytes are held at once: a large model is calibrated in several passes,
+/// each recording a group of layers (CLIP ViT-B/32's hold 0.9 GB in all).
+#[cfg(not(target_arch = "wasm32"))]
+const GRAM_BYTES_PER_PASS: usize = 320 << 20;
+
+/// The calibration inputs' Gram matrices for the layers of `compact` (weight name, inputs) the model runs.
+#[cfg(not(target_arch = "wasm32"))]
+fn calibrate(
+    source: &[u8],
+    calibration: Calibration,
+    compact: &[(String, usize)],
+) -> Result<HashMap<String, super::calibration::Gram>> {
+    use super::pipeline::{CheckpointFiles, ClipFiles};
+    enum Model {
+        Encoder(AttentionModel),
+        Clip(ClipClassifier, Vec<super::image_prep::PreparedImage>, Vec<String>),
+    }
+    let model = match calibration {
+        Calibration::Nearest => return Ok(HashMap::new()),
+        Calibration::Encoder { config_json, tokenizer_json } => {
+            Model::Encoder(AttentionModel::load("calibration", &CheckpointFiles { config_json, tokenizer_json, safetensors: source })?)
+        }
+        Calibration::Clip { config_json, tokenizer_json, preprocessor_config_json } => {
+            let files = ClipFiles { config_json, tokenizer_json, preprocessor_config_json, safetensors: source };
+            let clip = ClipClassifier::load("calibration", &files)?;
+            let images = calibration_images().iter().map(|png| super::image_prep::prepare(png, &clip.preprocess)).collect::<Result<_>>()?;
+            Model::Clip(clip, images, calibration_captions())
+        }
+    };
+    let run = || -> Result<()> {
+        match &model {
+            Model::Encoder(m) => {
+                for &(text, text_b) in &CALIBRATION_TEXTS {
+                    m.attention(text, text_b, false)?;
+                }
+            }
+            // Each image with its share of the captions: every caption through the text tower once.
+            Model::Clip(m, images, captions) => {
+                let per = captions.len().div_ceil(images.len());
+                for (i, image) in images.iter().enumerate() {
+                    let share = &captions[(i * per).min(captions.len())..((i + 1) * per).min(captions.len())];
+                    m.classify_prepared(image, if share.is_empty() { &captions[..1] } else { share })?;
+                }
+            }
+        }
+        Ok(())
+    };
+    let mut grams = HashMap::new();
+    let mut group: Vec<String> = Vec::new();
+    let mut bytes = 0;
+    for (i, (name, cols)) in compact.iter().enumerate() {
+        group.push(name.clone());
+        bytes += cols * cols * 4;
+        let next = compact.get(i + 1).map_or(0, |(_, c)| c * c * 4);
+        if i + 1 == compact.len() || bytes + next > GRAM_BYTES_PER_PASS {
+            grams.extend(super::calibration::capture(Some(std::mem::take(&mut group)), &run)?);
+            bytes = 0;
+        }
+    }
+    Ok(grams)
 }
 
 /// A static host's limit for one file (GitHub Pages warns above 50 MiB and refuses 100 MiB): the bundled site
@@ -244,8 +484,12 @@ pub fn manifest(source: &[u8], packed: &Packed, precision: Precision, repo: Opti
         Precision::F16 => "linear layers' weights and token embeddings rounded to IEEE half precision (nearest, ties \
             to even); everything else f32",
         _ => "linear layers' weights and token embeddings as int8 with one f32 scale per output channel (row): \
-            scale = max|w| / 127, q = round(w / scale) in [-127, 127], w ≈ q · scale; layer norms, biases, position \
-            and token-type embeddings, class embedding and logit scale f32",
+            scale = max|w| / 127, q in [-127, 127], w ≈ q · scale. For the linear layers the model runs (and CLIP's \
+            patch convolution) q is chosen by GPTQ (Frantar et al. 2022): per layer H = XᵀX over the inputs X it \
+            sees on the packer's built-in calibration texts (CLIP: captions and generated images), dampened by 30 % \
+            of its mean diagonal, columns in order of decreasing H[j][j], each rounded after the rounding errors of \
+            the columns before it were spread over it; other matrices (token embeddings, unused ones) q = round(w / \
+            scale); layer norms, biases, position and token-type embeddings, class embedding and logit scale f32",
     };
     PackManifest {
         format: "nlu-lab-pack".into(),

@@ -6,7 +6,7 @@ use candle_nn::{embedding, layer_norm, Embedding, LayerNorm, VarBuilder};
 
 use super::config::VisionConfig;
 use super::encoder::{Encoder, LayerShape};
-use crate::engine::compact::CompactMatrix;
+use crate::engine::compact::{self, CompactMatrix};
 use crate::engine::kernels::PackedLinear;
 
 pub struct VisionEmbeddings {
@@ -23,7 +23,11 @@ impl VisionEmbeddings {
         let (h, p, ch) = (c.hidden_size, c.patch_size, c.num_channels);
         Ok(Self {
             class_embedding: vb.get(h, "class_embedding")?,
-            patch_weight: PackedLinear::from_matrix(CompactMatrix::load(&vb.pp("patch_embedding"), "weight", &[h, ch, p, p])?, None)?,
+            // Its input is the unfolded patches, so the packer calibrates it like any linear layer.
+            patch_weight: compact::named(
+                PackedLinear::from_matrix(CompactMatrix::load(&vb.pp("patch_embedding"), "weight", &[h, ch, p, p])?, None)?,
+                &vb.pp("patch_embedding"),
+            ),
             position_embedding: embedding(c.num_tokens(), h, vb.pp("position_embedding"))?,
             patch_size: p,
             num_channels: ch,
