@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setup, watchedPage, finish, makeHubRoot, REPO, DIST, MINILM_REPO, CLIP_REPO, TINY_CLIP_DIR } from './harness.mjs';
+import { setup, watchedPage, finish, makeHubRoot, REPO, DIST, MINILM_REPO, CLIP_REPO, TINY_CLIP_DIR, fillClipCase } from './harness.mjs';
 import { startHub } from '../hub/hub.mjs';
 import { loadGolden, attention } from './golden.mjs';
 
@@ -121,11 +121,7 @@ test('the 8-bit CLIP from the site, then the full-precision check from the hub: 
   await page.locator('#tab-clip').click();
   assert.match(await page.locator('#clip-model option').first().textContent(), /^CLIP ViT-B\/32 — 8-bit · \d+ MB · from this site · not verified/);
   const c = clip.json.cases[0];
-  await page.getByTestId('image-file').setInputFiles(join(REPO, 'tests/fixtures', c.image));
-  await page.locator('img.original').waitFor();
-  const captions = page.locator('input.caption');
-  await captions.nth(0).fill(c.captions[0]);
-  await captions.nth(1).fill(c.captions[1]);
+  await fillClipCase(page, c);
   const probabilities = async () => {
     await page.locator('#classify').click();
     await page.getByTestId('precision').waitFor({ timeout: 120_000 });
@@ -225,11 +221,7 @@ test('a pack folder from local files, on a site that bundles none: stored beside
     assert.match(await option.textContent(), /^CLIP ViT-B\/32 — 8-bit · \d+ MB · from your files · stored, works offline · not verified/);
     await page.locator('#clip-model').selectOption(`${CLIP_REPO}:int8`);
     const c = clip.json.cases[0];
-    await page.getByTestId('image-file').setInputFiles(join(REPO, 'tests/fixtures', c.image));
-    await page.locator('img.original').waitFor();
-    const captions = page.locator('input.caption');
-    await captions.nth(0).fill(c.captions[0]);
-    await captions.nth(1).fill(c.captions[1]);
+    await fillClipCase(page, c);
     await page.locator('#classify').click();
     await page.getByTestId('precision').waitFor({ timeout: 120_000 });
     assert.match(await page.getByTestId('precision').textContent(), /^Computed with 8-bit weights \(int8, a compact copy from your files\)/);

@@ -89,6 +89,15 @@ export async function watchedPage(context) {
 }
 
 /** Screenshot for the record, then fail on any problem seen in the page. */
+/** In the CLIP lab: golden case `c`'s image and its first two captions, ready to classify. */
+export async function fillClipCase(page, c) {
+  await page.getByTestId('image-file').setInputFiles(join(REPO, 'tests/fixtures', c.image));
+  await page.locator('img.original').waitFor();
+  const captions = page.locator('input.caption');
+  await captions.nth(0).fill(c.captions[0]);
+  await captions.nth(1).fill(c.captions[1]);
+}
+
 export async function finish(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   if (page.problems.length) throw new Error(`page reported problems:\n${page.problems.join('\n')}`);

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setup, watchedPage, finish, DIST, REPO } from './harness.mjs';
+import { setup, watchedPage, finish, DIST, REPO, fillClipCase } from './harness.mjs';
 import { loadGolden, attention } from './golden.mjs';
 import { ISOLATION_HEADERS, startStatic } from '../../scripts/static-server.mjs';
 
@@ -81,11 +81,7 @@ test('cross-origin isolated: CLIP on the threaded worker gives the reference pro
   const page = await watchedPage(env.context);
   await isolatedApp(page);
   await page.locator('#tab-clip').click();
-  await page.getByTestId('image-file').setInputFiles(join(REPO, 'tests/fixtures', c.image));
-  await page.locator('img.original').waitFor();
-  const captions = page.locator('input.caption');
-  await captions.nth(0).fill(c.captions[0]);
-  await captions.nth(1).fill(c.captions[1]);
+  await fillClipCase(page, c);
   await page.locator('#classify').click();
   await page.getByTestId('prob').nth(1).waitFor({ timeout: 120_000 });
   assert.notEqual(await page.evaluate(() => document.documentElement.dataset.threads), '1', 'the threaded worker runs');
