@@ -30,9 +30,9 @@ mod cli {
   nlu-lab clip --model DIR --image FILE --submission clip-submission.json
       Re-checks a CLIP lab hand-in: the image must be the one handed in (sha256), the captions are the hand-in's.
       Prints the JSON above with a \"check\" object, and on stderr \"agree\" or \"differ\" with the largest
-      difference; exits 1 when they differ. A hand-in computed with compact (8-bit, 16-bit) weights is compared with
-      DIR at the same precision within 1e-4, or with a full-precision DIR within 2e-2 (and its full-precision
-      check, if it has one, within 1e-4).
+      difference; exits 1 when they differ. Within 1e-4 when DIR holds the hand-in's weights (the same pack, by
+      sha256), else within 2e-2; a hand-in's full-precision check, if any, is compared with a full-precision DIR
+      within 1e-4 too. Whether the verdict (top probability below 0.6) is the same is said beside it.
   nlu-lab pack --model DIR --dtype f16|int8 --out DIR [--repo REPO --revision COMMIT] [--image FILE ...]
                [--max-piece-mb MIB]
       Writes a model folder with compact weights (README, \"Compact weights\"): model.safetensors, the config,
@@ -85,9 +85,18 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
 
     /// The folder's weights: `model.safetensors`, or the pieces `model.safetensors.index.json` names, joined.
     fn read_weights(dir: &Path) -> Result<Vec<u8>, String> {
+        Ok(read_weight_files(dir, false)?.0)
+    }
+
+    /// [`read_weights`], with each weight file's name and sha256 when `digests` (a re-check compares them with the
+    /// pack a hand-in names).
+    fn read_weight_files(dir: &Path, digests: bool) -> Result<(Vec<u8>, Vec<(String, String)>), String> {
+        use nlu_lab::engine::catalogue::sha256_hex;
         const INDEX: &str = "model.safetensors.index.json";
         if dir.join("model.safetensors").is_file() || !dir.join(INDEX).is_file() {
-            return read(dir, "model.safetensors");
+            let bytes = read(dir, "model.safetensors")?;
+            let files = if digests { vec![("model.safetensors".to_string(), sha256_hex(&bytes))] } else { vec![] };
+            return Ok((bytes, files));
         }
         let index = String::from_utf8(read(dir, INDEX)?).map_err(|_| format!("{INDEX} is not UTF-8"))?;
         let parsed: serde_json::Value = serde_json::from_str(&index).map_err(|e| format!("{INDEX}: {e}"))?;
@@ -95,16 +104,19 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             parsed["weight_map"].as_object().map(|m| m.values().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
         names.sort();
         names.dedup();
-        let mut pieces = Vec::new();
+        let (mut pieces, mut files) = (Vec::new(), Vec::new());
         for name in names {
             // Names from the file: only a plain file name inside DIR.
             if name.contains('/') || name.contains('\\') || name.starts_with('.') {
                 return Err(format!("{INDEX} names {name:?}, not a file in the folder"));
             }
             let bytes = read(dir, &name)?;
+            if digests {
+                files.push((name.clone(), sha256_hex(&bytes)));
+            }
             pieces.push((name, bytes));
         }
-        nlu_lab::engine::pack::join_pieces(&index, &pieces).map_err(|e| e.to_string())
+        Ok((nlu_lab::engine::pack::join_pieces(&index, &pieces).map_err(|e| e.to_string())?, files))
     }
 
     /// The precision a model folder computes with: its nlu-lab-pack.json's, or f32 for a plain checkpoint.
@@ -127,6 +139,8 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         image_sha256: String,
         /// The full-precision check's probabilities, when the student ran it.
         full_precision: Option<Vec<f32>>,
+        /// A pack's weight files with their sha256 (empty when the hand-in names none, or they were not checked).
+        pack_weights: Vec<(String, String)>,
     }
 
     fn read_submission(path: &Path) -> Result<Submission, String> {
@@ -143,16 +157,23 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             .ok_or(field("captions"))?;
         let probabilities = numbers(&doc["probabilities"]).ok_or(field("probabilities"))?;
         let logits = numbers(&doc["logits"]).ok_or(field("logits"))?;
-        if probabilities.len() != captions.len() || logits.len() != captions.len() {
-            return Err(format!("{}: {} captions but {} probabilities", path.display(), captions.len(), probabilities.len()));
+        let full_precision = numbers(&doc["full_precision"]["probabilities"]);
+        let lengths = [Some(probabilities.len()), Some(logits.len()), full_precision.as_ref().map(Vec::len)];
+        if lengths.iter().flatten().any(|n| *n != captions.len()) {
+            return Err(format!("{}: {} captions but {} probabilities and {} logits", path.display(), captions.len(), probabilities.len(), logits.len()));
         }
+        let pack_weights = doc["pack"]["weights"]
+            .as_array()
+            .map(|ws| ws.iter().filter_map(|w| Some((w["name"].as_str()?.to_string(), w["sha256"].as_str()?.to_string()))).collect())
+            .unwrap_or_default();
         Ok(Submission {
             captions,
             probabilities,
             logits,
             precision: doc["precision"].as_str().unwrap_or("f32").to_string(),
             image_sha256: doc["image_sha256"].as_str().ok_or(field("image_sha256"))?.to_string(),
-            full_precision: numbers(&doc["full_precision"]["probabilities"]),
+            full_precision,
+            pack_weights,
         })
     }
 
@@ -180,6 +201,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             return Err(format!("unknown --format {format} (json)"));
         }
         let submission = submission_path.as_deref().map(read_submission).transpose()?;
+        let mut image_bytes = None;
         if let Some(s) = &submission {
             if !captions.is_empty() {
                 return Err("--submission brings its own captions: give no --caption".into());
@@ -187,23 +209,28 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             captions = s.captions.clone();
             // Before the model loads: another image than the one handed in is refused at once.
             let bytes = std::fs::read(&image).map_err(|e| format!("{}: {e}", image.display()))?;
-            let sha = sha256_hex(&bytes);
+            let sha = nlu_lab::engine::catalogue::sha256_hex(&bytes);
             if sha != s.image_sha256 {
                 return Err(format!("{} is not the image handed in: its sha256 is {sha}, the hand-in's {}", image.display(), s.image_sha256));
             }
+            image_bytes = Some(bytes);
         }
         let text = |file: &str| -> Result<String, String> {
             String::from_utf8(read(&dir, file)?).map_err(|_| format!("{file} is not UTF-8"))
         };
         let (config, preprocessor) = (text("config.json")?, text("preprocessor_config.json")?);
-        let (tokenizer, weights) = (read(&dir, "tokenizer.json")?, read_weights(&dir)?);
+        let tokenizer = read(&dir, "tokenizer.json")?;
+        let (weights, weight_files) = read_weight_files(&dir, submission.is_some())?;
         let files = ClipFiles { config_json: &config, tokenizer_json: &tokenizer, preprocessor_config_json: &preprocessor, safetensors: &weights };
         let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let classifier = ClipClassifier::load(&name, &files).map_err(|e| e.to_string())?;
-        let image_bytes = std::fs::read(&image).map_err(|e| format!("{}: {e}", image.display()))?;
+        let image_bytes = match image_bytes {
+            Some(bytes) => bytes,
+            None => std::fs::read(&image).map_err(|e| format!("{}: {e}", image.display()))?,
+        };
         let r = classifier.classify(&image_bytes, &captions).map_err(|e| e.to_string())?;
         let check = match &submission {
-            Some(s) => Some(recheck(s, &r, &image_bytes, &folder_precision(&dir)?)?),
+            Some(s) => Some(recheck(s, &r, &folder_precision(&dir)?, &weight_files)),
             None => None,
         };
         let agree = check.as_ref().map(|c| c["agree"] == true);
@@ -225,52 +252,51 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         Ok(())
     }
 
-    fn sha256_hex(bytes: &[u8]) -> String {
-        use sha2::Digest;
-        sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    /// `r` (computed here with a model of `precision`) against the hand-in `s`: the image must be the one handed in;
-    /// (checked before the model loaded); the probabilities agree within what the two precisions allow. Says the
-    /// outcome on stderr.
-    fn recheck(
-        s: &Submission,
-        r: &nlu_lab::engine::pipeline::ClipResult,
-        image: &[u8],
-        precision: &str,
-    ) -> Result<serde_json::Value, String> {
+    /// `r` (computed here with a model folder of `precision` whose weight files are `weight_files`, name and sha256)
+    /// against the hand-in `s` (its image was checked before the model loaded). The hand-in's probabilities are
+    /// compared within 1e-4 when these are the same weights (the app's wasm and this CLI differ only in summation
+    /// order), else within 2e-2 (another precision, or a pack whose bytes the hand-in does not name); a full-precision
+    /// check in the hand-in is compared too when the folder is full precision. Says the outcome on stderr.
+    fn recheck(s: &Submission, r: &nlu_lab::engine::pipeline::ClipResult, precision: &str, weight_files: &[(String, String)]) -> serde_json::Value {
         use nlu_lab::engine::caption_pairs::{is_confusing, top_probability};
-        let sha = sha256_hex(image);
-        let diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-        // Same weights: only summation order differs (wasm SIMD vs native). Compact vs full: the rounding of every
-        // weight, measured by `nlu-lab pack` (int8 CLIP: ~1e-2).
-        let (reference, tolerance) = match (&s.full_precision, precision == s.precision) {
-            (_, true) => (&s.probabilities, 1e-4f32),
-            (Some(full), false) if precision == "f32" => (full, 1e-4),
-            _ => (&s.probabilities, 2e-2),
-        };
-        let largest = diff(&r.probs, reference);
-        let logits = if precision == s.precision { diff(&r.logits, &s.logits) } else { f32::NAN };
-        let (top, theirs) = (top_probability(&r.probs), top_probability(reference));
+        use nlu_lab::engine::pack::max_abs_diff;
+        let named = !s.pack_weights.is_empty() && s.pack_weights.iter().all(|(_, sha)| !sha.is_empty());
+        let same_weights = precision == s.precision && (precision == "f32" || (named && s.pack_weights == weight_files));
+        // (what, the hand-in's probabilities, tolerance); the full-precision check first, when it applies.
+        let mut comparisons: Vec<(String, &[f32], f32)> = Vec::new();
+        if let (Some(full), "f32") = (&s.full_precision, precision) {
+            comparisons.push(("the hand-in's full-precision check".into(), full, 1e-4));
+        }
+        let tolerance = if same_weights { 1e-4 } else { 2e-2 };
+        comparisons.push((format!("the hand-in's {} probabilities", s.precision), &s.probabilities, tolerance));
+        let results: Vec<(String, f32, f32)> =
+            comparisons.iter().map(|(what, theirs, tol)| (what.clone(), max_abs_diff(&r.probs, theirs), *tol)).collect();
+        let agree = results.iter().all(|(_, largest, tol)| largest <= tol);
+        let (top, theirs) = (top_probability(&r.probs), top_probability(comparisons[0].1));
         let same_verdict = is_confusing(top) == is_confusing(theirs);
-        let agree = largest <= tolerance && same_verdict;
-        let compared = if std::ptr::eq(reference, &s.probabilities) { format!("the hand-in's {} probabilities", s.precision) } else { "the hand-in's full-precision check".into() };
+        let said: Vec<String> = results
+            .iter()
+            .map(|(what, largest, tol)| format!("{precision} probabilities here vs {what}: largest difference {largest:.2e} (tolerance {tol:.0e})"))
+            .collect();
+        let weights = if same_weights { "the same weights" } else if precision == s.precision { "another pack (its bytes are not the hand-in's)" } else { "another precision" };
         eprintln!(
-            "{}: {precision} probabilities here vs {compared}: largest difference {largest:.2e} (tolerance {tolerance:.0e}); top {top:.4} vs {theirs:.4}, verdict {}",
+            "{}: {}; {weights}; top {top:.4} vs {theirs:.4}, verdict {}",
             if agree { "agree" } else { "differ" },
+            said.join("; "),
             if same_verdict { "the same" } else { "differs" },
         );
-        Ok(serde_json::json!({
+        serde_json::json!({
             "agree": agree,
-            "image_sha256": sha,
+            "image_sha256": s.image_sha256,
             "submission_precision": s.precision,
             "model_precision": precision,
-            "compared_with": if std::ptr::eq(reference, &s.probabilities) { "probabilities" } else { "full_precision" },
-            "max_probability_difference": largest,
-            "max_logit_difference": if logits.is_nan() { serde_json::Value::Null } else { serde_json::json!(logits) },
-            "tolerance": tolerance,
+            "same_weights": same_weights,
+            "comparisons": results.iter().map(|(what, largest, tol)| serde_json::json!({
+                "with": what, "max_probability_difference": largest, "tolerance": tol, "within": largest <= tol,
+            })).collect::<Vec<_>>(),
+            "max_logit_difference": if same_weights { serde_json::json!(max_abs_diff(&r.logits, &s.logits)) } else { serde_json::Value::Null },
             "same_verdict": same_verdict,
-        }))
+        })
     }
 
     /// The files a model folder may hold besides the weights, copied as they are into a pack.

@@ -301,7 +301,9 @@ pub fn local_pack(manifest_json: &str, chosen: &[(String, u64)], repo: &str) -> 
         }
     }
     if no_weights {
-        missing.push("model.safetensors".to_string());
+        // Neither form is there: say the one file, or the index with its pieces.
+        missing.retain(|m| m != "model.safetensors.index.json");
+        missing.push("model.safetensors (or its pieces with model.safetensors.index.json)".to_string());
     }
     if !missing.is_empty() {
         return Err(format!("Missing from your files: {}.", missing.join(", ")));
@@ -325,7 +327,7 @@ fn is_piece_name(name: &str) -> bool {
     name.len() == 32
         && name.starts_with("model-")
         && name.ends_with(".safetensors")
-        && &name[11..15] == "-of-"
+        && &b[11..15] == b"-of-"
         && b[6..11].iter().chain(&b[15..20]).all(u8::is_ascii_digit)
 }
 
@@ -380,12 +382,12 @@ pub fn choice_value(repo: &str, dtype: Option<&str>) -> String {
 /// pins like the catalogue's, and a page announces a few packs once (a pack already known is not added again).
 static PACKS: std::sync::Mutex<Vec<(String, String, &'static [ModelFile])>> = std::sync::Mutex::new(Vec::new());
 
-/// Make `pack`'s files pinned for [`locate`] (the worker calls this for each request naming a pack).
 /// A pack file's sha256 as a pin: none when it is empty (unchecked).
 fn pin(sha: &str) -> Option<&str> {
     (!sha.is_empty()).then_some(sha)
 }
 
+/// Make `pack`'s files pinned for [`locate`] (the worker calls this for each request naming a pack).
 pub fn register_pack(pack: &BundledPack) {
     let mut packs = PACKS.lock().unwrap_or_else(|e| e.into_inner());
     let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
@@ -471,7 +473,9 @@ mod tests {
         let short = local_pack(&manifest, &named(&pieces[..6]), repo).unwrap_err();
         assert_eq!(short, "Missing from your files: model-00002-of-00002.safetensors.");
         let no_weights = local_pack(&manifest, &named(&small), repo).unwrap_err();
-        assert!(no_weights.contains("model.safetensors.index.json, model.safetensors"), "{no_weights}");
+        assert_eq!(no_weights, "Missing from your files: model.safetensors (or its pieces with model.safetensors.index.json).");
+        // A name with a multi-byte character where "-of-" goes is not a piece (and no slicing panics on it).
+        assert!(!is_piece_name("model-0000éof-00002.safetensors") && is_piece_name("model-00001-of-00002.safetensors"));
         let other = local_pack(&manifest, &named(&one), "sentence-transformers/all-MiniLM-L6-v2").unwrap_err();
         assert!(other.starts_with("These files are a pack of openai/clip-vit-base-patch32"), "{other}");
         assert!(local_pack("{}", &named(&one), repo).is_err());

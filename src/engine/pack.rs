@@ -520,7 +520,8 @@ pub struct EncoderDeviation {
     pub queries_keys: f32,
 }
 
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+/// The largest |a[i] − b[i]| (over the shorter of the two).
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max)
 }
 

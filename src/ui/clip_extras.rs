@@ -146,6 +146,9 @@ pub fn SubmissionExport(
                         "revision": p.revision,
                         "source_sha256": p.source_sha256,
                         "source_verified": p.source_verified,
+                        // Which bytes computed the numbers: `nlu-lab clip --submission` holds the same pack to 1e-4.
+                        "weights": p.weight_files().iter().filter_map(|w| p.files.iter().find(|f| f.name == *w))
+                            .map(|f| serde_json::json!({ "name": f.name, "sha256": f.sha256 })).collect::<Vec<_>>(),
                     })),
                     // The teacher re-checks with the same weights: were they the pinned ones?
                     "weights_verified": trust.verified,

@@ -51,6 +51,11 @@ async fn pack_of(
     Ok((pack, files))
 }
 
+/// Whether the site bundles a pack of the same model and precision as `pack`.
+fn site_serves(pack: &BundledPack) -> bool {
+    crate::web::hub::bundled_packs().iter().any(|p| p.repo == pack.repo && p.dtype == pack.dtype)
+}
+
 fn file_list(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
     list.map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect()).unwrap_or_default()
 }
@@ -91,11 +96,16 @@ pub fn LocalFiles() -> impl IntoView {
             };
             message.set(Some(match (answer, remembered) {
                 (Ok(()), Ok(None)) => format!("{} is stored from your files; it now starts without the network.", entry.display_name),
+                // The site's own pack of the same model and precision takes its place in the selectors.
+                (Ok(()), Ok(Some(label))) if pack.as_ref().is_some_and(|p| site_serves(p)) => format!(
+                    "{} ({label}) is stored from your files, but this site serves its own {label} copy of it, which the model list offers instead.",
+                    entry.display_name
+                ),
                 (Ok(()), Ok(Some(label))) => format!(
                     "{} ({label}) is stored from your files: choose “{} — {label} · … · from your files” in the model list.",
                     entry.display_name, entry.display_name
                 ),
-                (Ok(()), Err(e)) => format!("Not stored: {e}"),
+                (Ok(()), Err(e)) => format!("Stored, but not offered: {e}. Delete it under Stored models and try again."),
                 (Err(e), _) => format!("Not stored: {e}"),
             }));
             busy.set(false);

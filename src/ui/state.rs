@@ -133,6 +133,8 @@ impl CacheState {
     /// A model selector's `<option>`s, redrawn when the store changes; the one `current` names stays selected.
     pub fn option_views(self, family: Family, current: RwSignal<String>, label: fn(&CacheState, &ModelOption) -> String) -> impl IntoView {
         move || {
+            // Redrawn when the store changes (a pack imported or deleted), whatever the labels read.
+            self.files.track();
             self.model_options(family)
                 .into_iter()
                 .map(|o| {

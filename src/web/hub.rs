@@ -96,12 +96,23 @@ fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 
+thread_local! {
+    /// The list in localStorage, read once per page and kept in step by [`remember_local_pack`].
+    static LOCAL_PACKS: std::cell::RefCell<Option<Vec<BundledPack>>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Packs imported from files on this computer (whether they are still stored is the weights store's business).
 pub fn local_packs() -> Vec<BundledPack> {
-    let json = local_storage().and_then(|s| s.get_item(LOCAL_PACKS_KEY).ok().flatten());
-    json.and_then(|j| serde_json::from_str::<Vec<BundledPack>>(&j).ok())
-        .map(|packs| packs.into_iter().filter(BundledPack::is_local).collect())
-        .unwrap_or_default()
+    LOCAL_PACKS.with(|cell| {
+        cell.borrow_mut()
+            .get_or_insert_with(|| {
+                let json = local_storage().and_then(|s| s.get_item(LOCAL_PACKS_KEY).ok().flatten());
+                json.and_then(|j| serde_json::from_str::<Vec<BundledPack>>(&j).ok())
+                    .map(|packs| packs.into_iter().filter(BundledPack::is_local).collect())
+                    .unwrap_or_default()
+            })
+            .clone()
+    })
 }
 
 /// Remember an imported `pack`, in place of an earlier one of the same model and precision.
@@ -113,7 +124,9 @@ pub fn remember_local_pack(pack: &BundledPack) -> Result<(), String> {
     local_storage()
         .ok_or("this browser keeps no local storage")?
         .set_item(LOCAL_PACKS_KEY, &json)
-        .map_err(|_| "this browser would not keep the list of imported models".to_string())
+        .map_err(|_| "this browser would not keep the list of imported models".to_string())?;
+    LOCAL_PACKS.with(|cell| *cell.borrow_mut() = Some(packs));
+    Ok(())
 }
 
 /// Every pack the page knows: the site's, then imported ones of a model and precision the site does not serve.

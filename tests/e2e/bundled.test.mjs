@@ -140,6 +140,7 @@ test('the 8-bit CLIP from the site, then the full-precision check from the hub: 
   assert.equal(json.revision, '3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268');
   assert.equal(json.pack.source_sha256, packs[1].source_sha256);
   assert.equal(json.full_precision, null, 'not checked yet');
+  assert.deepEqual(json.pack.weights, packs[1].files.filter((f) => f.name.endsWith('.safetensors')).map(({ name, sha256 }) => ({ name, sha256 })));
   // The warning appears exactly when the top probability is within 0.05 of 0.6.
   const top = Math.max(...compact);
   assert.equal(await page.getByTestId('near-threshold').count(), Math.abs(top - 0.6) <= 0.05 ? 1 : 0, `top ${top}`);
@@ -179,6 +180,7 @@ test('the 8-bit CLIP from the site, then the full-precision check from the hub: 
   console.log(samePack.stderr.trim());
   assert.equal(samePack.code, 0, samePack.stderr);
   assert.match(samePack.stderr, /^agree: int8 probabilities here vs the hand-in's int8 probabilities: largest difference /);
+  assert.match(samePack.stderr, /; the same weights;/, 'the hand-in names the pack\'s pieces by sha256');
   const fullModel = await recheck(TINY_CLIP_DIR);
   console.log(fullModel.stderr.trim());
   assert.equal(fullModel.code, 0, fullModel.stderr);

@@ -84,6 +84,8 @@ pub struct ClipState {
     pub trust: RwSignal<ModelTrust>,
     /// The model (and precision) the last result was computed with, for the hand-in.
     pub computed_with: RwSignal<Option<ModelSource>>,
+    /// The image bytes the shown result was computed from (the picker may hold a newer image by then).
+    pub result_image: RwSignal<Option<Arc<Vec<u8>>>>,
     /// The last result in full precision, once the student asked for it (cleared by every new result).
     pub full_check: RwSignal<Option<FullPrecisionCheck>>,
     pub task: WorkerTask<ClassifyJob>,
@@ -97,6 +99,7 @@ impl ClipState {
         let trust = RwSignal::new(ModelTrust::default());
         let computed_with = RwSignal::new(None::<ModelSource>);
         let full_check = RwSignal::new(None::<FullPrecisionCheck>);
+        let result_image = RwSignal::new(None::<Arc<Vec<u8>>>);
         let task = WorkerTask::new(move |job: &ClassifyJob, progress| {
             let job = job.clone();
             async move {
@@ -105,8 +108,13 @@ impl ClipState {
                 let run = worker_client::classify(job.source, image, job.captions.clone(), move |p| progress.show(p)).await?;
                 let r = run.output;
                 if job.purpose == Purpose::FullPrecisionCheck {
-                    let revision = source.revision.clone();
-                    full_check.set(Some(FullPrecisionCheck { probs: r.probs, logits: r.logits, revision, trust: run.stats.trust.clone() }));
+                    // Only for the result it was asked for: the same image and captions as still shown.
+                    let shown = result.get_untracked().is_some_and(|shown| shown.captions == job.captions)
+                        && result_image.get_untracked().is_some_and(|i: Arc<Vec<u8>>| Arc::ptr_eq(&i, &job.image));
+                    if shown {
+                        let revision = source.revision.clone();
+                        full_check.set(Some(FullPrecisionCheck { probs: r.probs, logits: r.logits, revision, trust: run.stats.trust.clone() }));
+                    }
                     cache.refresh();
                     return Ok(status_line(Ran::Captions(job.captions.len()), &run.stats));
                 }
@@ -128,6 +136,7 @@ impl ClipState {
                     trust.set(run.stats.trust.clone());
                     computed_with.set(Some(source));
                     full_check.set(None);
+                    result_image.set(Some(job.image.clone()));
                     result.set(Some(Arc::from(r)));
                 }
                 Ok(status_line(Ran::Captions(job.captions.len()), &run.stats))
@@ -144,6 +153,7 @@ impl ClipState {
             crop,
             trust,
             computed_with,
+            result_image,
             full_check,
             task,
         }
@@ -207,8 +217,8 @@ impl ClipState {
     /// Recompute the shown result (same image, same captions as scored) with the full-precision model of the pack
     /// that produced it, from the page's hub or this browser's store.
     pub fn check_full_precision(self) {
-        let (Some(result), Some(img), Some(computed)) =
-            (self.result.get_untracked(), self.image.get_untracked(), self.computed_with.get_untracked())
+        let (Some(result), Some(image), Some(computed)) =
+            (self.result.get_untracked(), self.result_image.get_untracked(), self.computed_with.get_untracked())
         else {
             return;
         };
@@ -218,7 +228,7 @@ impl ClipState {
             Err(e) => return self.fail(e),
         };
         self.notice.set(None);
-        self.task.dispatch(ClassifyJob { source, image: img.bytes, captions: result.captions.clone(), purpose: Purpose::FullPrecisionCheck });
+        self.task.dispatch(ClassifyJob { source, image, captions: result.captions.clone(), purpose: Purpose::FullPrecisionCheck });
     }
 }
 

@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use super::ClipState;
 use crate::engine::caption_pairs::{is_confusing, is_near_threshold, top_probability, Verdict, CONFUSING_BELOW, NEAR_THRESHOLD};
 use crate::engine::catalogue::{self, BundledPack};
+use crate::engine::pack::max_abs_diff;
 use crate::engine::pipeline::ClipResult;
 use crate::ui::state::CacheState;
 use crate::ui::clip_extras::{SubmissionExport, VisionHeatmap};
@@ -84,10 +85,6 @@ fn precision_note(source: &ModelSource) -> String {
     }
 }
 
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
-
 /// What the full-precision model says of the same image and captions, next to the compact result.
 fn full_precision_line(check: &super::FullPrecisionCheck, compact: &ClipResult, label: &str) -> String {
     let probs: Vec<String> = check.probs.iter().map(|p| format!("{p:.4}")).collect();
@@ -145,10 +142,10 @@ fn FullPrecisionOffer(lab: ClipState, result: Arc<ClipResult>, pack: BundledPack
 pub fn ClipResults(lab: ClipState) -> impl IntoView {
     view! {
         <div>{move || lab.result.get().map(|r| result_table(&r))}
-            {move || lab.result.get().zip(lab.image.get()).zip(lab.computed_with.get()).map(|((r, img), source)| view! {
+            {move || lab.result.get().zip(lab.result_image.get()).zip(lab.computed_with.get()).map(|((r, image), source)| view! {
                 <p class="hint" data-testid="precision">{precision_note(&source)}</p>
                 {source.pack.clone().map(|pack| view! { <FullPrecisionOffer lab=lab result=r.clone() pack=pack /> })}
-                <SubmissionExport result=r image=img.bytes source=source trust=lab.trust.get() full_check=lab.full_check crop=lab.crop />
+                <SubmissionExport result=r image=image source=source trust=lab.trust.get() full_check=lab.full_check crop=lab.crop />
             })}
         </div>
     }
