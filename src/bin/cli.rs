@@ -269,10 +269,10 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         }
         let tolerance = if same_weights { 1e-4 } else { 2e-2 };
         comparisons.push((format!("the hand-in's {} probabilities", s.precision), &s.probabilities, tolerance));
-        let results: Vec<(String, f32, f32)> =
-            comparisons.iter().map(|(what, theirs, tol)| (what.clone(), max_abs_diff(&r.probs, theirs), *tol)).collect();
-        let agree = results.iter().all(|(_, largest, tol)| largest <= tol);
         let (top, theirs) = (top_probability(&r.probs), top_probability(comparisons[0].1));
+        let results: Vec<(String, f32, f32)> =
+            comparisons.into_iter().map(|(what, theirs, tol)| (what, max_abs_diff(&r.probs, theirs), tol)).collect();
+        let agree = results.iter().all(|(_, largest, tol)| largest <= tol);
         let same_verdict = is_confusing(top) == is_confusing(theirs);
         let said: Vec<String> = results
             .iter()

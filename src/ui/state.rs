@@ -40,11 +40,16 @@ impl CacheState {
 
     pub fn refresh(self) {
         spawn_local(async move {
+            // Set only on a change: every run refreshes, and the selectors redraw their options on each new list.
             if let Ok(files) = worker_client::cache_list().await {
-                self.files.set(files);
+                if self.files.with_untracked(|old| *old != files) {
+                    self.files.set(files);
+                }
             }
             if let Ok(estimate) = worker_client::cache_estimate().await {
-                self.estimate.set(Some(estimate));
+                if self.estimate.with_untracked(|old| old.as_ref() != Some(&estimate)) {
+                    self.estimate.set(Some(estimate));
+                }
             }
         });
     }
