@@ -73,6 +73,16 @@ fn word_merge_sums_attention_to_a_word_and_averages_from_it() {
     assert_rows_sum_to_one(&m.values, m.cols.len());
     let w = m.rows.iter().position(|l| l.tokens == [first, last + 1]).expect("merged word");
     assert_eq!(m.rows[w].text, "tokenization", "word label from the original text");
+    assert_eq!(m.rows[w].raw, d.tokens[first..=last].join(" "), "the raw pieces for the tooltip");
+    // Token by token: the pieces without their ##, each later one marked as continuing the word.
+    let tokens = d.matrix(Pick::One(1), Pick::One(5), &MatrixOptions::default());
+    let shown: Vec<&str> = tokens.rows[first..=last].iter().map(|l| l.text.as_str()).collect();
+    let want: Vec<String> = (first..=last)
+        .map(|i| if i == first { d.tokens[i].clone() } else { format!("·{}", &d.tokens[i][2..]) })
+        .collect();
+    assert_eq!(shown, want);
+    assert_eq!(tokens.rows[first + 1].raw, d.tokens[first + 1]);
+    assert_eq!(d.display_tokens()[0], "[CLS]", "special tokens as they are");
     let full = d.head(1, 5);
     let n = d.len();
     // Attention from [CLS] to the word = sum over its pieces.

@@ -378,6 +378,16 @@ fn caption_edge_cases() {
     assert_eq!(r.pooled_positions, vec![76, 2]);
     assert!(r.dropped_tokens[0] > 0 && r.dropped_tokens[1] == 0);
     assert_eq!(r.text_attention[0].len(), 77);
+
+    // The caption head view's tokens as a student reads them: CLIP's </w> off, a split word's later piece marked.
+    let r = lab.classify_prepared(&image, &["a rocketship"]).unwrap();
+    let d = &r.text_attention[0];
+    println!("CLIP tokens {:?} shown as {:?}", d.tokens, d.display_tokens());
+    assert_eq!(d.tokens[1], "a</w>");
+    let shown = d.display_tokens();
+    assert_eq!(shown[1], "a");
+    assert_eq!(shown.concat().replace('·', ""), format!("{}a{}{}", d.tokens[0], "rocketship", d.tokens[d.len() - 1]));
+    assert!(shown[3].starts_with('·'), "{shown:?}");
 }
 
 #[test]

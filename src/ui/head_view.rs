@@ -30,11 +30,15 @@ fn token_column(labels: &[Label], geometry: Columns, hover: RwSignal<Option<Hove
         .enumerate()
         .map(|(i, l)| {
             let this = if left { Hover::Left(i) } else { Hover::Right(i) };
+            // The raw token as the tooltip (an SVG <title> in a group, so the <text> holds only what is shown).
             view! {
+                <g class="token-label"><title>{l.raw.clone()}</title>
                 <text class=format!("token {side}") class:special=l.special x=x y=geometry.y(i) text-anchor=anchor
                     dominant-baseline="middle" tabindex="0" role="button" aria-label=format!("token {}: {}", i, l.text)
+                    data-raw=l.raw.clone()
                     on:mouseenter=move |_| hover.set(Some(this)) on:mouseleave=move |_| hover.set(None)
                     on:focus=move |_| hover.set(Some(this)) on:blur=move |_| hover.set(None)>{l.text.clone()}</text>
+                </g>
             }
         })
         .collect_view()

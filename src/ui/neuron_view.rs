@@ -41,7 +41,8 @@ pub fn NeuronView(
     let used = move || state::mark(guide, |g| g.neuron_opened);
     let token = RwSignal::new(1usize.min(data.len() - 1));
     let (num_layers, num_heads) = (data.num_layers, data.num_heads);
-    let tokens = data.tokens.clone();
+    let tokens = data.display_tokens();
+    let shown = tokens.clone();
 
     let table = move || {
         let Some(v) = data.neuron(layer.get(), head.get(), token.get()) else {
@@ -56,7 +57,7 @@ pub fn NeuronView(
                 let p = v.softmax[j];
                 view! {
                     <tr>
-                        <th scope="row" class="neuron-token">{data.tokens[j].clone()}</th>
+                        <th scope="row" class="neuron-token" title=data.tokens[j].clone()>{shown[j].clone()}</th>
                         <td class="vector">{cells(&v.keys[j], qk_scale)}</td>
                         <td class="vector">{cells(&v.products[j], prod_scale)}</td>
                         <td class="num">{format!("{:.2}", v.scores[j])}</td>
@@ -71,7 +72,7 @@ pub fn NeuronView(
             <table class="neuron-table" data-testid="neuron-view">
                 <thead><tr><th></th><th>"key k"</th><th>"q × k"</th><th>"q·k / √d"</th><th>"softmax"</th></tr></thead>
                 <tbody>
-                    <tr class="query-row"><th scope="row">{format!("query q ({})", data.tokens[token.get()])}</th>
+                    <tr class="query-row"><th scope="row">{format!("query q ({})", shown[token.get()])}</th>
                         <td class="vector">{cells(&v.query, qk_scale)}</td><td></td><td></td><td></td></tr>
                     {rows}
                 </tbody>

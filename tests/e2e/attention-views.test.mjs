@@ -3,7 +3,7 @@
 // filter, the neuron view's softmax, and that HTML in the input stays text.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, watchedPage, finish } from './harness.mjs';
+import { setup, watchedPage, finish, rawTokens } from './harness.mjs';
 import { loadGolden, attention } from './golden.mjs';
 
 const TOL = 1e-4;
@@ -41,7 +41,7 @@ test('head view lines carry the attention of each layer and head', async () => {
   console.log(`run → head view drawn (download + load + forward): ${ms} ms`);
   const attn = golden.tensor('case0.attn');
   const n = golden.json.cases[0].n;
-  assert.deepEqual(await page.locator('[data-testid=tokens] li').allTextContents(), golden.json.cases[0].tokens);
+  assert.deepEqual(await rawTokens(page), golden.json.cases[0].tokens);
   let drawn = await lines(page);
   assert.equal(drawn.length, 12 * n * n, 'every head draws n×n lines');
   const w0 = assertMatches(drawn, attn, 0);
@@ -122,7 +122,16 @@ test('HTML in the input renders as text and never executes', async () => {
   await page.goto(env.appUrl());
   const c = golden.json.cases[4];
   await runSentence(page, c.text);
-  assert.deepEqual(await page.locator('[data-testid=tokens] li').allTextContents(), c.tokens);
+  assert.deepEqual(await rawTokens(page), c.tokens);
+  // Shown as a student reads them: a word's later WordPiece without its "##", marked "·" (the raw token in the
+  // tooltip), in the token list and in the head view's columns.
+  const shown = c.tokens.map((t) => (t.startsWith('##') && t.length > 2 ? `·${t.slice(2)}` : t));
+  assert.ok(shown.some((t) => t.startsWith('·')), 'the case has a split word');
+  assert.deepEqual(await page.locator('[data-testid=tokens] li').allTextContents(), shown);
+  assert.deepEqual(await page.locator('[data-testid=tokens] li').evaluateAll((ls) => ls.map((l) => l.title)), c.tokens);
+  assert.deepEqual(await page.locator('[data-testid=head-view] text.token.left').allTextContents(), shown);
+  assert.deepEqual(await page.locator('[data-testid=head-view] g.token-label > title').allTextContents(),
+    [...c.tokens, ...c.tokens]);
   assert.equal(await page.locator('main img').count(), 0);
   await page.waitForTimeout(300);
   assert.equal(dialogs, 0);

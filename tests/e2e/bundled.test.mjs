@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setup, watchedPage, finish, makeHubRoot, REPO, DIST, MINILM_REPO, CLIP_REPO, TINY_CLIP_DIR, fillClipCase } from './harness.mjs';
+import { setup, watchedPage, finish, makeHubRoot, REPO, DIST, MINILM_REPO, CLIP_REPO, TINY_CLIP_DIR, fillClipCase, rawTokens } from './harness.mjs';
 import { startHub } from '../hub/hub.mjs';
 import { loadGolden, attention } from './golden.mjs';
 
@@ -102,7 +102,7 @@ test('with no ?hub= the selector offers the 8-bit MiniLM from this site first, a
     assert.ok(fetched.includes(mirror + f.name), `${f.name} from ${mirror}; fetched:\n${fetched.join('\n')}`);
   }
   assert.deepEqual(fetched.filter((u) => !u.startsWith(env.site.url)), [], 'nothing from another origin');
-  assert.deepEqual(await page.locator('[data-testid=tokens] li').allTextContents(), c.tokens);
+  assert.deepEqual(await rawTokens(page), c.tokens);
   const drawn = await page.locator('[data-testid=head-view] line.attn-line').evaluateAll((ls) =>
     ls.map((l) => ({ head: +l.dataset.head, from: +l.dataset.from, to: +l.dataset.to, weight: +l.dataset.weight })));
   const attn = minilm.tensor('case0.attn');

@@ -100,6 +100,12 @@ test('attention heatmap over the crop, a caption head view, and the submission P
   // The caption's causal attention: the first token's row has one line.
   const firstRow = await page.locator('.caption-attention line.attn-line[data-from="0"]').count();
   assert.equal(firstRow, 8, 'causal: token 0 attends only to itself, once per head (8 heads)');
+  // Its tokens read as words: CLIP's "</w>" only in the raw token (the tooltip).
+  const raw = await page.locator('.caption-attention text.token.left').evaluateAll((ts) => ts.map((t) => t.dataset.raw));
+  const shown = await page.locator('.caption-attention text.token.left').allTextContents();
+  assert.ok(raw.some((t) => t.endsWith('</w>')), `raw tokens ${raw}`);
+  assert.ok(shown.every((t) => !t.includes('</w>')), `shown tokens ${shown}`);
+  assert.deepEqual(shown.map((t) => t.replace(/^·/, '')), raw.map((t) => (t === '</w>' ? t : t.replace(/<\/w>$/, ''))));
   const save = async (id) => {
     const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId(id).click()]);
     return { name: dl.suggestedFilename(), bytes: readFileSync(await dl.path()) };

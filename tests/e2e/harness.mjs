@@ -90,6 +90,11 @@ export async function watchedPage(context) {
 
 /** Screenshot for the record, then fail on any problem seen in the page. */
 /** In the CLIP lab: golden case `c`'s image and its first two captions, ready to classify. */
+/** The result's tokens as the tokenizer made them (the list shows them prettified; each item keeps the raw one). */
+export async function rawTokens(page) {
+  return page.locator('[data-testid=tokens] li').evaluateAll((items) => items.map((li) => li.dataset.raw));
+}
+
 export async function fillClipCase(page, c) {
   await page.getByTestId('image-file').setInputFiles(join(REPO, 'tests/fixtures', c.image));
   await page.locator('img.original').waitFor();

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setup, watchedPage, finish } from './harness.mjs';
+import { setup, watchedPage, finish, rawTokens } from './harness.mjs';
 
 const shellCaches = (page) => page.evaluate(async () => (await caches.keys()).filter((k) => k.startsWith('nlu-lab-shell-')));
 
@@ -47,7 +47,7 @@ test('after one visit the app and its stored model start with the network off; a
     await page.locator('#text-a').fill('Offline after one visit.');
     await page.locator('#run').click();
     await page.locator('[data-testid=head-view] line').first().waitFor({ state: 'attached', timeout: 60_000 });
-    assert.deepEqual(await page.locator('[data-testid=tokens] li').allTextContents(),
+    assert.deepEqual(await rawTokens(page),
       ['[CLS]', 'off', '##line', 'after', 'one', 'visit', '.', '[SEP]']);
     await finish(page, 'offline-shell');
   } finally {

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setup, watchedPage, finish, DIST, REPO, fillClipCase } from './harness.mjs';
+import { setup, watchedPage, finish, DIST, REPO, fillClipCase, rawTokens } from './harness.mjs';
 import { loadGolden, attention } from './golden.mjs';
 import { ISOLATION_HEADERS, startStatic } from '../../scripts/static-server.mjs';
 
@@ -61,7 +61,7 @@ test('cross-origin isolated: attention on the thread pool matches transformers w
   assert.ok(want > 1, `this machine reports ${cores} core(s): threads cannot be tested here`);
   assert.equal(await page.evaluate(() => document.documentElement.dataset.threads), String(want), 'the threaded worker runs');
   await page.locator('.status', { hasText: `on ${want} threads` }).first().waitFor({ timeout: 10_000 });
-  assert.deepEqual(await page.locator('[data-testid=tokens] li').allTextContents(), c.tokens);
+  assert.deepEqual(await rawTokens(page), c.tokens);
   const attn = golden.tensor('case0.attn');
   const worst = [];
   for (const layer of [0, 3, 5]) {

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir, symlink } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { setup, watchedPage, finish, MINILM_DIR, MINILM_REPO, CHROMIUM_ARGS } from './harness.mjs';
+import { setup, watchedPage, finish, MINILM_DIR, MINILM_REPO, CHROMIUM_ARGS, rawTokens } from './harness.mjs';
 import { startHub } from '../hub/hub.mjs';
 
 const TEXT = 'Paris is lovely in May.';
@@ -38,7 +38,7 @@ async function run(page, url) {
       throw new Error(`the page shows an error: ${await page.locator('.error').first().textContent()}`);
     }),
   ]);
-  const tokens = await page.locator('[data-testid=tokens] li').allTextContents();
+  const tokens = await rawTokens(page);
   const status = await page.locator('[data-testid=attention-status]').textContent();
   return { tokens, status };
 }
@@ -154,8 +154,8 @@ test('two tabs asking for one model download it once; no chunk overlaps', async 
     for (const p of [a, b]) await p.locator('#text-a').fill(TEXT);
     await Promise.all([a.locator('#run').click(), b.locator('#run').click()]);
     for (const p of [a, b]) await p.locator('[data-testid=tokens] li').first().waitFor({ timeout: 180_000 });
-    assert.deepEqual(await a.locator('[data-testid=tokens] li').allTextContents(),
-      await b.locator('[data-testid=tokens] li').allTextContents());
+    assert.deepEqual(await rawTokens(a),
+      await rawTokens(b));
     const stats = env.hub.stats();
     const weightsRequests = Object.entries(stats.requests).filter(([p]) => p.includes('/__cdn/') && p.endsWith('model.safetensors'));
     const size = 90_868_376;

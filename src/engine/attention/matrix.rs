@@ -54,7 +54,11 @@ pub struct MatrixOptions {
 /// A row or column of a [`Matrix`]: one token, or one word made of consecutive tokens.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Label {
+    /// As a reader sees it ([`AttentionData::display_tokens`]), or the word's own text for a merged word.
     pub text: String,
+    /// The tokenizer's token(s), space-separated for a merged word.
+    #[serde(default)]
+    pub raw: String,
     /// Token indices `[first, last + 1)` this label covers.
     pub tokens: [usize; 2],
     pub segment: u8,
@@ -105,21 +109,17 @@ impl AttentionData {
     /// Token labels, or word labels (consecutive pieces of one word in one text merged).
     pub fn labels(&self, words: bool) -> Vec<Label> {
         let mut labels: Vec<Label> = Vec::new();
+        let shown = self.display_tokens();
         for i in 0..self.len() {
-            let same_word = words
-                && i > 0
-                && !self.special[i]
-                && self.words[i].is_some()
-                && self.words[i] == self.words[i - 1]
-                && self.segments[i] == self.segments[i - 1]
-                && !self.special[i - 1];
-            if same_word {
+            if words && self.continues_word(i) {
                 let last = labels.last_mut().expect("a previous label");
                 last.tokens[1] = i + 1;
                 last.text = self.span_text(last.tokens[0], i + 1);
+                last.raw = self.tokens[last.tokens[0]..i + 1].join(" ");
             } else {
                 labels.push(Label {
-                    text: self.tokens[i].clone(),
+                    text: shown[i].clone(),
+                    raw: self.tokens[i].clone(),
                     tokens: [i, i + 1],
                     segment: self.segments[i],
                     special: self.special[i],

@@ -10,12 +10,14 @@ mod matrix;
 mod neuron;
 mod rollout;
 mod stats;
+mod tokens;
 mod vision;
 
 pub use matrix::{Label, Matrix, MatrixOptions, PairFilter};
 pub use neuron::NeuronView;
 pub use rollout::{attention_rollout, cls_to_patches};
 pub use stats::{mean_attention, HeadStats, Statistic};
+pub use tokens::{pretty_token, TokenStyle, CONTINUES};
 pub use vision::VisionAttention;
 
 use serde::{Deserialize, Serialize};

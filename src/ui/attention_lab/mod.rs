@@ -213,7 +213,11 @@ fn SentenceForm(lab: AttentionState) -> impl IntoView {
 fn TokenList(lab: AttentionState) -> impl IntoView {
     view! {
         <ol class="tokens" data-testid="tokens" aria-label="tokens">
-            {move || lab.data.get().map(|d| d.tokens.iter().map(|t| view! { <li>{t.clone()}</li> }).collect_view())}
+            {move || lab.data.get().map(|d| {
+                d.display_tokens().into_iter().zip(d.tokens.iter()).map(|(shown, raw)| view! {
+                    <li title=raw.clone() data-raw=raw.clone()>{shown}</li>
+                }).collect_view()
+            })}
         </ol>
     }
 }
