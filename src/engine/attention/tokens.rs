@@ -40,12 +40,15 @@ impl TokenStyle {
 /// GPT-2's byte ↔ printable character table (`bytes_to_unicode` in its encoder): printable Latin-1 bytes stand for
 /// themselves, the other 68 bytes for U+0100 onwards in byte order. `None` for a character no byte maps to.
 fn byte_of(c: char) -> Option<u8> {
-    let printable = |b: u32| (33..=126).contains(&b) || (161..=172).contains(&b) || (174..=255).contains(&b);
     let code = c as u32;
-    if code < 256 {
-        return printable(code).then_some(code as u8);
+    match code {
+        33..=126 | 161..=172 | 174..=255 => Some(code as u8),
+        // The others, in byte order: 0–32 (33 of them), 127–160 (34), 173.
+        256..=288 => Some((code - 256) as u8),
+        289..=322 => Some((code - 289 + 127) as u8),
+        323 => Some(173),
+        _ => None,
     }
-    (0u32..256).filter(|&b| !printable(b)).nth((code - 256) as usize).map(|b| b as u8)
 }
 
 /// Whitespace a reader can see.
@@ -68,13 +71,12 @@ pub fn pretty_token(raw: &str, style: TokenStyle, continues: bool) -> String {
         TokenStyle::SentencePiece => raw.replace('▁', " "),
         TokenStyle::ByteLevel => match raw.chars().map(byte_of).collect::<Option<Vec<u8>>>() {
             // A piece of a character split over two tokens shows as one U+FFFD.
-            Some(bytes) => {
-                let mut text = String::from_utf8_lossy(&bytes).into_owned();
-                while text.contains("\u{FFFD}\u{FFFD}") {
-                    text = text.replace("\u{FFFD}\u{FFFD}", "\u{FFFD}");
+            Some(bytes) => String::from_utf8_lossy(&bytes).chars().fold(String::new(), |mut text, c| {
+                if !(c == '\u{FFFD}' && text.ends_with('\u{FFFD}')) {
+                    text.push(c);
                 }
                 text
-            }
+            }),
             None => raw.to_string(), // a special token such as <|endoftext|> is not byte-encoded
         },
     };
