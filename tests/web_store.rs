@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use nlu_lab::web::cache_requests;
 use nlu_lab::engine::catalogue;
-use nlu_lab::web::download::{download, fetch_stored, Cancel, DownloadError, DownloadOptions, MAX_FILE_BYTES, MAX_JSON_BYTES};
+use nlu_lab::web::download::{download, fetch_stored, Cancel, DownloadError, DownloadOptions, Transfer, MAX_FILE_BYTES, MAX_JSON_BYTES};
 use nlu_lab::web::messages::{ModelSource, Request, Response};
 use nlu_lab::web::store::{
     estimate, map_js_error, persist, FileKey, Partial, Store, StoreError, StoredFile, PERSIST_PAGE_ONLY, PINNED,
@@ -117,16 +117,31 @@ fn weights_options() -> DownloadOptions {
     DownloadOptions { expected_size: Some(WEIGHTS_SIZE), expected_sha256: Some(WEIGHTS_SHA.into()), ..fast_options() }
 }
 
-type Progress = Rc<RefCell<Vec<(u64, Option<u64>)>>>;
+/// What a download reported, owned: bytes `(done, total)`, reads from the store, retries `(detail, unreachable)`.
+#[derive(Debug, Default)]
+struct Heard {
+    bytes: Vec<(u64, Option<u64>)>,
+    reads: Vec<u64>,
+    retries: Vec<(String, bool)>,
+}
 
-fn recorder() -> (Progress, impl Fn(u64, Option<u64>)) {
+type Progress = Rc<RefCell<Heard>>;
+
+fn recorder() -> (Progress, impl Fn(Transfer<'_>)) {
     let seen: Progress = Rc::default();
     let s = seen.clone();
-    (seen, move |done, total| s.borrow_mut().push((done, total)))
+    (seen, move |t| {
+        let mut heard = s.borrow_mut();
+        match t {
+            Transfer::Bytes { done, total } => heard.bytes.push((done, total)),
+            Transfer::Reading(size) => heard.reads.push(size),
+            Transfer::Retrying { detail, unreachable } => heard.retries.push((detail.to_string(), unreachable)),
+        }
+    })
 }
 
 fn assert_rises_to(seen: &Progress, size: u64) {
-    let seen = seen.borrow();
+    let seen = &seen.borrow().bytes;
     assert!(seen.len() >= 2, "too few progress events: {seen:?}");
     assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "progress went backwards");
     assert_eq!(*seen.last().unwrap(), (size, Some(size)), "progress ends at 100 %");
@@ -168,6 +183,7 @@ async fn minilm_is_downloaded_once_then_served_from_indexeddb() {
     assert_eq!(bytes.len() as u64, WEIGHTS_SIZE);
     assert_eq!(sha256(&bytes), WEIGHTS_SHA);
     assert_rises_to(&seen, WEIGHTS_SIZE);
+    assert_eq!(seen.borrow().reads, [WEIGHTS_SIZE], "downloaded into the store, then read back from it once");
     drop(bytes);
 
     let store = Store::shared().await.unwrap();
@@ -177,18 +193,23 @@ async fn minilm_is_downloaded_once_then_served_from_indexeddb() {
 
     // The small files: pinned too.
     for (file, size) in [("config.json", CONFIG_SIZE), ("tokenizer.json", TOKENIZER_SIZE)] {
-        let (bytes, provenance) = fetch_stored(hub(), REPO, pinned_revision(), file, &|_, _| {}).await.unwrap();
+        let (bytes, provenance) = fetch_stored(hub(), REPO, pinned_revision(), file, &|_| {}).await.unwrap();
         assert_eq!(bytes.len() as u64, size);
         assert!(provenance.verified, "{file}");
     }
 
     control("DELETE", "/__stats", None).await;
     let start = now();
-    let (again, _) = fetch_stored(hub(), REPO, pinned_revision(), WEIGHTS, &|_, _| {}).await.unwrap();
+    let (seen, on_progress) = recorder();
+    let (again, _) = fetch_stored(hub(), REPO, pinned_revision(), WEIGHTS, &on_progress).await.unwrap();
+    // Said as a read, not as a download at 100 %: nothing comes over the network.
+    let heard = seen.borrow();
+    assert!(heard.bytes.is_empty() && heard.retries.is_empty(), "{heard:?}");
+    assert_eq!(heard.reads, [WEIGHTS_SIZE]);
     let read_ms = now() - start;
     assert_eq!(sha256(&again), WEIGHTS_SHA);
     for file in ["config.json", "tokenizer.json"] {
-        fetch_stored(hub(), REPO, pinned_revision(), file, &|_, _| {}).await.unwrap();
+        fetch_stored(hub(), REPO, pinned_revision(), file, &|_| {}).await.unwrap();
     }
     assert_eq!(stats().await["totalRequests"], 0, "the second time, nothing is asked of the hub");
     log(&format!(
@@ -215,6 +236,10 @@ async fn cut_downloads_resume_with_range_requests_to_identical_bytes() {
     // Resumed, not restarted: little more than the file went over the wire.
     assert!(stats["bytesSent"].as_u64().unwrap() < WEIGHTS_SIZE * 11 / 10, "{stats}");
     assert_rises_to(&seen, WEIGHTS_SIZE);
+    // Each break was said while it was retried; a server answered each time.
+    let retries = &seen.borrow().retries;
+    assert_eq!(retries.len(), 3, "{retries:?}");
+    assert!(retries.iter().all(|(_, unreachable)| !unreachable), "{retries:?}");
     let bytes = stored_bytes_of(&store, &key).await;
     assert_eq!((bytes.len() as u64, sha256(&bytes).as_str()), (WEIGHTS_SIZE, WEIGHTS_SHA));
     assert_chunks_tile(&store, &key, WEIGHTS_SIZE).await;
@@ -228,14 +253,14 @@ async fn truncated_body_is_rejected() {
     let store = Store::shared().await.unwrap();
     // Size known from the catalogue.
     let k = key("t-truncate", WEIGHTS);
-    let err = download(&store, hub(), &k, &weights_options(), &|_, _| {}).await.unwrap_err();
+    let err = download(&store, hub(), &k, &weights_options(), &|_| {}).await.unwrap_err();
     assert!(matches!(err, DownloadError::Size { .. }), "{err}");
     assert!(err.to_string().contains("wrong size"), "{err}");
     assert_not_stored(&store, &k).await;
     assert!(store.chunk_offsets(&k).await.unwrap().is_empty(), "bad bytes are dropped");
     // Size unknown to the caller: the hub's paths-info knows it.
     let k = key("t-truncate-hub", WEIGHTS);
-    let err = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap_err();
+    let err = download(&store, hub(), &k, &fast_options(), &|_| {}).await.unwrap_err();
     assert!(matches!(err, DownloadError::Size { .. }), "{err}");
     assert_not_stored(&store, &k).await;
 }
@@ -246,7 +271,7 @@ async fn corrupt_byte_is_caught_by_the_checksum() {
     set_faults(json!({ "match": "tokenizer.json", "corrupt": { "offset": 12_345 } })).await;
     let store = Store::shared().await.unwrap();
     let k = key("t-corrupt", "tokenizer.json");
-    let err = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap_err();
+    let err = download(&store, hub(), &k, &fast_options(), &|_| {}).await.unwrap_err();
     assert!(matches!(err, DownloadError::Checksum { .. }), "{err}");
     assert!(err.to_string().contains("corrupt"), "{err}");
     assert_not_stored(&store, &k).await;
@@ -263,7 +288,7 @@ async fn a_spliced_file_failing_its_checksum_is_downloaded_once_more() {
     let store = Store::shared().await.unwrap();
     let k = key("t-splice", "tokenizer.json");
     let options = DownloadOptions { stall_timeout_ms: 300, ..fast_options() };
-    let manifest = download(&store, hub(), &k, &options, &|_, _| {}).await.unwrap();
+    let manifest = download(&store, hub(), &k, &options, &|_| {}).await.unwrap();
     assert_eq!(manifest.sha256, TOKENIZER_SHA, "the hub's own sha256 (paths-info) caught the splice");
     assert!(!manifest.verified, "a hub vouching for its own bytes does not make them verified");
     let stats = stats().await;
@@ -278,22 +303,57 @@ async fn http_errors_and_html_pages_are_rejected() {
     let store = Store::shared().await.unwrap();
     set_faults(json!({ "match": "config.json", "status": 500 })).await;
     let k = key("t-500", "config.json");
-    let err = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap_err();
+    let err = download(&store, hub(), &k, &fast_options(), &|_| {}).await.unwrap_err();
     assert!(matches!(err, DownloadError::Http { status: 500, .. }), "{err}");
     assert!(err.to_string().contains("HTTP 500"), "{err}");
     assert_not_stored(&store, &k).await;
 
     set_faults(json!({ "match": "config.json", "html200": true })).await;
     let k = key("t-html", "config.json");
-    let err = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap_err();
+    let err = download(&store, hub(), &k, &fast_options(), &|_| {}).await.unwrap_err();
     assert!(matches!(err, DownloadError::Html { .. }), "{err}");
     assert!(err.to_string().contains("web page"), "{err}");
     assert_not_stored(&store, &k).await;
 
     fresh_hub().await;
     let k = key("t-404", "nope.bin");
-    let err = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap_err();
+    let err = download(&store, hub(), &k, &fast_options(), &|_| {}).await.unwrap_err();
     assert!(err.to_string().contains("HTTP 404"), "{err}");
+    assert_not_stored(&store, &k).await;
+}
+
+/// No server at the address (a wrong mirror, no network): said at the first failed attempt, as "unreachable", while
+/// the retries go on; the final error is one sentence that says what to do.
+#[wasm_bindgen_test]
+async fn an_unreachable_hub_is_said_at_the_first_failure_and_then_what_to_do() {
+    let store = Store::shared().await.unwrap();
+    // Port 9 (discard) on the loopback: nothing listens there, and Chromium refuses the port before connecting;
+    // either way the fetch rejects with no response, as it does offline.
+    let closed = "http://127.0.0.1:9";
+    let k = FileKey::new(REPO, "t-unreachable", "config.json", closed);
+    let options = DownloadOptions { max_retries: 2, ask_hub: false, ..fast_options() };
+    let (seen, on_progress) = recorder();
+    let retries_at_first_failure = Rc::new(RefCell::new(None));
+    let (s, first) = (seen.clone(), retries_at_first_failure.clone());
+    let on_progress = move |t: Transfer<'_>| {
+        on_progress(t);
+        if first.borrow().is_none() && !s.borrow().retries.is_empty() {
+            *first.borrow_mut() = Some(now());
+        }
+    };
+    let start = now();
+    let err = download(&store, closed, &k, &options, &on_progress).await.unwrap_err();
+    let (ended, first) = (now(), retries_at_first_failure.borrow().expect("a retry was reported"));
+    let retries = &seen.borrow().retries;
+    assert_eq!(retries.len(), 2, "one report per retry (3 attempts): {retries:?}");
+    assert!(retries.iter().all(|(_, unreachable)| *unreachable), "{retries:?}");
+    assert!(first - start < ended - start, "reported before giving up");
+    assert!(matches!(err, DownloadError::Unreachable { attempts: 3, .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.starts_with("Cannot reach 127.0.0.1:9 to download config.json (3 attempts;"), "{text}");
+    for hint in ["Check your connection", "mirror link", "from this computer"] {
+        assert!(text.contains(hint), "{text}");
+    }
     assert_not_stored(&store, &k).await;
 }
 
@@ -305,7 +365,7 @@ async fn a_stalled_server_is_given_up_with_a_clear_message() {
     let k = key("t-stall", "tokenizer.json");
     let options = DownloadOptions { stall_timeout_ms: 400, max_retries: 1, ..fast_options() };
     let start = now();
-    let err = download(&store, hub(), &k, &options, &|_, _| {}).await.unwrap_err();
+    let err = download(&store, hub(), &k, &options, &|_| {}).await.unwrap_err();
     assert!(matches!(err, DownloadError::Stalled { attempts: 2, .. }), "{err}");
     assert!(err.to_string().contains("stalled"), "{err}");
     assert!(now() - start < 5_000.0);
@@ -320,7 +380,7 @@ async fn all_bytes_stored_but_no_manifest_completes_through_416() {
     let store = Store::shared().await.unwrap();
     let k = key("t-416", "config.json");
     let options = || DownloadOptions { ask_hub: false, ..fast_options() };
-    download(&store, hub(), &k, &options(), &|_, _| {}).await.unwrap();
+    download(&store, hub(), &k, &options(), &|_| {}).await.unwrap();
     store.forget_manifest(&k).await.unwrap();
     // What the interrupted download would have left next to its chunks: the validator its resume sends as If-Range
     // (the loopback hub's ETag is the file's sha256); without one, an unpinned file starts over.
@@ -328,7 +388,7 @@ async fn all_bytes_stored_but_no_manifest_completes_through_416() {
     store.set_partial(&k, &Partial { size: None, etag: Some(etag), last_modified: None }).await.unwrap();
     assert_not_stored(&store, &k).await;
     control("DELETE", "/__stats", None).await;
-    let manifest = download(&store, hub(), &k, &options(), &|_, _| {}).await.unwrap();
+    let manifest = download(&store, hub(), &k, &options(), &|_| {}).await.unwrap();
     assert_eq!(manifest.size, CONFIG_SIZE);
     assert!(!manifest.verified, "no sha256 was known: only the size was checked");
     let stats = stats().await;
@@ -347,8 +407,8 @@ async fn a_cancelled_download_keeps_its_part_and_resumes() {
     let cancel = Cancel::new();
     let options = DownloadOptions { cancel: cancel.clone(), ..fast_options() };
     let c = cancel.clone();
-    let err = download(&store, hub(), &k, &options, &move |done, _| {
-        if done >= 100_000 {
+    let err = download(&store, hub(), &k, &options, &move |t| {
+        if matches!(t, Transfer::Bytes { done, .. } if done >= 100_000) {
             c.cancel();
         }
     })
@@ -360,7 +420,7 @@ async fn a_cancelled_download_keeps_its_part_and_resumes() {
     assert!((100_000..TOKENIZER_SIZE).contains(&kept), "kept {kept} bytes");
 
     fresh_hub().await;
-    let manifest = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap();
+    let manifest = download(&store, hub(), &k, &fast_options(), &|_| {}).await.unwrap();
     assert_eq!(manifest.sha256, TOKENIZER_SHA);
     let stats = stats().await;
     assert_eq!(stats["rangeRequests"], 1, "resumed from byte {kept}");
@@ -373,8 +433,8 @@ async fn a_cancelled_download_keeps_its_part_and_resumes() {
 async fn two_requests_for_one_file_download_it_once() {
     fresh_hub().await;
     let (a, b) = futures::join!(
-        fetch_stored(hub(), REPO, "t-twice", "tokenizer.json", &|_, _| {}),
-        fetch_stored(hub(), REPO, "t-twice", "tokenizer.json", &|_, _| {}),
+        fetch_stored(hub(), REPO, "t-twice", "tokenizer.json", &|_| {}),
+        fetch_stored(hub(), REPO, "t-twice", "tokenizer.json", &|_| {}),
     );
     assert_eq!(a.unwrap().0, b.unwrap().0);
     assert_eq!(requests_for(&stats().await, "t-twice", "tokenizer.json"), 1);
@@ -385,7 +445,7 @@ async fn verify_and_damage_are_detected() {
     fresh_hub().await;
     let store = Store::shared().await.unwrap();
     let k = key("t-verify", "config.json");
-    let manifest = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap();
+    let manifest = download(&store, hub(), &k, &fast_options(), &|_| {}).await.unwrap();
     assert_eq!(store.verify(&manifest).await.unwrap(), Some(true));
     let absent = StoredFile { file: "absent.json".into(), ..manifest.clone() };
     assert_eq!(store.verify(&absent).await.unwrap(), None);
@@ -395,7 +455,7 @@ async fn verify_and_damage_are_detected() {
     let err = store.get_file(&manifest).await.unwrap_err();
     assert!(matches!(err, StoreError::Damaged(..)), "{err}");
     // The worker's path repairs it: a damaged copy is downloaded again.
-    let (bytes, _) = fetch_stored(hub(), REPO, "t-verify", "config.json", &|_, _| {}).await.unwrap();
+    let (bytes, _) = fetch_stored(hub(), REPO, "t-verify", "config.json", &|_| {}).await.unwrap();
     assert_eq!(bytes.len() as u64, CONFIG_SIZE);
 }
 
@@ -406,17 +466,17 @@ async fn delete_frees_the_entries() {
     let copy = |revision: &str, file: &str| FileKey::new(COPY, revision, file, origin());
     for revision in ["t-delete", "t-delete-2"] {
         for file in ["config.json", "tokenizer.json"] {
-            download(&store, hub(), &copy(revision, file), &fast_options(), &|_, _| {}).await.unwrap();
+            download(&store, hub(), &copy(revision, file), &fast_options(), &|_| {}).await.unwrap();
         }
     }
-    download(&store, hub(), &key("t-keep", "config.json"), &fast_options(), &|_, _| {}).await.unwrap();
+    download(&store, hub(), &key("t-keep", "config.json"), &fast_options(), &|_| {}).await.unwrap();
     // And a partial download, which must go too.
     // (A stall rather than a cut: after a reset the browser may drop bytes it had not handed over yet.)
     set_faults(json!({ "match": "tokenizer.json", "stall": { "afterBytes": 100_000 } })).await;
     let partial = copy("t-delete", "tokenizer.json");
     store.delete_file(&partial).await.unwrap();
     let options = DownloadOptions { max_retries: 0, stall_timeout_ms: 300, ..fast_options() };
-    assert!(download(&store, hub(), &partial, &options, &|_, _| {}).await.is_err());
+    assert!(download(&store, hub(), &partial, &options, &|_| {}).await.is_err());
     assert_eq!(store.stored_bytes(&partial).await.unwrap(), 100_000);
 
     let count = |repo: &'static str| {
@@ -446,7 +506,7 @@ async fn deleting_a_model_while_it_downloads_cancels_and_leaves_nothing() {
     set_faults(json!({ "match": "minilm-copy/model.safetensors", "slow": { "bytesPerSecond": 4_000_000 } })).await;
     let store = Store::shared().await.unwrap();
     let weights = FileKey::new(COPY, "t-del-dl", WEIGHTS, origin());
-    let (fetched, deleted) = futures::join!(fetch_stored(hub(), COPY, "t-del-dl", WEIGHTS, &|_, _| {}), async {
+    let (fetched, deleted) = futures::join!(fetch_stored(hub(), COPY, "t-del-dl", WEIGHTS, &|_| {}), async {
         // Past the first 8 MiB chunk, so that chunks were committed before the deletion.
         gloo::timers::future::TimeoutFuture::new(3_000).await;
         let before = store.chunk_offsets(&weights).await.unwrap().len();
@@ -474,13 +534,13 @@ async fn an_overlapping_chunk_is_truncated_from_its_own_offset() {
     let store = Store::shared().await.unwrap();
     let k = key("t-overlap", "tokenizer.json");
     store.delete_file(&k).await.unwrap();
-    let (whole, _) = fetch_stored(hub(), REPO, "t-overlap-source", "tokenizer.json", &|_, _| {}).await.unwrap();
+    let (whole, _) = fetch_stored(hub(), REPO, "t-overlap-source", "tokenizer.json", &|_| {}).await.unwrap();
     store.put_chunk(&k, 0, &whole[..300_000]).await.unwrap();
     store.put_chunk(&k, 100_000, &whole[100_000..400_000]).await.unwrap();
     let etag = format!("\"{TOKENIZER_SHA}\"");
     store.set_partial(&k, &Partial { size: Some(TOKENIZER_SIZE), etag: Some(etag), last_modified: None }).await.unwrap();
     control("DELETE", "/__stats", None).await;
-    let manifest = download(&store, hub(), &k, &fast_options(), &|_, _| {}).await.unwrap();
+    let manifest = download(&store, hub(), &k, &fast_options(), &|_| {}).await.unwrap();
     assert_eq!(manifest.sha256, TOKENIZER_SHA);
     assert_chunks_tile(&store, &k, TOKENIZER_SIZE).await;
     let stats = stats().await;
@@ -500,7 +560,7 @@ async fn a_file_that_changed_on_the_server_restarts_instead_of_splicing() {
     let store = Store::shared().await.unwrap();
     let k = key("t-if-range", "tokenizer.json");
     let options = DownloadOptions { ask_hub: false, stall_timeout_ms: 500, ..fast_options() };
-    let manifest = download(&store, hub(), &k, &options, &|_, _| {}).await.unwrap();
+    let manifest = download(&store, hub(), &k, &options, &|_| {}).await.unwrap();
     assert_eq!(manifest.sha256, TOKENIZER_SHA, "not spliced onto the older version's first part");
     let st = stats().await;
     assert_eq!((st["ifRangeRequests"].as_u64(), st["ifRangeMismatches"].as_u64()), (Some(1), Some(1)), "{st}");
@@ -510,7 +570,7 @@ async fn a_file_that_changed_on_the_server_restarts_instead_of_splicing() {
     fresh_hub().await;
     set_faults(json!({ "match": "tokenizer.json", "times": 1, "noEtag": true, "stall": { "afterBytes": 150_000 } })).await;
     let k = key("t-if-range-date", "tokenizer.json");
-    let manifest = download(&store, hub(), &k, &options, &|_, _| {}).await.unwrap();
+    let manifest = download(&store, hub(), &k, &options, &|_| {}).await.unwrap();
     assert_eq!(manifest.sha256, TOKENIZER_SHA);
     let st = stats().await;
     assert_eq!((st["ifRangeRequests"].as_u64(), st["ifRangeMismatches"].as_u64()), (Some(1), Some(0)), "{st}");
@@ -538,7 +598,7 @@ async fn a_stale_manifest_and_an_unparsable_file_are_fetched_again() {
         stored_at: 0.0,
     };
     store.commit_file(&stale).await.unwrap();
-    let (bytes, provenance) = fetch_stored(hub(), REPO, rev, "config.json", &|_, _| {}).await.unwrap();
+    let (bytes, provenance) = fetch_stored(hub(), REPO, rev, "config.json", &|_| {}).await.unwrap();
     assert_eq!(bytes.len() as u64, CONFIG_SIZE);
     assert!(provenance.verified);
 
@@ -557,7 +617,7 @@ async fn a_stale_manifest_and_an_unparsable_file_are_fetched_again() {
     store.commit_file(&garbage).await.unwrap();
     control("DELETE", "/__stats", None).await;
     let source = ModelSource { hub: hub().into(), repo: REPO.into(), revision: "t-garbage".into(), pack: None };
-    let tokenizer = nlu_lab::web::models::tokenizer(&source, &|_, _, _| {}).await.unwrap();
+    let tokenizer = nlu_lab::web::models::tokenizer(&source, &|_| {}).await.unwrap();
     assert_eq!(tokenizer.encode("hello world", None, 512).unwrap().tokens, ["[CLS]", "hello", "world", "[SEP]"]);
     assert_eq!(requests_for(&stats().await, "t-garbage", "tokenizer.json"), 1, "fetched once more");
 }
@@ -570,7 +630,7 @@ async fn oversized_bodies_and_absurd_sizes_are_refused() {
     let store = Store::shared().await.unwrap();
     set_faults(json!({ "match": WEIGHTS, "extra": { "bytes": 100_000 } })).await;
     let k = key("t-extra", WEIGHTS);
-    let err = download(&store, hub(), &k, &weights_options(), &|_, _| {}).await.unwrap_err();
+    let err = download(&store, hub(), &k, &weights_options(), &|_| {}).await.unwrap_err();
     assert!(matches!(err, DownloadError::Size { .. }), "{err}");
     assert_not_stored(&store, &k).await;
     assert!(store.chunk_offsets(&k).await.unwrap().is_empty());
@@ -580,7 +640,7 @@ async fn oversized_bodies_and_absurd_sizes_are_refused() {
         set_faults(json!({ "match": file, "announce": { "contentLength": huge } })).await;
         let k = key("t-huge", file);
         let start = now();
-        let err = download(&store, hub(), &k, &DownloadOptions { ask_hub: false, ..fast_options() }, &|_, _| {})
+        let err = download(&store, hub(), &k, &DownloadOptions { ask_hub: false, ..fast_options() }, &|_| {})
             .await
             .unwrap_err();
         assert!(matches!(err, DownloadError::TooLarge { cap: c, .. } if c == cap), "{err}");
@@ -596,7 +656,7 @@ async fn oversized_bodies_and_absurd_sizes_are_refused() {
 async fn delete_all_empties_the_store() {
     // A separate database handle: what one connection deletes, another no longer sees.
     let store = Store::open().await.unwrap();
-    download(&store, hub(), &key("t-all", "config.json"), &fast_options(), &|_, _| {}).await.unwrap();
+    download(&store, hub(), &key("t-all", "config.json"), &fast_options(), &|_| {}).await.unwrap();
     store.delete_all().await.unwrap();
     let shared = Store::shared().await.unwrap();
     assert!(shared.list().await.unwrap().is_empty());
@@ -616,7 +676,7 @@ async fn quota_exceeded_is_a_clear_error_and_leaves_nothing() {
     let store = Store::open().await.unwrap();
     store.simulate_quota_for_tests(Some(20 << 20));
     let k = key("t-quota", WEIGHTS);
-    let err = download(&store, hub(), &k, &weights_options(), &|_, _| {}).await.unwrap_err();
+    let err = download(&store, hub(), &k, &weights_options(), &|_| {}).await.unwrap_err();
     store.simulate_quota_for_tests(None);
     assert_eq!(err, DownloadError::Store(StoreError::Quota), "{err}");
     let message = err.to_string();
@@ -643,7 +703,7 @@ async fn estimate_and_persist_answer_in_the_worker() {
 #[wasm_bindgen_test]
 async fn cache_requests_list_verify_delete_and_cancel() {
     fresh_hub().await;
-    fetch_stored(hub(), COPY, "t-cache", "config.json", &|_, _| {}).await.unwrap();
+    fetch_stored(hub(), COPY, "t-cache", "config.json", &|_| {}).await.unwrap();
     let Ok(Response::CacheFiles(files)) = cache_requests::handle(Request::CacheList).await else { panic!("no list") };
     let file = files.iter().find(|f| f.revision == "t-cache" && f.file == "config.json").expect("listed").clone();
     assert_eq!((file.size, file.verified, file.origin.as_str()), (CONFIG_SIZE, false, origin()));
@@ -659,7 +719,7 @@ async fn cache_requests_list_verify_delete_and_cancel() {
     // CancelDownloads stops a download the worker's fetch path started.
     set_faults(json!({ "match": "tokenizer.json", "slow": { "bytesPerSecond": 200_000 } })).await;
     let (fetched, cancelled) =
-        futures::join!(fetch_stored(hub(), REPO, "t-cache", "tokenizer.json", &|_, _| {}), async {
+        futures::join!(fetch_stored(hub(), REPO, "t-cache", "tokenizer.json", &|_| {}), async {
             gloo::timers::future::TimeoutFuture::new(400).await;
             cache_requests::handle(Request::CancelDownloads).await
         });
@@ -679,7 +739,7 @@ async fn at_most_two_models_stay_loaded() {
     let source = |revision: &str| ModelSource { hub: hub().into(), repo: COPY.into(), revision: revision.into(), pack: None };
     let mut memory = vec![];
     for revision in ["t-lru-a", "t-lru-b", "t-lru-a", "t-lru-c"] {
-        let (_, trust, _) = attention_model(&source(revision), &|_, _, _| {}).await.unwrap();
+        let (_, trust, _) = attention_model(&source(revision), &|_| {}).await.unwrap();
         assert!(!trust.verified, "a model outside the catalogue is not verified");
         memory.push(format!("{revision}: {:.0} MB", wasm_memory_mb()));
     }
@@ -687,9 +747,9 @@ async fn at_most_two_models_stay_loaded() {
     assert_eq!(MAX_LOADED_MODELS, 2);
     assert_eq!(loaded.len(), 2, "{loaded:?}");
     // Sources are told apart by revision too; `loaded_models` lists repos, so check through a reload's load time.
-    let (_, _, load_ms) = attention_model(&source("t-lru-a"), &|_, _, _| {}).await.unwrap();
+    let (_, _, load_ms) = attention_model(&source("t-lru-a"), &|_| {}).await.unwrap();
     assert_eq!(load_ms, 0.0, "t-lru-a was used after t-lru-b, so it stayed");
-    let (_, _, load_ms) = attention_model(&source("t-lru-b"), &|_, _, _| {}).await.unwrap();
+    let (_, _, load_ms) = attention_model(&source("t-lru-b"), &|_| {}).await.unwrap();
     assert!(load_ms > 0.0, "t-lru-b was the least recently used, so it was dropped");
     log(&format!("worker wasm memory after each load: {}", memory.join(", ")));
     let Ok(Response::CacheDone) = cache_requests::handle(Request::CacheDeleteModel { repo: COPY.into() }).await else {

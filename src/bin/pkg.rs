@@ -15,13 +15,19 @@ mod api {
     use nlu_lab::engine::catalogue::{self, Family};
     use nlu_lab::web::hub::{validate_hub, DEFAULT_HUB};
     use nlu_lab::web::js::now_ms;
-    use nlu_lab::web::messages::ModelSource;
+    use nlu_lab::web::messages::{ModelSource, Step};
     use nlu_lab::web::models;
 
     #[wasm_bindgen(typescript_custom_section)]
     const TYPES: &str = r#"
-/** Download or load progress of one model file (bytes). `total` is null when the server does not say. */
-export interface Progress { file: string; done: number; total: number | null }
+/** What loading the model is doing. `step`: "reading" a file back from this browser's storage, "downloading" it,
+ *  "retrying" after a failed attempt (`detail` says why; `unreachable`: no server answered), or "loading" the model
+ *  from its files (`file` is then ""). Bytes of `file`; `total` is null when the server does not say. */
+export interface Progress {
+  step: "reading" | "downloading" | "retrying" | "loading";
+  file: string; done: number; total: number | null;
+  detail?: string; unreachable?: boolean;
+}
 
 export interface ModelOptions {
   /** A model of nlu-lab's catalogue (Hugging Face repo id). */
@@ -120,18 +126,30 @@ export interface ClipResult {
         serde_wasm_bindgen::from_value(value.clone()).map_err(|e| format!("options: {e}"))
     }
 
-    /// `onProgress` from the options, called with `{file, done, total}`.
-    fn progress_callback(options: &JsValue) -> impl Fn(&str, u64, Option<u64>) {
+    /// `onProgress` from the options, called with `{step, file, done, total}` (and `detail`, `unreachable` for a
+    /// retry).
+    fn progress_callback(options: &JsValue) -> impl Fn(Step) {
         let callback = (options.is_object())
             .then(|| Reflect::get(options, &"onProgress".into()).ok())
             .flatten()
             .and_then(|f| f.dyn_into::<Function>().ok());
-        move |file, done, total| {
+        move |step| {
             if let Some(f) = &callback {
+                let (name, file, done, total) = match &step {
+                    Step::Reading { file, size } => ("reading", file.as_str(), *size, Some(*size)),
+                    Step::Downloading { file, done, total, .. } => ("downloading", file.as_str(), *done, *total),
+                    Step::Retrying { file, .. } => ("retrying", file.as_str(), 0, None),
+                    Step::Loading => ("loading", "", 0, None),
+                };
                 let event = Object::new();
+                let _ = Reflect::set(&event, &"step".into(), &name.into());
                 let _ = Reflect::set(&event, &"file".into(), &file.into());
                 let _ = Reflect::set(&event, &"done".into(), &(done as f64).into());
                 let _ = Reflect::set(&event, &"total".into(), &total.map_or(JsValue::NULL, |t| (t as f64).into()));
+                if let Step::Retrying { detail, unreachable, .. } = &step {
+                    let _ = Reflect::set(&event, &"detail".into(), &detail.into());
+                    let _ = Reflect::set(&event, &"unreachable".into(), &(*unreachable).into());
+                }
                 let _ = f.call1(&JsValue::UNDEFINED, &event);
             }
         }

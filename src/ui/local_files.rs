@@ -9,6 +9,7 @@ use super::export::format_bytes;
 use super::state::CacheState;
 use crate::engine::catalogue::{self, BundledPack, CatalogueEntry};
 use crate::engine::pack::MANIFEST_FILE;
+use crate::web::messages::Step;
 use crate::web::worker_client;
 
 /// The files of `entry` found among the chosen ones (by file name, wherever they sit in a folder), or what is missing.
@@ -82,9 +83,11 @@ pub fn LocalFiles() -> impl IntoView {
         }
         let revision = pack.as_ref().map_or(entry.revision.to_string(), |p| p.revision.clone());
         spawn_local(async move {
-            let answer = worker_client::import_local(entry.repo.into(), revision, urls.clone(), pack.clone(), move |p| {
-                let of = p.total.map(|t| format!(" of {}", format_bytes(t))).unwrap_or_default();
-                message.set(Some(format!("Storing {}: {}{of}", p.file, format_bytes(p.done))));
+            let answer = worker_client::import_local(entry.repo.into(), revision, urls.clone(), pack.clone(), move |step| {
+                if let Step::Downloading { file, done, total, .. } = step {
+                    let of = total.map(|t| format!(" of {}", format_bytes(t))).unwrap_or_default();
+                    message.set(Some(format!("Storing {file}: {}{of}", format_bytes(*done))));
+                }
             })
             .await;
             for (_, url) in &urls {

@@ -6,12 +6,69 @@ use std::future::Future;
 use leptos::prelude::*;
 
 use super::export::format_bytes;
+use crate::web::messages::Step;
 use crate::web::worker_client::{Progress, RunStats, WorkerError};
 
-/// "Downloading model.safetensors: 12.3 MB of 86.7 MB (14 %)" for a worker's progress message.
-pub fn progress_text(p: Progress<'_>) -> String {
-    let of = p.total.map(|t| format!(" of {} ({:.0} %)", format_bytes(t), p.done as f64 * 100.0 / t.max(1) as f64));
-    format!("Downloading {}: {}{}", p.file, format_bytes(p.done), of.unwrap_or_default())
+/// What the worker is doing, in words a student understands: "Reading the model from this browser",
+/// "Downloading from huggingface.co: 22.0 MB of 86.7 MB, about 6 s left", "Loading the model", or — at the first
+/// failed attempt, while the worker retries — that the hub cannot be reached and what to do.
+/// `seconds_left`: the download's estimate, when there is one.
+pub fn progress_text(step: &Step, seconds_left: Option<f64>) -> String {
+    match step {
+        Step::Reading { file, size } => {
+            format!("Reading the model from this browser ({file}, {})", format_bytes(*size))
+        }
+        Step::Downloading { file, from, done, total } => {
+            let of = total.map(|t| format!(" of {}", format_bytes(t))).unwrap_or_default();
+            let left = seconds_left.map(|s| format!(", about {} left", duration_text(s))).unwrap_or_default();
+            if from.is_empty() {
+                format!("Storing {file} from your files: {}{of}", format_bytes(*done))
+            } else {
+                format!("Downloading from {from}: {}{of}{left} ({file})", format_bytes(*done))
+            }
+        }
+        Step::Retrying { from, unreachable: true, .. } => format!(
+            "Cannot reach {from}: check your connection, open your course's mirror link, or load the model's files \
+             from this computer (Stored models, below). Still trying in the background…"
+        ),
+        Step::Retrying { file, from, detail, .. } => {
+            format!("The download of {file} from {from} broke off ({detail}); trying again, what arrived is kept…")
+        }
+        Step::Loading => "Loading the model".into(),
+    }
+}
+
+/// "6 s", "3 min".
+fn duration_text(seconds: f64) -> String {
+    if seconds < 90.0 {
+        format!("{:.0} s", seconds.max(1.0))
+    } else {
+        format!("{:.0} min", seconds / 60.0)
+    }
+}
+
+/// A download's time left from its rate since its first progress message (bytes kept from an earlier visit are not
+/// counted as speed): none until it has run a second, or for a file of unknown size.
+#[derive(Clone, Debug, Default)]
+struct DownloadClock {
+    /// The file, when it was first heard of (ms) and how many bytes it had then.
+    start: Option<(String, f64, u64)>,
+}
+
+impl DownloadClock {
+    fn seconds_left(&mut self, file: &str, now_ms: f64, done: u64, total: Option<u64>) -> Option<f64> {
+        match &self.start {
+            Some((seen, _, first)) if seen == file && done >= *first => {}
+            _ => self.start = Some((file.to_string(), now_ms, done)),
+        }
+        let (_, since, first) = self.start.clone()?;
+        let (elapsed, arrived) = ((now_ms - since) / 1000.0, done - first);
+        if elapsed < 1.0 || arrived == 0 {
+            return None;
+        }
+        let left = total?.saturating_sub(done);
+        (left > 0).then(|| left as f64 / (arrived as f64 / elapsed))
+    }
 }
 
 /// What a model run computed, for its status line.
@@ -55,11 +112,21 @@ pub fn status_line(ran: Ran, stats: &RunStats) -> String {
 
 /// Where a running task shows its progress.
 #[derive(Clone, Copy)]
-pub struct ProgressLine(RwSignal<Option<String>>);
+pub struct ProgressLine {
+    line: RwSignal<Option<String>>,
+    clock: StoredValue<DownloadClock>,
+}
 
 impl ProgressLine {
-    pub fn show(self, progress: Progress<'_>) {
-        self.0.set(Some(progress_text(progress)));
+    pub fn show(self, step: Progress<'_>) {
+        let seconds_left = match step {
+            Step::Downloading { file, done, total, .. } => {
+                let now = crate::web::js::now_ms();
+                self.clock.try_update_value(|c| c.seconds_left(file, now, *done, *total)).flatten()
+            }
+            _ => None,
+        };
+        self.line.set(Some(progress_text(step, seconds_left)));
     }
 }
 
@@ -89,9 +156,11 @@ impl<I: 'static> WorkerTask<I> {
         Fu: Future<Output = Result<String, WorkerError>> + 'static,
     {
         let progress = RwSignal::new(None);
+        let clock = StoredValue::new(DownloadClock::default());
         let action = Action::new_local(move |input: &I| {
             progress.set(None);
-            run(input, ProgressLine(progress))
+            clock.set_value(DownloadClock::default());
+            run(input, ProgressLine { line: progress, clock })
         });
         Self { action, busy: action.pending(), value: action.value(), progress }
     }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::download::{fetch_stored, stream_weights};
+use super::download::{fetch_stored, stream_weights, Transfer};
 use super::js::{memory_bytes, now_ms};
 use crate::engine::flops::{bert_flops, clip_flops};
 use crate::engine::image_prep::PreparedImage;
@@ -48,13 +48,19 @@ struct BenchRequest {
 }
 
 async fn fetch(req: &BenchRequest, file: &str) -> Result<Vec<u8>, String> {
-    Ok(fetch_stored(&req.hub, &req.repo, &req.revision, file, &|_, _| {}).await?.0)
+    Ok(fetch_stored(&req.hub, &req.repo, &req.revision, file, &|_| {}).await?.0)
 }
 
 /// The weights streamed from the store into tensors, as the app's worker loads them, and their file size.
 async fn weights(req: &BenchRequest) -> Result<(candle_nn::VarBuilder<'static>, u64), String> {
     let size = std::cell::Cell::new(0);
-    let (vb, _) = stream_weights(&req.hub, &req.repo, &req.revision, &|_, total| size.set(total.unwrap_or(0))).await?;
+    // Every stored file is read back from the store once it is complete, downloaded just now or not.
+    let (vb, _) = stream_weights(&req.hub, &req.repo, &req.revision, &|t| {
+        if let Transfer::Reading(bytes) = t {
+            size.set(bytes)
+        }
+    })
+    .await?;
     Ok((vb, size.get()))
 }
 

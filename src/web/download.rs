@@ -140,6 +140,8 @@ pub enum DownloadError {
     Stalled { file: String, seconds: f64, attempts: u32 },
     #[error("download of {file} kept breaking off ({attempts} attempts; last: {detail}). What arrived is kept: try again to resume")]
     Network { file: String, attempts: u32, detail: String },
+    #[error("{}", unreachable_text(origin, file, *attempts, detail))]
+    Unreachable { file: String, origin: String, attempts: u32, detail: String },
     #[error("{url}: HTTP {status} {status_text}{}", http_hint(*.status))]
     Http { url: String, status: u16, status_text: String },
     #[error("{url} answered with a web page instead of {file} (an error page, or a login wall?)")]
@@ -165,6 +167,22 @@ fn from_hub(hub: &str) -> String {
     }
 }
 
+/// One sentence a student can act on: what failed, then what to do.
+fn unreachable_text(origin: &str, file: &str, attempts: u32, detail: &str) -> String {
+    format!(
+        "Cannot reach {} to download {file} ({attempts} attempts; the browser says: {detail}). Check your \
+         connection and run again, open your course's mirror link, or load the model's files from this computer \
+         (Stored models → A model from files on this computer).",
+        host_of(origin)
+    )
+}
+
+/// `https://huggingface.co` → `huggingface.co`: what a student recognises.
+pub fn host_of(origin: &str) -> &str {
+    let rest = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest)
+}
+
 fn http_hint(status: u16) -> &'static str {
     match status {
         401 | 403 => " (the repository may be gated or private: it needs a login this app does not do)",
@@ -173,10 +191,22 @@ fn http_hint(status: u16) -> &'static str {
     }
 }
 
+/// What happens to one file, as [`download`] and the readers report it (the worker turns it into a
+/// [`super::messages::Step`] for the status line).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Transfer<'a> {
+    /// The file, `size` bytes, is being read back from the store: nothing is downloaded.
+    Reading(u64),
+    /// `done` of `total` bytes arrived (bytes stored by an earlier attempt count too).
+    Bytes { done: u64, total: Option<u64> },
+    /// An attempt failed with `detail` and another follows; `unreachable`: no server answered at all.
+    Retrying { detail: &'a str, unreachable: bool },
+}
+
 /// How one attempt ended, short of success.
 enum Failure {
-    /// Worth another attempt, resuming from what is stored.
-    Retry { stalled: bool, detail: String },
+    /// Worth another attempt, resuming from what is stored. `unreachable`: the request got no answer at all.
+    Retry { stalled: bool, unreachable: bool, detail: String },
     /// Final.
     Fatal(DownloadError),
 }
@@ -263,7 +293,7 @@ struct Job<'a> {
     announced_by_200: bool,
     partial: Partial,
     last_progress: u64,
-    on_progress: &'a dyn Fn(u64, Option<u64>),
+    on_progress: &'a dyn Fn(Transfer<'_>),
 }
 
 impl Job<'_> {
@@ -280,7 +310,7 @@ impl Job<'_> {
         // Throttled: a message per 256 KiB is smooth enough and keeps the page's message queue short.
         if force || done < self.last_progress || done - self.last_progress >= 256 << 10 {
             self.last_progress = done;
-            (self.on_progress)(done, self.total());
+            (self.on_progress)(Transfer::Bytes { done, total: self.total() });
         }
     }
 
@@ -331,7 +361,7 @@ impl Job<'_> {
 
     /// One request: from `stored` to the end, or until something goes wrong.
     async fn attempt(&mut self, options: &DownloadOptions) -> Result<(), Failure> {
-        let controller = AbortController::new().map_err(|e| Failure::Retry { stalled: false, detail: error_text(&e) })?;
+        let controller = AbortController::new().map_err(|e| Failure::Retry { stalled: false, unreachable: false, detail: error_text(&e) })?;
         options.cancel.attach(Some(controller.clone()));
         let result = self.transfer(options, &controller).await;
         options.cancel.attach(None);
@@ -344,8 +374,8 @@ impl Job<'_> {
         let file = self.key.file.clone();
         let timeout = options.stall_timeout_ms;
         let offset = self.stored;
-        let retry = |detail: String| Failure::Retry { stalled: false, detail };
-        let stalled = || Failure::Retry { stalled: true, detail: "stalled".into() };
+        let retry = |detail: String| Failure::Retry { stalled: false, unreachable: false, detail };
+        let stalled = || Failure::Retry { stalled: true, unreachable: false, detail: "stalled".into() };
         let cancelled = || Failure::Fatal(DownloadError::Cancelled(file.clone()));
 
         let init = RequestInit::new();
@@ -368,7 +398,9 @@ impl Job<'_> {
         let response: Response = match within(timeout, JsFuture::from(promise)).await {
             None => return Err(stalled()),
             Some(Err(_)) if options.cancel.is_cancelled() => return Err(cancelled()),
-            Some(Err(e)) => return Err(retry(format!("cannot reach the hub: {}", error_text(&e)))),
+            Some(Err(e)) => {
+                return Err(Failure::Retry { stalled: false, unreachable: true, detail: error_text(&e) });
+            }
             Some(Ok(r)) => r.unchecked_into(),
         };
         let status = response.status();
@@ -522,13 +554,13 @@ impl Job<'_> {
 }
 
 /// Download `key` from `hub` into `store`, resuming from what an earlier attempt stored, and record it as complete.
-/// `on_progress(done, total)` is called as bytes arrive (`done` counts bytes stored earlier too).
+/// `on_progress` hears of the bytes as they arrive and of each failed attempt that is retried.
 pub async fn download(
     store: &Store,
     hub: &str,
     key: &FileKey,
     options: &DownloadOptions,
-    on_progress: &dyn Fn(u64, Option<u64>),
+    on_progress: &dyn Fn(Transfer<'_>),
 ) -> Result<StoredFile, DownloadError> {
     let mut want_size = options.expected_size;
     let mut size_source = "the catalogue";
@@ -701,16 +733,21 @@ async fn transfer_with_retries(job: &mut Job<'_>, options: &DownloadOptions) -> 
                 job.pending.clear();
                 return Err(e);
             }
-            Err(Failure::Retry { stalled, detail }) => {
+            Err(Failure::Retry { stalled, unreachable, detail }) => {
                 job.flush().await?;
                 failures = if job.stored > before { 1 } else { failures + 1 };
                 if failures > options.max_retries || attempts >= 50 {
                     return Err(if stalled {
                         DownloadError::Stalled { file, seconds: options.stall_timeout_ms as f64 / 1000.0, attempts }
+                    } else if unreachable {
+                        DownloadError::Unreachable { file, origin: job.key.origin.clone(), attempts, detail }
                     } else {
                         DownloadError::Network { file, attempts, detail }
                     });
                 }
+                // Said at the first failure, not after the last: the page tells the student what is going on
+                // while the retries run.
+                (job.on_progress)(Transfer::Retrying { detail: &detail, unreachable });
                 let delay = options.backoff_ms.saturating_mul(1 << (failures - 1).min(4)).min(5_000);
                 TimeoutFuture::new(delay).await;
             }
@@ -748,7 +785,7 @@ async fn tracked_download(
     hub: &str,
     key: &FileKey,
     options: &DownloadOptions,
-    on_progress: &dyn Fn(u64, Option<u64>),
+    on_progress: &dyn Fn(Transfer<'_>),
 ) -> Result<StoredFile, DownloadError> {
     ACTIVE.with(|a| a.borrow_mut().push((key.clone(), options.cancel.clone())));
     let result = download(store, hub, key, options, on_progress).await;
@@ -763,6 +800,9 @@ pub struct Provenance {
     pub verified: bool,
     /// For the student, when a pinned file's bytes did not match its pin: which file, which hub.
     pub warning: Option<String>,
+    /// The file and the sha256 of the bytes it got (a hand-in names the weights that computed it).
+    pub file: String,
+    pub sha256: String,
 }
 
 impl Provenance {
@@ -776,7 +816,7 @@ impl Provenance {
                 found.file
             )
         });
-        Self { verified: found.verified, warning }
+        Self { verified: found.verified, warning, file: found.file.clone(), sha256: found.sha256.clone() }
     }
 }
 
@@ -787,7 +827,7 @@ pub async fn fetch_stored(
     repo: &str,
     revision: &str,
     file: &str,
-    on_progress: &dyn Fn(u64, Option<u64>),
+    on_progress: &dyn Fn(Transfer<'_>),
 ) -> Result<(Vec<u8>, Provenance), String> {
     let mut bytes = WholeFile::default();
     let provenance = stream_stored(hub, repo, revision, file, on_progress, &mut bytes).await?;
@@ -826,7 +866,7 @@ pub async fn stream_stored(
     repo: &str,
     revision: &str,
     file: &str,
-    on_progress: &dyn Fn(u64, Option<u64>),
+    on_progress: &dyn Fn(Transfer<'_>),
     sink: &mut dyn ByteSink,
 ) -> Result<Provenance, String> {
     let (revision, pin) = catalogue::locate(repo, revision, file);
@@ -835,7 +875,10 @@ pub async fn stream_stored(
         Ok(store) => store,
         Err(e) => {
             web_sys::console::warn_1(&format!("{e}; downloading {key} without keeping it").into());
-            let bytes = super::fetch::fetch_bytes(&file_url(hub, repo, &revision, file), on_progress).await?;
+            let bytes = super::fetch::fetch_bytes(&file_url(hub, repo, &revision, file), &|done, total| {
+                on_progress(Transfer::Bytes { done, total })
+            })
+            .await?;
             let found = StoredFile {
                 repo: repo.into(),
                 revision: revision.clone(),
@@ -856,9 +899,9 @@ pub async fn stream_stored(
     let _lock = super::locks::acquire(&key.lock_name()).await;
     for _ in 0..2 {
         if let Some(found) = usable_copy(&store, &key, pin).await {
+            on_progress(Transfer::Reading(found.size));
             match store.read_into(&found, sink).await {
                 Ok(()) => {
-                    on_progress(found.size, Some(found.size));
                     return Ok(Provenance::of(&found, pin));
                 }
                 Err(Ok(message)) => return Err(message),
@@ -916,7 +959,7 @@ pub async fn import_local(
     repo: &str,
     revision: &str,
     files: &[(String, String)],
-    on_progress: &dyn Fn(&str, u64, Option<u64>),
+    on_progress: &dyn Fn(&str, Transfer<'_>),
 ) -> Result<(), String> {
     let store = Store::shared().await.map_err(|e| e.to_string())?;
     for (name, url) in files {
@@ -926,7 +969,7 @@ pub async fn import_local(
         // A fresh copy: never spliced onto part of a download from the hub.
         store.delete_file(&key).await.map_err(|e| e.to_string())?;
         let options = DownloadOptions { ask_hub: false, url: Some(url.clone()), ..DownloadOptions::from_pin(pin) };
-        tracked_download(&store, "", &key, &options, &|done, total| on_progress(name, done, total))
+        tracked_download(&store, "", &key, &options, &|t| on_progress(name, t))
             .await
             .map_err(|e| format!("{name} from your files: {e}"))?;
     }
@@ -951,7 +994,7 @@ pub async fn stream_weights(
     hub: &str,
     repo: &str,
     revision: &str,
-    on_progress: &dyn Fn(u64, Option<u64>),
+    on_progress: &dyn Fn(Transfer<'_>),
 ) -> Result<(candle_nn::VarBuilder<'static>, Provenance), String> {
     let mut sink = TensorSink(Default::default());
     let provenance = stream_stored(hub, repo, revision, "model.safetensors", on_progress, &mut sink).await?;
@@ -965,12 +1008,12 @@ pub async fn stream_weight_pieces(
     repo: &str,
     revision: &str,
     pieces: &[&str],
-    on_progress: &dyn Fn(&str, u64, Option<u64>),
+    on_progress: &dyn Fn(&str, Transfer<'_>),
 ) -> Result<(candle_nn::VarBuilder<'static>, Vec<Provenance>), String> {
     let (mut streams, mut provenances) = (Vec::new(), Vec::new());
     for piece in pieces {
         let mut sink = TensorSink(Default::default());
-        let provenance = stream_stored(hub, repo, revision, piece, &|done, total| on_progress(piece, done, total), &mut sink).await?;
+        let provenance = stream_stored(hub, repo, revision, piece, &|t| on_progress(piece, t), &mut sink).await?;
         streams.push(sink.0);
         provenances.push(provenance);
     }

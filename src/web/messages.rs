@@ -57,12 +57,27 @@ pub enum Request {
     ImportLocal { repo: String, revision: String, files: Vec<(String, String)>, pack: Option<crate::engine::catalogue::BundledPack> },
 }
 
+/// One step of a request still running, for the page's status line: said as what really happens, so that reading a
+/// stored model does not look like a download and a hub that cannot be reached is said at its first failure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Step {
+    /// `file` (`size` bytes) is being read back from this browser's storage; nothing is downloaded.
+    Reading { file: String, size: u64 },
+    /// `done` of `total` bytes of `file` are here from `from` (a host; bytes kept from an earlier visit count too).
+    Downloading { file: String, from: String, done: u64, total: Option<u64> },
+    /// An attempt at `file` failed with `detail` and another follows in the background; `unreachable`: no server
+    /// answered at all (offline, a blocked host, a wrong mirror address).
+    Retrying { file: String, from: String, detail: String, unreachable: bool },
+    /// Every file is here; the model is being built from them.
+    Loading,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Response {
     /// Sent once, when the worker's wasm has started and listens, with its [`BUILD_ID`].
     Ready { build: String },
-    /// Download or load progress for a request still running.
-    Progress { file: String, done: u64, total: Option<u64> },
+    /// What a request still running is doing (reading, downloading, retrying, building the model).
+    Progress(Step),
     /// `load_ms`: reading (or downloading) and building the model, 0 when it was already loaded. `memory_bytes`: the
     /// worker's wasm memory afterwards — it never shrinks, so this is its peak so far.
     /// `trust`: whether the model's files were verified against the catalogue, and warnings to show if not.

@@ -4,14 +4,27 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::download::{drop_stored, fetch_stored, stream_weight_pieces, stream_weights, Provenance};
+use super::download::{drop_stored, fetch_stored, host_of, stream_weight_pieces, stream_weights, Provenance, Transfer};
+use super::hub::hub_origin;
 use super::js::now_ms;
-use super::messages::ModelSource;
+use super::messages::{ModelSource, Step};
 use crate::engine::pipeline::{AttentionModel, ClipClassifier};
 use crate::engine::tokenize::TextTokenizer;
 
-/// `(file, done, total)` while a file is read from the store or downloaded into it.
-pub type Progress<'a> = &'a dyn Fn(&str, u64, Option<u64>);
+/// Hears what loading a model is doing: each file read from the store or downloaded into it, then the build.
+pub type Progress<'a> = &'a dyn Fn(Step);
+
+/// What happens to `file` of `source`, as a step of the status line.
+pub fn file_step(source_hub: &str, file: &str, transfer: Transfer<'_>) -> Step {
+    let from = || host_of(&hub_origin(source_hub)).to_string();
+    match transfer {
+        Transfer::Reading(size) => Step::Reading { file: file.into(), size },
+        Transfer::Bytes { done, total } => Step::Downloading { file: file.into(), from: from(), done, total },
+        Transfer::Retrying { detail, unreachable } => {
+            Step::Retrying { file: file.into(), from: from(), detail: detail.into(), unreachable }
+        }
+    }
+}
 
 /// At most this many models stay loaded (a BERT base is 440 MB of wasm memory, CLIP B/32 605 MB, and wasm32 has
 /// 4 GB): trying a third model drops the least recently used one first.
@@ -28,6 +41,7 @@ enum Model {
 struct LoadedModel {
     model: Model,
     warnings: Vec<String>,
+    weights: Vec<WeightFile>,
 }
 
 /// What a result was computed from, for the page: warnings about the files, and whether every file was verified.
@@ -35,12 +49,21 @@ struct LoadedModel {
 pub struct ModelTrust {
     pub verified: bool,
     pub warnings: Vec<String>,
+    /// The weight files the model was built from, with the sha256 of their bytes as stored here.
+    pub weights: Vec<WeightFile>,
 }
 
-/// Collects the warnings about the files a model is built from.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WeightFile {
+    pub name: String,
+    pub sha256: String,
+}
+
+/// Collects the warnings about the files a model is built from, and its weight files' digests.
 #[derive(Default)]
 struct Trust {
     warnings: RefCell<Vec<String>>,
+    weights: RefCell<Vec<WeightFile>>,
 }
 
 impl Trust {
@@ -50,8 +73,13 @@ impl Trust {
         }
     }
 
-    fn warnings(&self) -> Vec<String> {
-        self.warnings.borrow().clone()
+    fn add_weights(&self, p: Provenance) {
+        self.weights.borrow_mut().push(WeightFile { name: p.file.clone(), sha256: p.sha256.clone() });
+        self.add(p);
+    }
+
+    fn loaded(&self, model: Model) -> LoadedModel {
+        LoadedModel { model, warnings: self.warnings.borrow().clone(), weights: self.weights.borrow().clone() }
     }
 }
 
@@ -148,7 +176,7 @@ fn json_text(bytes: &[u8]) -> Result<String, String> {
 /// From the weights store (IndexedDB) when the file is complete there; otherwise downloaded into it first
 /// (resumable, size- and sha256-checked), then read back.
 async fn fetch_file(source: &ModelSource, file: &str, on_progress: Progress<'_>) -> Result<(Vec<u8>, Provenance), String> {
-    fetch_stored(&source.hub, &source.repo, &source.revision, file, &|done, total| on_progress(file, done, total)).await
+    fetch_stored(&source.hub, &source.repo, &source.revision, file, &|t| on_progress(file_step(&source.hub, file, t))).await
 }
 
 /// `model.safetensors` (or a pack's pieces) as tensors, streamed from the weights store.
@@ -160,16 +188,19 @@ async fn weights(
     if let Some(pack) = &source.pack {
         let pieces = pack.weight_files();
         if pieces != ["model.safetensors"] {
-            let (vb, provenances) = stream_weight_pieces(&source.hub, &source.repo, &source.revision, &pieces, on_progress).await?;
-            provenances.into_iter().for_each(|p| trust.add(p));
+            let (vb, provenances) = stream_weight_pieces(&source.hub, &source.repo, &source.revision, &pieces, &|piece, t| {
+                on_progress(file_step(&source.hub, piece, t))
+            })
+            .await?;
+            provenances.into_iter().for_each(|p| trust.add_weights(p));
             return Ok(vb);
         }
     }
-    let (vb, provenance) = stream_weights(&source.hub, &source.repo, &source.revision, &|done, total| {
-        on_progress("model.safetensors", done, total)
+    let (vb, provenance) = stream_weights(&source.hub, &source.repo, &source.revision, &|t| {
+        on_progress(file_step(&source.hub, "model.safetensors", t))
     })
     .await?;
-    trust.add(provenance);
+    trust.add_weights(provenance);
     Ok(vb)
 }
 
@@ -200,7 +231,7 @@ fn trust_of(loaded: &LoadedModel, source: &ModelSource) -> ModelTrust {
         Some(pack) => pack.source_verified,
         None => crate::engine::catalogue::find(&source.repo).is_some_and(|e| e.is_verified() && e.revision == source.revision),
     };
-    ModelTrust { verified: verified && loaded.warnings.is_empty(), warnings: loaded.warnings.clone() }
+    ModelTrust { verified: verified && loaded.warnings.is_empty(), warnings: loaded.warnings.clone(), weights: loaded.weights.clone() }
 }
 
 /// A BERT-family model, what its files can be trusted for, and the milliseconds spent reading and building it (0
@@ -216,8 +247,9 @@ pub async fn attention_model(
             fetch_parsed(source, "tokenizer.json", on_progress, &trust, |b| json_text(b).map(|_| b.to_vec())).await?;
         let start = now_ms();
         let weights = weights(source, on_progress, &trust).await?;
+        on_progress(Step::Loading);
         let model = AttentionModel::from_parts(&source.repo, &config, &tokenizer, weights).map_err(|e| e.to_string())?;
-        Ok((LoadedModel { model: Model::Attention(Rc::new(model)), warnings: trust.warnings() }, now_ms() - start))
+        Ok((trust.loaded(Model::Attention(Rc::new(model))), now_ms() - start))
     })
     .await?;
     let trust = trust_of(&loaded, source);
@@ -241,9 +273,10 @@ pub async fn clip_model(
             fetch_parsed(source, "tokenizer.json", on_progress, &trust, |b| json_text(b).map(|_| b.to_vec())).await?;
         let start = now_ms();
         let weights = weights(source, on_progress, &trust).await?;
+        on_progress(Step::Loading);
         let model = ClipClassifier::from_parts(&source.repo, &config, &tokenizer, &preprocessor, weights)
             .map_err(|e| e.to_string())?;
-        Ok((LoadedModel { model: Model::Clip(Rc::new(model)), warnings: trust.warnings() }, now_ms() - start))
+        Ok((trust.loaded(Model::Clip(Rc::new(model))), now_ms() - start))
     })
     .await?;
     let trust = trust_of(&loaded, source);

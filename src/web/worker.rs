@@ -6,7 +6,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::download::import_local;
-use super::messages::{decode, decode_id, encode, undecodable, Envelope, Request, Response, BUILD_ID};
+use super::messages::{decode, decode_id, encode, undecodable, Envelope, Request, Response, Step, BUILD_ID};
 use super::js::{memory_bytes, now_ms};
 use super::models;
 
@@ -26,8 +26,8 @@ fn send(id: u32, body: Response) {
 }
 
 /// Download and load progress, for the page's status line.
-fn progress(id: u32) -> impl Fn(&str, u64, Option<u64>) {
-    move |file, done, total| send(id, Response::Progress { file: file.into(), done, total })
+fn progress(id: u32) -> impl Fn(Step) {
+    move |step| send(id, Response::Progress(step))
 }
 
 async fn handle(id: u32, request: Request) -> Response {
@@ -51,7 +51,7 @@ async fn handle(id: u32, request: Request) -> Response {
                 if let Some(pack) = &pack {
                     crate::engine::catalogue::register_pack(pack);
                 }
-                let on_progress = |file: &str, done, total| send(id, Response::Progress { file: file.into(), done, total });
+                let on_progress = |file: &str, t: super::download::Transfer<'_>| send(id, Response::Progress(models::file_step("", file, t)));
                 import_local(&repo, &revision, &files, &on_progress).await.map(|()| Response::CacheDone)
             }
             request @ (Request::CacheList

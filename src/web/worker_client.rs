@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, Worker};
 
-use super::messages::{decode, decode_id, encode, undecodable, Envelope, ModelSource, Request, Response, BUILD_ID};
+use super::messages::{decode, decode_id, encode, undecodable, Envelope, ModelSource, Request, Response, Step, BUILD_ID};
 use super::store::{Estimate, StoredFile};
 use crate::engine::attention::AttentionData;
 use crate::engine::pipeline::ClipResult;
@@ -237,7 +237,7 @@ fn start() -> Result<Rc<RefCell<Client>>, String> {
                     }
                 }
             }
-            Response::Progress { .. } => {
+            Response::Progress(_) => {
                 if let Some(p) = client.borrow().pending.get(&envelope.id) {
                     (p.on_progress)(&envelope.body);
                 }
@@ -360,19 +360,14 @@ fn failure(answer: Response) -> WorkerError {
     }
 }
 
-/// A download (or load) step of a request still running: `done` bytes of `file`, out of `total` when known.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Progress<'a> {
-    pub file: &'a str,
-    pub done: u64,
-    pub total: Option<u64>,
-}
+/// A step of a request still running (reading, downloading, retrying, building the model).
+pub type Progress<'a> = &'a Step;
 
 /// Pass only the progress messages on, typed.
 fn progress_only(on_progress: impl Fn(Progress<'_>) + 'static) -> impl Fn(&Response) + 'static {
     move |answer: &Response| {
-        if let Response::Progress { file, done, total } = answer {
-            on_progress(Progress { file, done: *done, total: *total });
+        if let Response::Progress(step) = answer {
+            on_progress(step);
         }
     }
 }

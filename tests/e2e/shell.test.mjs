@@ -2,7 +2,8 @@
 // the loopback hub), and nothing errors in the console.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, watchedPage, finish } from './harness.mjs';
+import { join } from 'node:path';
+import { setup, watchedPage, finish, SHOTS } from './harness.mjs';
 
 let env;
 before(async () => { env = await setup(); });
@@ -66,4 +67,77 @@ test('stored models: listed, used when the hub is down, deleted on request', asy
   await again.locator('[data-testid=tokens] li').first().waitFor({ timeout: 60_000 });
   assert.ok(env.hub.stats().bytesSent >= 90_868_376, 'downloaded again after the delete');
   await finish(again, 'after-delete');
+});
+
+/** Every text the attention lab's status line shows from now on, in order (read with `statuses(page)`). */
+async function recordStatus(page) {
+  await page.evaluate(() => {
+    const line = document.querySelector('[data-testid=attention-status]');
+    window.__statuses = [];
+    new MutationObserver(() => {
+      const text = line.textContent;
+      if (text && window.__statuses.at(-1) !== text) window.__statuses.push(text);
+    }).observe(line, { childList: true, characterData: true, subtree: true });
+  });
+}
+const statuses = (page) => page.evaluate(() => window.__statuses);
+
+test('status lines say what really happens: a download with its time left, then reading from this browser', async () => {
+  const fresh = await setup();
+  try {
+    // 91 MB at 15 MB/s: about 6 s, long enough for a time-left estimate.
+    fresh.hub.setFaults({ match: 'model.safetensors', slow: { bytesPerSecond: 15_000_000 } });
+    const page = await watchedPage(fresh.context);
+    await page.goto(fresh.appUrl());
+    await recordStatus(page);
+    await page.locator('#run').click();
+    await page.locator('[data-testid=tokens] li').first().waitFor({ timeout: 120_000 });
+    const first = await statuses(page);
+    console.log(`first visit: ${first.length} status lines, e.g. ${JSON.stringify(first.filter((s) => s.includes('left')).slice(-1))}`);
+    const downloading = first.filter((s) => s.startsWith('Downloading'));
+    assert.ok(downloading.length > 2, JSON.stringify(first));
+    for (const s of downloading) {
+      assert.match(s, /^Downloading from 127\.0\.0\.1:\d+: [\d.]+ (kB|MB)( of [\d.]+ (kB|MB))?(, about \d+ (s|min) left)? \([\w.]+\)$/);
+    }
+    assert.ok(downloading.some((s) => /: [\d.]+ MB of 86\.7 MB, about \d+ s left \(model\.safetensors\)$/.test(s)), JSON.stringify(downloading));
+    assert.ok(first.includes('Loading the model'), JSON.stringify(first));
+    fresh.hub.clearFaults();
+
+    // The second visit reads the stored model: nothing says "Downloading".
+    const again = await watchedPage(fresh.context);
+    await again.goto(fresh.appUrl());
+    await recordStatus(again);
+    await again.locator('#run').click();
+    await again.locator('[data-testid=tokens] li').first().waitFor({ timeout: 60_000 });
+    const second = await statuses(again);
+    assert.ok(second.includes('Reading the model from this browser (model.safetensors, 86.7 MB)'), JSON.stringify(second));
+    assert.ok(!second.some((s) => s.startsWith('Downloading')), JSON.stringify(second));
+    await finish(page, 'status-first-visit');
+    await finish(again, 'status-second-visit');
+  } finally {
+    await fresh.close();
+  }
+});
+
+test('an unreachable hub is said at the first failed attempt, with what to do, while the app keeps trying', async () => {
+  // A browser profile without the model stored, and a hub address where nothing answers.
+  const fresh = await setup({ hub: false });
+  try {
+    const page = await watchedPage(fresh.context);
+    await page.goto(fresh.appUrl({ hub: 'http://127.0.0.1:9' }));
+    const start = Date.now();
+    await page.locator('#run').click();
+    const status = page.getByTestId('attention-status');
+    await status.filter({ hasText: 'Cannot reach 127.0.0.1:9: check your connection' }).waitFor({ timeout: 5_000 });
+    const said = Date.now() - start;
+    assert.match(await status.textContent(), /mirror link, or load the model's files from this computer .*Still trying in the background/);
+    await page.screenshot({ path: join(SHOTS, 'status-unreachable-retrying.png') });
+    const alert = page.getByRole('alert').filter({ hasText: 'Cannot reach 127.0.0.1:9 to download' });
+    await alert.waitFor({ timeout: 30_000 });
+    console.log(`unreachable hub: said after ${said} ms while retrying, given up after ${Date.now() - start} ms`);
+    assert.match(await alert.textContent(), /\(5 attempts; the browser says: .*\)\. Check your connection and run again, open your course's mirror link, or load the model's files from this computer/);
+    await finish(page, 'status-unreachable');
+  } finally {
+    await fresh.close();
+  }
 });
