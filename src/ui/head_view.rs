@@ -18,7 +18,7 @@ use crate::engine::attention::{AttentionData, Label, Matrix, MatrixOptions, Pair
 const MAX_SVG_LINES: usize = 20_000;
 const FAINT: f32 = 0.01;
 
-/// One column of token labels; focusing or hovering a token isolates its lines.
+/// One column of token labels; focusing, hovering or tapping a token isolates its lines.
 fn token_column(labels: &[Label], geometry: Columns, hover: RwSignal<Option<Hover>>, left: bool) -> impl IntoView {
     let (x, anchor, side) = if left {
         (geometry.left_text_x(), "end", "left")
@@ -36,7 +36,12 @@ fn token_column(labels: &[Label], geometry: Columns, hover: RwSignal<Option<Hove
                 <text class=format!("token {side}") class:special=l.special x=x y=geometry.y(i) text-anchor=anchor
                     dominant-baseline="middle" tabindex="0" role="button" aria-label=format!("token {}: {}", i, l.text)
                     data-raw=l.raw.clone()
-                    on:mouseenter=move |_| hover.set(Some(this)) on:mouseleave=move |_| hover.set(None)
+                    on:pointerenter=move |ev: web_sys::PointerEvent| if ev.pointer_type() != "touch" { hover.set(Some(this)) }
+                    on:pointerleave=move |ev: web_sys::PointerEvent| if ev.pointer_type() != "touch" { hover.set(None) }
+                    // A touch screen has no hover: a tap isolates the token's lines, a second tap shows all again.
+                    on:pointerup=move |ev: web_sys::PointerEvent| if ev.pointer_type() == "touch" {
+                        hover.update(|h| *h = if *h == Some(this) { None } else { Some(this) })
+                    }
                     on:focus=move |_| hover.set(Some(this)) on:blur=move |_| hover.set(None)>{l.text.clone()}</text>
                 </g>
             }

@@ -69,7 +69,7 @@ pub fn NeuronView(
             })
             .collect_view();
         view! {
-            <table class="neuron-table" data-testid="neuron-view">
+            <table class="neuron-table" data-testid="neuron-view" tabindex="0" aria-label="neuron view: query, keys, q × k, q·k / √d, softmax">
                 <thead><tr><th></th><th>"key k"</th><th>"q × k"</th><th>"q·k / √d"</th><th>"softmax"</th></tr></thead>
                 <tbody>
                     <tr class="query-row"><th scope="row">{format!("query q ({})", shown[token.get()])}</th>

@@ -39,7 +39,8 @@ export async function makeHubRoot(models = { [MINILM_REPO]: MINILM_DIR, [CLIP_RE
 }
 
 /** `copySite`: serve a copy of `root` (env.root), for tests that "deploy" into the site; removed by close(). */
-export async function setup({ hub = true, prefix = '/', root = DIST, entry = 'index.html', build = 'scripts/build.sh', copySite = false } = {}) {
+/** `phone`: `{ width, height }` — a touch screen of that size (isMobile, hasTouch), for the phone tests. */
+export async function setup({ hub = true, prefix = '/', root = DIST, entry = 'index.html', build = 'scripts/build.sh', copySite = false, phone = null } = {}) {
   if (!existsSync(join(root, entry))) throw new Error(`${join(root, entry)} is missing: run ${build}`);
   await mkdir(SHOTS, { recursive: true });
   let copy = null;
@@ -56,7 +57,8 @@ export async function setup({ hub = true, prefix = '/', root = DIST, entry = 'in
   }
   const userDataDir = await mkdtemp(join(tmpdir(), 'nlu-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 },
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS,
+    ...(phone ? { viewport: phone, isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : { viewport: { width: 1280, height: 900 } }),
   });
   return {
     site, hub: hubServer, context, root,
@@ -106,4 +108,29 @@ export async function fillClipCase(page, c) {
 export async function finish(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   if (page.problems.length) throw new Error(`page reported problems:\n${page.problems.join('\n')}`);
+}
+
+/**
+ * The entries of a zip of stored (uncompressed) files, as the CLIP lab's hand-in is: `{ name: Buffer }`, read from
+ * its central directory (no zip package for one test).
+ */
+export function storedZipEntries(zip) {
+  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (end < 0) throw new Error('not a zip: no end of central directory');
+  const count = zip.readUInt16LE(end + 10);
+  let at = zip.readUInt32LE(end + 16);
+  const entries = {};
+  for (let i = 0; i < count; i++) {
+    if (zip.readUInt32LE(at) !== 0x02014b50) throw new Error(`bad central directory entry ${i}`);
+    const method = zip.readUInt16LE(at + 10);
+    const size = zip.readUInt32LE(at + 20);
+    const [nameLen, extraLen, commentLen] = [zip.readUInt16LE(at + 28), zip.readUInt16LE(at + 30), zip.readUInt16LE(at + 32)];
+    const local = zip.readUInt32LE(at + 42);
+    const name = zip.subarray(at + 46, at + 46 + nameLen).toString('utf8');
+    if (method !== 0) throw new Error(`${name} is compressed (method ${method}), not stored`);
+    const data = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
+    entries[name] = zip.subarray(data, data + size);
+    at += 46 + nameLen + extraLen + commentLen;
+  }
+  return entries;
 }
