@@ -17,6 +17,7 @@ mod cli {
     use std::path::{Path, PathBuf};
 
     use lexopt::prelude::*;
+    use nlu_lab::engine::handin::{HandIn, Submission};
     use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
 
     const USAGE: &str = "usage:
@@ -33,6 +34,11 @@ mod cli {
       difference; exits 1 when they differ. Within 1e-4 when DIR holds the hand-in's weights (the same pack, by
       sha256), else within 2e-2; a hand-in's full-precision check, if any, is compared with a full-precision DIR
       within 1e-4 too. Whether the verdict (top probability below 0.6) is the same is said beside it.
+  nlu-lab check HANDIN.zip --model DIR
+      Re-checks the CLIP lab's hand-in zip (clip-handin.zip: submission.json, the image, card.png): the image must
+      be the one the submission names (sha256); its captions go through DIR's model here. Prints \"agree\" or
+      \"differ\" with the largest difference (the tolerances of clip --submission) and each caption's probability
+      handed in and here; exits 1 when they differ, 2 when the file is not a hand-in.
   nlu-lab pack --model DIR --dtype f16|int8 --out DIR [--repo REPO --revision COMMIT] [--image FILE ...]
                [--max-piece-mb MIB]
       Writes a model folder with compact weights (README, \"Compact weights\"): model.safetensors, the config,
@@ -52,6 +58,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         match parser.next().map_err(|e| e.to_string())? {
             Some(Value(cmd)) if cmd == "attention" => attention(parser),
             Some(Value(cmd)) if cmd == "clip" => clip(parser),
+            Some(Value(cmd)) if cmd == "check" => check(parser),
             Some(Value(cmd)) if cmd == "pack" => pack(parser),
             Some(Value(cmd)) if cmd == "catalogue" => catalogue(),
             Some(Long("help")) | Some(Short('h')) | None => {
@@ -130,55 +137,63 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         Ok(manifest.dtype.as_str().to_string())
     }
 
-    /// A CLIP lab hand-in (schema nlu-lab/clip-submission@1), the parts a re-check needs.
-    struct Submission {
-        captions: Vec<String>,
-        probabilities: Vec<f32>,
-        logits: Vec<f32>,
-        precision: String,
-        image_sha256: String,
-        /// The full-precision check's probabilities, when the student ran it.
-        full_precision: Option<Vec<f32>>,
-        /// A pack's weight files with their sha256 (empty when the hand-in names none, or they were not checked).
-        pack_weights: Vec<(String, String)>,
-    }
-
     fn read_submission(path: &Path) -> Result<Submission, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        if doc["schema"] != "nlu-lab/clip-submission@1" {
-            return Err(format!("{} is not a CLIP lab hand-in (schema nlu-lab/clip-submission@1)", path.display()));
+        Submission::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// A CLIP model folder's classifier, with its weight files' names and sha256 when `digests`.
+    fn load_clip(dir: &Path, digests: bool) -> Result<(nlu_lab::engine::pipeline::ClipClassifier, Vec<(String, String)>), String> {
+        use nlu_lab::engine::pipeline::{ClipClassifier, ClipFiles};
+        let text = |file: &str| -> Result<String, String> {
+            String::from_utf8(read(dir, file)?).map_err(|_| format!("{file} is not UTF-8"))
+        };
+        let (config, preprocessor) = (text("config.json")?, text("preprocessor_config.json")?);
+        let tokenizer = read(dir, "tokenizer.json")?;
+        let (weights, weight_files) = read_weight_files(dir, digests)?;
+        let files = ClipFiles { config_json: &config, tokenizer_json: &tokenizer, preprocessor_config_json: &preprocessor, safetensors: &weights };
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        Ok((ClipClassifier::load(&name, &files).map_err(|e| e.to_string())?, weight_files))
+    }
+
+    /// `nlu-lab check HANDIN.zip --model DIR`: the hand-in's image and captions through DIR's model, here.
+    fn check(mut parser: lexopt::Parser) -> Result<(), String> {
+        let (mut model, mut handin) = (None::<PathBuf>, None::<PathBuf>);
+        while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+            match arg {
+                Long("model") => model = Some(value(&mut parser)?.into()),
+                Value(path) if handin.is_none() => handin = Some(path.into()),
+                other => return Err(format!("{}\n{USAGE}", other.unexpected())),
+            }
         }
-        let numbers = |v: &serde_json::Value| -> Option<Vec<f32>> { v.as_array()?.iter().map(|x| x.as_f64().map(|x| x as f32)).collect() };
-        let field = |name: &str| format!("{}: no {name}", path.display());
-        let captions: Vec<String> = doc["captions"]
-            .as_array()
-            .and_then(|a| a.iter().map(|c| c.as_str().map(String::from)).collect())
-            .ok_or(field("captions"))?;
-        let probabilities = numbers(&doc["probabilities"]).ok_or(field("probabilities"))?;
-        let logits = numbers(&doc["logits"]).ok_or(field("logits"))?;
-        let full_precision = numbers(&doc["full_precision"]["probabilities"]);
-        let lengths = [Some(probabilities.len()), Some(logits.len()), full_precision.as_ref().map(Vec::len)];
-        if lengths.iter().flatten().any(|n| *n != captions.len()) {
-            return Err(format!("{}: {} captions but {} probabilities and {} logits", path.display(), captions.len(), probabilities.len(), logits.len()));
+        let path = handin.ok_or("which hand-in? nlu-lab check HANDIN.zip --model DIR")?;
+        let dir = model.ok_or("--model DIR is required")?;
+        let shown = path.display();
+        // Before the model loads: a file that is not a hand-in, or whose image is not the one its JSON names.
+        let bytes = std::fs::read(&path).map_err(|e| format!("{shown}: {e}"))?;
+        let handin = HandIn::from_zip(&bytes).map_err(|e| format!("{shown}: {e}"))?;
+        let s = Submission::parse(&handin.submission_json).map_err(|e| format!("{shown}: {}: {e}", nlu_lab::engine::handin::SUBMISSION_FILE))?;
+        let sha = nlu_lab::engine::catalogue::sha256_hex(&handin.image);
+        if sha != s.image_sha256 {
+            return Err(format!(
+                "{shown}: {} is not the image the submission was computed on (its sha256 is {sha}, the submission's {})",
+                handin.image_file, s.image_sha256
+            ));
         }
-        let pack_weights = doc["pack"]["weights"]
-            .as_array()
-            .map(|ws| ws.iter().filter_map(|w| Some((w["name"].as_str()?.to_string(), w["sha256"].as_str()?.to_string()))).collect())
-            .unwrap_or_default();
-        Ok(Submission {
-            captions,
-            probabilities,
-            logits,
-            precision: doc["precision"].as_str().unwrap_or("f32").to_string(),
-            image_sha256: doc["image_sha256"].as_str().ok_or(field("image_sha256"))?.to_string(),
-            full_precision,
-            pack_weights,
-        })
+        let (classifier, weight_files) = load_clip(&dir, true)?;
+        let r = classifier.classify(&handin.image, &s.captions).map_err(|e| e.to_string())?;
+        let (_, verdict) = recheck(&s, &r, &folder_precision(&dir)?, &weight_files);
+        println!("{verdict}");
+        for (caption, (theirs, ours)) in s.captions.iter().zip(s.probabilities.iter().zip(&r.probs)) {
+            println!("  {theirs:.6} handed in, {ours:.6} here  {caption}");
+        }
+        if verdict.starts_with("differ") {
+            std::process::exit(1);
+        }
+        Ok(())
     }
 
     fn clip(mut parser: lexopt::Parser) -> Result<(), String> {
-        use nlu_lab::engine::pipeline::{ClipClassifier, ClipFiles};
         let (mut model, mut image, mut captions, mut format) = (None::<PathBuf>, None::<PathBuf>, Vec::new(), "json".to_string());
         let mut submission_path = None::<PathBuf>;
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
@@ -215,22 +230,18 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             }
             image_bytes = Some(bytes);
         }
-        let text = |file: &str| -> Result<String, String> {
-            String::from_utf8(read(&dir, file)?).map_err(|_| format!("{file} is not UTF-8"))
-        };
-        let (config, preprocessor) = (text("config.json")?, text("preprocessor_config.json")?);
-        let tokenizer = read(&dir, "tokenizer.json")?;
-        let (weights, weight_files) = read_weight_files(&dir, submission.is_some())?;
-        let files = ClipFiles { config_json: &config, tokenizer_json: &tokenizer, preprocessor_config_json: &preprocessor, safetensors: &weights };
-        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let classifier = ClipClassifier::load(&name, &files).map_err(|e| e.to_string())?;
+        let (classifier, weight_files) = load_clip(&dir, submission.is_some())?;
         let image_bytes = match image_bytes {
             Some(bytes) => bytes,
             None => std::fs::read(&image).map_err(|e| format!("{}: {e}", image.display()))?,
         };
         let r = classifier.classify(&image_bytes, &captions).map_err(|e| e.to_string())?;
         let check = match &submission {
-            Some(s) => Some(recheck(s, &r, &folder_precision(&dir)?, &weight_files)),
+            Some(s) => {
+                let (json, verdict) = recheck(s, &r, &folder_precision(&dir)?, &weight_files);
+                eprintln!("{verdict}");
+                Some(json)
+            }
             None => None,
         };
         let agree = check.as_ref().map(|c| c["agree"] == true);
@@ -256,12 +267,18 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
     /// against the hand-in `s` (its image was checked before the model loaded). The hand-in's probabilities are
     /// compared within 1e-4 when these are the same weights (the app's wasm and this CLI differ only in summation
     /// order), else within 2e-2 (another precision, or a pack whose bytes the hand-in does not name); a full-precision
-    /// check in the hand-in is compared too when the folder is full precision. Says the outcome on stderr.
-    fn recheck(s: &Submission, r: &nlu_lab::engine::pipeline::ClipResult, precision: &str, weight_files: &[(String, String)]) -> serde_json::Value {
+    /// check in the hand-in is compared too when the folder is full precision. With the outcome in one line.
+    fn recheck(
+        s: &Submission,
+        r: &nlu_lab::engine::pipeline::ClipResult,
+        precision: &str,
+        weight_files: &[(String, String)],
+    ) -> (serde_json::Value, String) {
         use nlu_lab::engine::caption_pairs::{is_confusing, top_probability};
         use nlu_lab::engine::pack::max_abs_diff;
-        let named = !s.pack_weights.is_empty() && s.pack_weights.iter().all(|(_, sha)| !sha.is_empty());
-        let same_weights = precision == s.precision && (precision == "f32" || (named && s.pack_weights == weight_files));
+        let named = !s.weights.is_empty() && s.weights.iter().all(|(_, sha)| !sha.is_empty());
+        // A full-precision hand-in from before the app named its weights is taken to be the catalogue's.
+        let same_weights = precision == s.precision && if named { s.weights == weight_files } else { precision == "f32" };
         // (what, the hand-in's probabilities, tolerance); the full-precision check first, when it applies.
         let mut comparisons: Vec<(String, &[f32], f32)> = Vec::new();
         if let (Some(full), "f32") = (&s.full_precision, precision) {
@@ -278,14 +295,20 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             .iter()
             .map(|(what, largest, tol)| format!("{precision} probabilities here vs {what}: largest difference {largest:.2e} (tolerance {tol:.0e})"))
             .collect();
-        let weights = if same_weights { "the same weights" } else if precision == s.precision { "another pack (its bytes are not the hand-in's)" } else { "another precision" };
-        eprintln!(
+        let weights = if same_weights {
+            "the same weights"
+        } else if precision == s.precision {
+            "other weights (their sha256 is not the hand-in's)"
+        } else {
+            "another precision"
+        };
+        let verdict = format!(
             "{}: {}; {weights}; top {top:.4} vs {theirs:.4}, verdict {}",
             if agree { "agree" } else { "differ" },
             said.join("; "),
             if same_verdict { "the same" } else { "differs" },
         );
-        serde_json::json!({
+        let json = serde_json::json!({
             "agree": agree,
             "image_sha256": s.image_sha256,
             "submission_precision": s.precision,
@@ -296,7 +319,8 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             })).collect::<Vec<_>>(),
             "max_logit_difference": if same_weights { serde_json::json!(max_abs_diff(&r.logits, &s.logits)) } else { serde_json::Value::Null },
             "same_verdict": same_verdict,
-        })
+        });
+        (json, verdict)
     }
 
     /// The files a model folder may hold besides the weights, copied as they are into a pack.

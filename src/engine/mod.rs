@@ -17,6 +17,7 @@ pub mod error;
 pub mod flops;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod gptq;
+pub mod handin;
 pub mod image_prep;
 pub mod kernels;
 pub(crate) mod limits;

@@ -1,6 +1,6 @@
 //! What the CLIP lab shows beyond the probabilities: where the image encoder's [CLS] token looks (a heatmap over
 //! the patch grid, per layer/head or rolled out across layers), the head view of a caption, and the submission
-//! export (a PNG card and a JSON file).
+//! hand-in (one zip with the image, a PNG card and the JSON; engine::handin).
 
 use std::sync::Arc;
 
@@ -107,7 +107,96 @@ async fn sha256_hex(bytes: &[u8]) -> Result<String, String> {
     Ok(crate::web::store::hex(&js_sys::Uint8Array::new(&digest).to_vec()))
 }
 
-/// The hand-in: a PNG card (the crop, the captions, their probabilities) and a JSON file.
+/// The submission JSON (schema nlu-lab/clip-submission@1): what `nlu-lab check` recomputes.
+async fn submission_json(
+    r: &ClipResult,
+    image: &[u8],
+    source: &crate::web::messages::ModelSource,
+    trust: &crate::web::models::ModelTrust,
+    checked: Option<super::clip_lab::FullPrecisionCheck>,
+) -> Result<String, String> {
+    let top = top_probability(&r.probs);
+    let sha = sha256_hex(image).await?;
+    let doc = serde_json::json!({
+        "schema": crate::engine::handin::SUBMISSION_SCHEMA,
+        "app_version": env!("CARGO_PKG_VERSION"),
+        "model": r.model,
+        // A pack's numbers are its own: the teacher re-checks with the same precision, or in f32.
+        "revision": source.pack.as_ref().map_or(&source.revision, |p| &p.source_revision),
+        "precision": source.pack.as_ref().map_or("f32", |p| p.dtype.as_str()),
+        // Which bytes computed the numbers (sha256 as stored in this browser): `nlu-lab check` compares them with
+        // the model folder it is given.
+        "weights": trust.weights,
+        "pack": source.pack.as_ref().map(|p| serde_json::json!({
+            "revision": p.revision,
+            "source_sha256": p.source_sha256,
+            "source_verified": p.source_verified,
+            "weights": p.weight_files().iter().filter_map(|w| p.files.iter().find(|f| f.name == *w))
+                .map(|f| serde_json::json!({ "name": f.name, "sha256": f.sha256 })).collect::<Vec<_>>(),
+        })),
+        // The teacher re-checks with the same weights: were they the pinned ones?
+        "weights_verified": trust.verified,
+        "weights_warnings": trust.warnings,
+        "image_sha256": sha,
+        "captions": r.captions,
+        "probabilities": r.probs,
+        "logits": r.logits,
+        "cosines": r.cosines,
+        "top_probability": top,
+        "confusing": is_confusing(top),
+        // The same image and captions with the full-precision model, when a compact result was checked.
+        "full_precision": checked.map(|c| serde_json::json!({
+            "revision": c.revision,
+            "weights_verified": c.trust.verified,
+            "weights": c.trust.weights,
+            "probabilities": c.probs,
+            "logits": c.logits,
+            "top_probability": top_probability(&c.probs),
+            "confusing": is_confusing(top_probability(&c.probs)),
+        })),
+    });
+    serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())
+}
+
+/// The PNG card: the crop, the model (and its precision), each caption with its probability.
+fn card_png(r: &ClipResult, title: &str, crop: Option<web_sys::HtmlCanvasElement>) -> Result<Vec<u8>, String> {
+    let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let canvas: web_sys::HtmlCanvasElement = doc.create_element("canvas").map_err(|_| "no canvas")?.unchecked_into();
+    let rows = r.captions.len() as u32;
+    canvas.set_width(760);
+    canvas.set_height(260.max(70 + 34 * rows));
+    let ctx = context(&canvas).ok_or("no 2d context")?;
+    ctx.set_fill_style_str("#ffffff");
+    ctx.fill_rect(0.0, 0.0, 760.0, canvas.height() as f64);
+    if let Some(crop) = crop {
+        ctx.draw_image_with_html_canvas_element(&crop, 18.0, 18.0).map_err(|_| "cannot draw the image")?;
+    }
+    ctx.set_fill_style_str("#1d1f23");
+    ctx.set_font("bold 16px system-ui, sans-serif");
+    ctx.fill_text(title, 262.0, 36.0).ok();
+    ctx.set_font("15px system-ui, sans-serif");
+    for (i, (c, p)) in r.captions.iter().zip(&r.probs).enumerate() {
+        let y = 70.0 + 34.0 * i as f64;
+        ctx.set_fill_style_str("#1d1f23");
+        ctx.fill_text(c, 262.0, y).ok();
+        ctx.set_fill_style_str("#2b6cb0");
+        ctx.fill_rect(262.0, y + 6.0, 360.0 * *p as f64, 10.0);
+        ctx.set_fill_style_str("#1d1f23");
+        ctx.fill_text(&format!("{p:.4}"), 632.0, y + 16.0).ok();
+    }
+    export::canvas_png(&canvas)
+}
+
+/// What the student hands in.
+#[derive(Clone, Copy, PartialEq)]
+enum HandInPart {
+    /// One zip: the JSON, the image as chosen, the card (what the guide asks for).
+    Zip,
+    Card,
+    Json,
+}
+
+/// The hand-in: one zip with the image, the PNG card and the JSON; or only the card, or only the JSON.
 #[component]
 pub fn SubmissionExport(
     result: Arc<ClipResult>,
@@ -121,96 +210,48 @@ pub fn SubmissionExport(
     let message = RwSignal::new(None::<String>);
     // A successful hand-in is the guide's last step.
     let guide = GuideProgress::get();
-    let report = move |outcome: Result<(), String>| {
-        if outcome.is_ok() {
-            state::mark(guide, |g| g.exported);
-        }
-        message.set(outcome.err());
-    };
-    let (r1, r2, img) = (result.clone(), result, image);
     let card_precision = source.pack.as_ref().map(|p| format!(", {} weights", p.precision_label())).unwrap_or_default();
-    let json = move |_| {
-        let (r, img, trust, source) = (r1.clone(), img.clone(), trust.clone(), source.clone());
-        let top = top_probability(&r.probs);
+    let title = Arc::new(format!("CLIP ({}{card_precision})", result.model));
+    let save = std::rc::Rc::new(move |part: HandInPart| {
+        let (r, img, trust, source, title) = (result.clone(), image.clone(), trust.clone(), source.clone(), title.clone());
         let checked = full_check.get_untracked();
+        // Drawn now, while the crop is on the page.
+        let card = (part != HandInPart::Json).then(|| card_png(&r, &title, crop.get_untracked().map(|c| c.into())));
         spawn_local(async move {
             let outcome = async {
-                let sha = sha256_hex(&img).await?;
-                let doc = serde_json::json!({
-                    "schema": "nlu-lab/clip-submission@1",
-                    "model": r.model,
-                    // A pack's numbers are its own: the teacher re-checks with the same precision, or in f32.
-                    "revision": source.pack.as_ref().map_or(&source.revision, |p| &p.source_revision),
-                    "precision": source.pack.as_ref().map_or("f32", |p| p.dtype.as_str()),
-                    "pack": source.pack.as_ref().map(|p| serde_json::json!({
-                        "revision": p.revision,
-                        "source_sha256": p.source_sha256,
-                        "source_verified": p.source_verified,
-                        // Which bytes computed the numbers: `nlu-lab clip --submission` holds the same pack to 1e-4.
-                        "weights": p.weight_files().iter().filter_map(|w| p.files.iter().find(|f| f.name == *w))
-                            .map(|f| serde_json::json!({ "name": f.name, "sha256": f.sha256 })).collect::<Vec<_>>(),
-                    })),
-                    // The teacher re-checks with the same weights: were they the pinned ones?
-                    "weights_verified": trust.verified,
-                    "weights_warnings": trust.warnings,
-                    "image_sha256": sha,
-                    "captions": r.captions,
-                    "probabilities": r.probs,
-                    "logits": r.logits,
-                    "cosines": r.cosines,
-                    "top_probability": top,
-                    "confusing": is_confusing(top),
-                    // The same image and captions with the full-precision model, when a compact result was checked.
-                    "full_precision": checked.map(|c| serde_json::json!({
-                        "revision": c.revision,
-                        "weights_verified": c.trust.verified,
-                        "probabilities": c.probs,
-                        "logits": c.logits,
-                        "top_probability": top_probability(&c.probs),
-                        "confusing": is_confusing(top_probability(&c.probs)),
-                    })),
-                });
-                export::download("clip-submission.json", "application/json", serde_json::to_string_pretty(&doc).unwrap_or_default().as_bytes())
+                match part {
+                    HandInPart::Card => export::download("clip-submission.png", "image/png", &card.ok_or("no card")??),
+                    HandInPart::Json => {
+                        let json = submission_json(&r, &img, &source, &trust, checked).await?;
+                        export::download("clip-submission.json", "application/json", json.as_bytes())
+                    }
+                    HandInPart::Zip => {
+                        let json = submission_json(&r, &img, &source, &trust, checked).await?;
+                        let handin = crate::engine::handin::HandIn::new(json, img.to_vec(), card.ok_or("no card")??);
+                        export::download(crate::engine::handin::HANDIN_FILE, "application/zip", &handin.to_zip()?)
+                    }
+                }
             }
             .await;
-            report(outcome);
+            if outcome.is_ok() {
+                state::mark(guide, |g| g.exported);
+            }
+            message.set(outcome.err());
         });
-    };
-    let card = move |_| {
-        let outcome = (|| -> Result<(), String> {
-            let doc = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
-            let canvas: web_sys::HtmlCanvasElement = doc.create_element("canvas").map_err(|_| "no canvas")?.unchecked_into();
-            let rows = r2.captions.len() as u32;
-            canvas.set_width(760);
-            canvas.set_height(260.max(70 + 34 * rows));
-            let ctx = context(&canvas).ok_or("no 2d context")?;
-            ctx.set_fill_style_str("#ffffff");
-            ctx.fill_rect(0.0, 0.0, 760.0, canvas.height() as f64);
-            if let Some(crop) = crop.get_untracked() {
-                ctx.draw_image_with_html_canvas_element(&crop, 18.0, 18.0).map_err(|_| "cannot draw the image")?;
-            }
-            ctx.set_fill_style_str("#1d1f23");
-            ctx.set_font("bold 16px system-ui, sans-serif");
-            ctx.fill_text(&format!("CLIP ({}{card_precision})", r2.model), 262.0, 36.0).ok();
-            ctx.set_font("15px system-ui, sans-serif");
-            for (i, (c, p)) in r2.captions.iter().zip(&r2.probs).enumerate() {
-                let y = 70.0 + 34.0 * i as f64;
-                ctx.set_fill_style_str("#1d1f23");
-                ctx.fill_text(c, 262.0, y).ok();
-                ctx.set_fill_style_str("#2b6cb0");
-                ctx.fill_rect(262.0, y + 6.0, 360.0 * *p as f64, 10.0);
-                ctx.set_fill_style_str("#1d1f23");
-                ctx.fill_text(&format!("{p:.4}"), 632.0, y + 16.0).ok();
-            }
-            export::download("clip-submission.png", "image/png", &export::canvas_png(&canvas)?)
-        })();
-        report(outcome);
+    });
+    let button = move |part: HandInPart| {
+        let save = save.clone();
+        move |_| save(part)
     };
     view! {
-        <div class="export-bar" role="group" aria-label="submission">
-            "Hand in: "
-            <button type="button" data-testid="submit-png" on:click=card>"PNG card"</button>
-            <button type="button" data-testid="submit-json" on:click=json>"JSON"</button>
+        <div class="export-bar" role="group" aria-label="hand-in">
+            <button type="button" class="handin" data-testid="submit-handin" on:click=button(HandInPart::Zip)
+                title="one zip: the image as you chose it, the PNG card and the JSON (what nlu-lab check recomputes)">
+                "Download hand-in"
+            </button>
+            <span class="hint">" or only: "</span>
+            <button type="button" data-testid="submit-png" on:click=button(HandInPart::Card)>"PNG card"</button>
+            <button type="button" data-testid="submit-json" on:click=button(HandInPart::Json)>"JSON"</button>
             {move || message.get().map(|m| view! { <span class="error" role="alert">{m}</span> })}
         </div>
     }

@@ -127,9 +127,9 @@ pub fn Guide(tab: RwSignal<Tab>, progress: GuideProgress) -> impl IntoView {
                 </Step>
                 <Step id="export" title="5. Export the submission" done=g.exported missing=export_missing
                     missing_hint="Classify first (step 3): the hand-in buttons come with the result.">
-                    <p>"Hand in the PNG card and the JSON (it holds the image's sha256, the captions and the probabilities)."</p>
+                    <p>"Download hand-in gives one zip: your image as you chose it, the PNG card and the JSON (the captions, probabilities, model and weights). Your teacher checks it with nlu-lab check."</p>
                     <button type="button" data-testid="guide-go-export"
-                        on:click=move |_| go_to(tab, Tab::Clip, "[data-testid=submit-json]", export_missing)>"Go to the hand-in"</button>
+                        on:click=move |_| go_to(tab, Tab::Clip, "[data-testid=submit-handin]", export_missing)>"Go to the hand-in"</button>
                 </Step>
             </ol>
         </aside>

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { setup, watchedPage, finish, REPO } from './harness.mjs';
+import { setup, watchedPage, finish, REPO, TINY_CLIP_DIR, storedZipEntries } from './harness.mjs';
 import { loadGolden } from './golden.mjs';
 
 const TOL = 1e-2; // end to end with our own preprocessing (the issue's bound; measured natively ~2e-5)
@@ -113,10 +113,26 @@ test('attention heatmap over the crop, a caption head view, and the submission P
   const png = await save('submit-png');
   assert.equal(png.name, 'clip-submission.png');
   assert.deepEqual([...png.bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
-  const json = JSON.parse((await save('submit-json')).bytes.toString('utf8'));
+  const alone = JSON.parse((await save('submit-json')).bytes.toString('utf8'));
+  // The hand-in: one zip with the image exactly as chosen, the card, and the same JSON.
+  const handin = await save('submit-handin');
+  assert.equal(handin.name, 'clip-handin.zip');
+  const entries = storedZipEntries(handin.bytes);
+  assert.deepEqual(Object.keys(entries).sort(), ['README.txt', 'card.png', `image.${c.image.split('.').pop()}`, 'submission.json'].sort());
+  const imageBytes = readFileSync(join(REPO, 'tests/fixtures', c.image));
+  assert.ok(entries[`image.${c.image.split('.').pop()}`].equals(imageBytes), 'the image as the student chose it');
+  assert.deepEqual([...entries['card.png'].subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  assert.match(entries['README.txt'].toString('utf8'), /nlu-lab check clip-handin.zip --model DIR/);
+  const json = JSON.parse(entries['submission.json'].toString('utf8'));
+  assert.deepEqual(json, alone);
   assert.deepEqual(json.captions, c.captions);
-  const imageSha = createHash('sha256').update(readFileSync(join(REPO, 'tests/fixtures', c.image))).digest('hex');
+  const imageSha = createHash('sha256').update(imageBytes).digest('hex');
   assert.equal(json.image_sha256, imageSha);
+  // The weights that computed it, by the sha256 of the bytes this browser stored.
+  const servedWeights = createHash('sha256').update(readFileSync(join(TINY_CLIP_DIR, 'model.safetensors'))).digest('hex');
+  assert.deepEqual(json.weights, [{ name: 'model.safetensors', sha256: servedWeights }]);
+  assert.equal(json.precision, 'f32');
+  assert.match(json.app_version, /^\d+\.\d+\.\d+/);
   assert.equal(json.revision, '3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268', 'the commit of the small files');
   // The test's CLIP is a tiny random one under B/32's name: not the pinned files, and the hand-in says so.
   assert.equal(json.weights_verified, false);

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setup, watchedPage, finish, REPO, rawTokens } from './harness.mjs';
+import { setup, watchedPage, finish, REPO, rawTokens, storedZipEntries } from './harness.mjs';
 import { loadGolden } from './golden.mjs';
 
 const clipGolden = loadGolden('clip/tiny-clip-b32');
@@ -132,9 +132,10 @@ test('the guide walks §3 and §4 from a sentence to the exported submission', a
 
   // §4.5: the hand-in: the JSON holds the confusing pair; every step is checked.
   await page.getByTestId('guide-go-export').click();
-  await expectFocus('submit-json');
+  await expectFocus('submit-handin');
   const [dl] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
-  const json = JSON.parse(readFileSync(await dl.path(), 'utf8'));
+  assert.equal(dl.suggestedFilename(), 'clip-handin.zip');
+  const json = JSON.parse(storedZipEntries(readFileSync(await dl.path()))['submission.json'].toString('utf8'));
   assert.deepEqual(json.captions, pair);
   assert.equal(json.confusing, true);
   await waitDone('export');
