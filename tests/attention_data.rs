@@ -159,3 +159,39 @@ fn top_mass_threshold_keeps_the_largest_weights() {
         assert!(largest_dropped <= smallest_kept);
     }
 }
+
+/// Issue #18: the first-visit example shipped in the site (web/examples/minilm-attention.json) is the real
+/// all-MiniLM-L6-v2's attention on the form's default sentence, to its one-byte rounding, rows summing to 1.
+#[test]
+fn the_shipped_example_is_minilms_attention_to_its_rounding() {
+    use nlu_lab::engine::attention::decode_example;
+    let example = decode_example(&String::from_utf8(read(repo().join("web/examples/minilm-attention.json"))).unwrap()).unwrap();
+    let real = minilm().attention(&example.text, None, false).unwrap();
+    assert_eq!(example.text, "The cat sat on the mat because it was tired.");
+    assert_eq!(example.tokens, real.tokens);
+    assert_eq!((example.num_layers, example.num_heads, example.offsets.clone()), (real.num_layers, real.num_heads, real.offsets.clone()));
+    let d = max_abs_diff(&example.weights, &real.weights);
+    assert!(d <= 1.0 / 255.0, "example vs MiniLM: attention max |Δ| {d:e}");
+    let n = example.tokens.len();
+    let worst_row = example.weights.chunks(n).map(|r| (r.iter().sum::<f32>() - 1.0).abs()).fold(0.0f32, f32::max);
+    assert!(worst_row <= 1e-5, "a row sums to 1 ± {worst_row:e}");
+    assert!(example.queries.is_none() && example.keys.is_none());
+    let size = read(repo().join("web/examples/minilm-attention.json")).len();
+    println!("example: {n} tokens, {size} bytes, attention max |Δ| {d:.2e} vs all-MiniLM-L6-v2 computed now");
+}
+
+#[test]
+fn an_example_file_that_does_not_fit_is_refused() {
+    use nlu_lab::engine::attention::{decode_example, encode_example};
+    let data = load(&tiny().config, &tiny().tokenizer, &tiny().weights).unwrap().attention("hello world", None, false).unwrap();
+    let json = encode_example(&data);
+    let back = decode_example(&json).unwrap();
+    assert_eq!(back.tokens, data.tokens);
+    assert!(max_abs_diff(&back.weights, &data.weights) <= 1.0 / 255.0);
+    let mut doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    doc["weights_u8"] = serde_json::json!("AAAA");
+    let err = decode_example(&doc.to_string()).unwrap_err().to_string();
+    assert!(err.contains("3 weights for"), "{err}");
+    doc["schema"] = serde_json::json!("nlu-lab/attention@1");
+    assert!(decode_example(&doc.to_string()).unwrap_err().to_string().contains("not nlu-lab/attention-example@1"));
+}

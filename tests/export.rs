@@ -149,4 +149,9 @@ fn cli_json_and_html_exports_agree_exactly() {
     assert_eq!(meta["tokens"], serde_json::json!(p.tokens));
     assert_eq!(meta["shape"], serde_json::json!([p.layers, p.heads, n, n]));
     assert_same_bits(&weights, &flat(&p.attention), "CLI html vs json");
+    // The first-visit example format (#18): the same tokens, each weight within 1/255.
+    let example = nlu_lab::engine::attention::decode_example(&String::from_utf8(run("example")).unwrap()).unwrap();
+    assert_eq!(example.tokens, p.tokens);
+    let d = max_abs_diff(&example.weights, &flat(&p.attention));
+    assert!(d <= 1.0 / 255.0, "CLI example vs json: max |Δ| {d:e}");
 }

@@ -24,7 +24,8 @@ mod cli {
   nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--format json|html]
       DIR holds config.json, tokenizer.json and model.safetensors (a BERT, RoBERTa or DistilBERT checkpoint).
       Prints the attention data as JSON (schema nlu-lab/attention@1, see README), or with --format html a
-      standalone head view page that needs no network and no model.
+      standalone head view page that needs no network and no model. With --format example: the attention lab's
+      first-visit example (web/examples/minilm-attention.json: the weights in one byte each, no Q/K).
   nlu-lab clip --model DIR --image FILE --caption TEXT --caption TEXT ... [--format json]
       DIR holds config.json, tokenizer.json, preprocessor_config.json and model.safetensors of a CLIP checkpoint.
       Prints input ids, logits and probabilities as JSON (schema nlu-lab/clip@1, see README).
@@ -480,8 +481,8 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         }
         let dir = model.ok_or("--model DIR is required")?;
         let text = text.ok_or("--text is required")?;
-        if format != "json" && format != "html" {
-            return Err(format!("unknown --format {format} (json, html)"));
+        if !["json", "html", "example"].contains(&format.as_str()) {
+            return Err(format!("unknown --format {format} (json, html, example)"));
         }
         let config = String::from_utf8(read(&dir, "config.json")?).map_err(|_| "config.json is not UTF-8")?;
         let tokenizer = read(&dir, "tokenizer.json")?;
@@ -494,6 +495,8 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         print_with(|out| {
             if format == "html" {
                 nlu_lab::engine::standalone::write_standalone_html(&data, out)
+            } else if format == "example" {
+                writeln!(out, "{}", nlu_lab::engine::attention::encode_example(&data))
             } else {
                 data.write_json(out).and_then(|_| writeln!(out))
             }

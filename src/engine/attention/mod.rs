@@ -6,6 +6,7 @@
 //! live beside it: [`stats`] (means over layers and heads, what each head does), [`neuron`] (one query against
 //! every key), and for CLIP's image tower [`vision`] with its [`rollout`].
 
+mod example;
 mod matrix;
 mod neuron;
 mod rollout;
@@ -13,6 +14,7 @@ mod stats;
 mod tokens;
 mod vision;
 
+pub use example::{decode_example, encode_example, EXAMPLE_SCHEMA};
 pub use matrix::{Label, Matrix, MatrixOptions, PairFilter};
 pub use neuron::NeuronView;
 pub use rollout::{attention_rollout, cls_to_patches};

@@ -4,6 +4,7 @@
 //! components of their own: the sentence form, the "Show" options, the tokens, the views, the export bar, compare.
 
 mod compare;
+mod example;
 mod export_bar;
 mod options;
 
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use self::compare::{Compare, CompareState};
+use self::example::Example;
 use self::export_bar::ExportBar;
 use self::options::{ShowFieldset, ShowOptions};
 use super::embed::{EmbedPanel, EmbedView};
@@ -324,6 +326,7 @@ pub fn AttentionLab(
             {move || lab.error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <ShowFieldset show=lab.show />
             <TokenList lab=lab />
+            <Example lab=lab />
             {move || lab.data.get().map(|d| view! { <Views lab=lab data=d open_head=open_head embed_url=embed_url /> })}
         </section>
     }
