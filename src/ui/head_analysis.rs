@@ -31,9 +31,10 @@ pub fn HeadAnalysis(data: Arc<AttentionData>, on_open: Callback<(usize, usize)>)
                                 data-value=v.to_string() data-role=role
                                 style=format!("background: rgba(43,108,176,{:.3}); color: {}", v.clamp(0.0, 1.0), if v > 0.55 { "#fff" } else { "inherit" })
                                 title=format!("layer {l}, head {h}: {} = {v:.3}{}", stat.label(), if role.is_empty() { String::new() } else { format!(" — {role}") })
-                                aria-label=format!("layer {l} head {h}: {v:.2} {role}")
                                 on:click=move |_| on_open.run((l, h))>
-                                <span class="v">{format!("{v:.2}")}</span><span class="role">{role}</span>
+                                // The name is the visible text, after a prefix only screen readers read.
+                                <span class="sr-only">{format!("layer {l} head {h}: ")}</span>
+                                <span class="v">{format!("{v:.2} ")}</span><span class="role">{role}</span>
                             </button></td>
                         }
                     })

@@ -75,8 +75,12 @@ pub fn HeadView(
     /// Keep, per row, the strongest lines that make up this share of the attention (1 = all).
     #[prop(optional, into)]
     top_mass: Option<Signal<f32>>,
+    /// The drawing's test id (`head-view`); the first-visit example's is its own, beside a real result's.
+    #[prop(optional)]
+    testid: Option<&'static str>,
 ) -> impl IntoView {
     let top_mass = top_mass.unwrap_or_else(|| Signal::derive(|| 1.0));
+    let testid = testid.unwrap_or("head-view");
     // Draw the mean of the active heads as one set of lines instead of one set per head.
     let average_heads = RwSignal::new(false);
     let num_heads = data.num_heads;
@@ -259,11 +263,11 @@ pub fn HeadView(
         let right = token_column(&cols, geometry, hover, false);
         view! {
             <div class="head-view-layers">
-            <canvas node_ref=canvas class="head-view-lines" data-testid="head-view-canvas" aria-hidden="true"
+            <canvas node_ref=canvas class="head-view-lines" data-testid=format!("{testid}-canvas") aria-hidden="true"
                 style:display=move || if on_canvas.get() { "block" } else { "none" }></canvas>
-            <svg class="head-view" data-testid="head-view" width=geometry.width() height=height
+            <svg class="head-view" data-testid=testid width=geometry.width() height=height
                 data-render=move || if on_canvas.get() { "canvas" } else { "svg" }
-                viewBox=format!("0 0 {} {}", geometry.width(), height) role="img" aria-label="attention lines between tokens">
+                viewBox=format!("0 0 {} {}", geometry.width(), height) role="group" aria-label="attention lines between tokens">
                 <g class="boxes">{boxes}</g>
                 <g class="lines" inner_html=lines></g>
                 <g class="tokens">{left}{right}</g>
@@ -273,13 +277,16 @@ pub fn HeadView(
         .into_any()
     };
 
+    let touched = StoredValue::new(false);
     let head_buttons = (0..num_heads)
         .map(|h| {
             view! {
                 <button class="head-square" style=format!("--head-colour: {}", head_colour(h)) class:on=move || active.get().get(h).copied().unwrap_or(false)
                     aria-pressed=move || active.get().get(h).copied().unwrap_or(false).to_string() aria-label=format!("head {h}") title=format!("head {h}: click to toggle, double-click to show only this head")
                     data-head=h.to_string()
-                    on:click=move |_| toggle(h) on:dblclick=move |_| solo(h)>{h.to_string()}</button>
+                    on:pointerdown=move |ev: web_sys::PointerEvent| touched.set_value(ev.pointer_type() == "touch")
+                    // Two quick taps are two toggles on a touch screen, not a double-click's "only this head".
+                    on:click=move |_| toggle(h) on:dblclick=move |_| if !touched.get_value() { solo(h) }>{h.to_string()}</button>
             }
         })
         .collect_view();

@@ -113,6 +113,19 @@ test('neuron view softmax bars equal the attention row', async () => {
   bars.forEach((w, j) => assert.ok(Math.abs(w - attention(attn, 2, 7, 3, j)) <= TOL, `bar ${j}: ${w}`));
   await page.getByTestId('neuron-view').scrollIntoViewIfNeeded();
   await finish(page, 'neuron-view');
+  // By keyboard alone: Tab from the layer to the head and token selectors, arrows change them, and Tab reaches the
+  // table (focusable, so its wide rows scroll by arrow keys).
+  await page.getByTestId('neuron-layer').focus();
+  await page.keyboard.press('ArrowDown'); // layer 3
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('ArrowUp'); // head 6
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('ArrowDown'); // token 4
+  assert.deepEqual(await Promise.all(['neuron-layer', 'neuron-head', 'neuron-token'].map((id) => page.getByTestId(id).inputValue())), ['3', '6', '4']);
+  const byKeys = await page.locator('[data-testid=softmax-bar]').evaluateAll((bs) => bs.map((b) => +b.dataset.weight));
+  byKeys.forEach((w, j) => assert.ok(Math.abs(w - attention(attn, 3, 6, 4, j)) <= TOL, `bar ${j} after the keys: ${w}`));
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset?.testid), 'neuron-view');
 });
 
 test('HTML in the input renders as text and never executes', async () => {

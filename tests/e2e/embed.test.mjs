@@ -63,7 +63,7 @@ test('a course page on another origin embeds the head view and sizes the iframe 
   await finish(page, 'embed-snippet');
 
   // A plain course page on a second origin (another loopback port) pastes the snippet, plus a recorder.
-  await writeFile(join(courseDir, 'index.html'), `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Course</title></head>
+  await writeFile(join(courseDir, 'index.html'), `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Course</title></head>
 <body><h1>Week 3: attention</h1><p>Which tokens does "it" attend to?</p>
 <script>window.heights = []; addEventListener('message', (e) => { if (e.data?.type === 'nlu-lab:height') heights.push({ height: e.data.height, origin: e.origin }); });</script>
 ${snippet}

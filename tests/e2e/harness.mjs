@@ -3,7 +3,7 @@
 // (in the page or its worker). Every test saves a screenshot under target/e2e/.
 import { chromium } from 'playwright-core';
 import { cp, mkdtemp, mkdir, rm, symlink } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startHub } from '../hub/hub.mjs';
@@ -90,13 +90,12 @@ export async function watchedPage(context) {
   return page;
 }
 
-/** Screenshot for the record, then fail on any problem seen in the page. */
-/** In the CLIP lab: golden case `c`'s image and its first two captions, ready to classify. */
 /** The result's tokens as the tokenizer made them (the list shows them prettified; each item keeps the raw one). */
 export async function rawTokens(page) {
   return page.locator('[data-testid=tokens] li').evaluateAll((items) => items.map((li) => li.dataset.raw));
 }
 
+/** In the CLIP lab: golden case `c`'s image and its first two captions, ready to classify. */
 export async function fillClipCase(page, c) {
   await page.getByTestId('image-file').setInputFiles(join(REPO, 'tests/fixtures', c.image));
   await page.locator('img.original').waitFor();
@@ -105,9 +104,31 @@ export async function fillClipCase(page, c) {
   await captions.nth(1).fill(c.captions[1]);
 }
 
+const AXE = join(REPO, 'node_modules/axe-core/axe.min.js');
+
+/**
+ * axe-core's serious and critical violations on the page as it is now (WCAG 2.x A/AA and best practice), one line
+ * each. Evaluated through the DevTools protocol, so no page policy is loosened for it.
+ */
+export async function accessibilityViolations(page) {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(readFileSync(AXE, 'utf8'));
+  return page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.impact} ${v.id} (${v.help}): ${v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(' | ')}`);
+  });
+}
+
+/**
+ * Screenshot for the record, then fail on any problem seen in the page, or on a serious or critical accessibility
+ * violation in what it shows (every view the suite reaches goes through here).
+ */
 export async function finish(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
   if (page.problems.length) throw new Error(`page reported problems:\n${page.problems.join('\n')}`);
+  const violations = await accessibilityViolations(page);
+  if (violations.length) throw new Error(`${name}: accessibility (axe-core):\n${violations.join('\n')}`);
 }
 
 /**

@@ -21,6 +21,14 @@ async function assertFits(page, where) {
       return false;
     };
     const out = [];
+    // Positioned elements escape an overflow box that is not their containing block: named when the page is too wide.
+    const escaped = [];
+    for (const el of document.querySelectorAll('body *')) {
+      const r = el.getBoundingClientRect();
+      if (r.right > width + 1 && ['absolute', 'fixed'].includes(getComputedStyle(el).position)) {
+        escaped.push(`${el.tagName.toLowerCase()}.${[...el.classList].join('.')} [${Math.round(r.left)}, ${Math.round(r.right)}]`);
+      }
+    }
     for (const el of document.querySelectorAll('main *, header *, nav *')) {
       const r = el.getBoundingClientRect();
       // Not shown (a closed <details>, a hidden tab): it takes no room.
@@ -29,9 +37,10 @@ async function assertFits(page, where) {
         out.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}.${[...el.classList].join('.')} [${Math.round(r.left)}, ${Math.round(r.right)}]`);
       }
     }
-    return { scrollWidth: document.documentElement.scrollWidth, width, out: out.slice(0, 12) };
+    return { scrollWidth: document.documentElement.scrollWidth, width, out: out.slice(0, 12), escaped: escaped.slice(0, 12) };
   });
-  assert.ok(report.scrollWidth <= report.width, `${where}: the page scrolls sideways (${report.scrollWidth} > ${report.width}): ${report.out.join(', ')}`);
+  assert.ok(report.scrollWidth <= report.width,
+    `${where}: the page scrolls sideways (${report.scrollWidth} > ${report.width}): ${[...report.out, ...report.escaped].join(', ')}`);
   assert.deepEqual(report.out, [], `${where}: sticks out of the ${report.width} px screen`);
 }
 

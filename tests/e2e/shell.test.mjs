@@ -90,8 +90,26 @@ test('status lines say what really happens: a download with its time left, then 
     const page = await watchedPage(fresh.context);
     await page.goto(fresh.appUrl());
     await recordStatus(page);
+    // Before anything runs: the example, computed in advance, in the head view (all-MiniLM-L6-v2's 13 tokens).
+    const example = page.getByTestId('example');
+    await example.waitFor();
+    assert.match(await example.locator('h3').textContent(), /^Example, computed in advance$/);
+    assert.match(await example.textContent(), /Press Run .*its 86\.7 MB of weights download once/);
+    const exampleTokens = await example.locator('text.token.left').allTextContents();
+    assert.equal(exampleTokens.length, 13);
+    assert.deepEqual(exampleTokens.slice(0, 3), ['[CLS]', 'the', 'cat']);
+    const exampleRow = await example.locator('line.attn-line[data-head="0"][data-from="2"]').evaluateAll((ls) => ls.reduce((s, l) => s + +l.dataset.weight, 0));
+    assert.ok(Math.abs(exampleRow - 1) < 1e-5, `an example row sums to ${exampleRow}`);
+    await finish(page, 'example-first-visit');
     await page.locator('#run').click();
+    // While the model downloads the example stays, with the download's progress above it.
+    await page.getByTestId('attention-status').filter({ hasText: /^Downloading from .* left/ }).waitFor({ timeout: 30_000 });
+    assert.ok(await example.isVisible(), 'the example stays while the model downloads');
+    await page.screenshot({ path: join(SHOTS, 'example-while-downloading.png') });
     await page.locator('[data-testid=tokens] li').first().waitFor({ timeout: 120_000 });
+    // The real result replaces it.
+    await page.locator('[data-testid=head-view] line').first().waitFor({ state: 'attached' });
+    assert.equal(await example.count(), 0, 'the example is gone once the real result is drawn');
     const first = await statuses(page);
     console.log(`first visit: ${first.length} status lines, e.g. ${JSON.stringify(first.filter((s) => s.includes('left')).slice(-1))}`);
     const downloading = first.filter((s) => s.startsWith('Downloading'));
@@ -114,6 +132,13 @@ test('status lines say what really happens: a download with its time left, then 
     assert.ok(!second.some((s) => s.startsWith('Downloading')), JSON.stringify(second));
     await finish(page, 'status-first-visit');
     await finish(again, 'status-second-visit');
+    // Another sentence is not the example's: a fresh page shows it only for the default one.
+    const third = await watchedPage(fresh.context);
+    await third.goto(fresh.appUrl());
+    await third.getByTestId('example').waitFor();
+    await third.locator('#text-a').fill('A different sentence.');
+    await third.getByTestId('example').waitFor({ state: 'detached' });
+    await third.close();
   } finally {
     await fresh.close();
   }

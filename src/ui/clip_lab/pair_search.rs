@@ -22,8 +22,9 @@ pub fn PairSearch(lab: ClipState) -> impl IntoView {
     let lines = move || candidates.get_untracked().lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
     view! {
         <h3>"Search for a confusing pair"</h3>
-        <p class="hint">"One candidate caption per line; all are scored in one batch and the pairs ranked by how close their top probability is to 0.5."</p>
-        <textarea data-testid="candidates" prop:value=move || candidates.get() on:input=move |ev| candidates.set(event_target_value(&ev))></textarea>
+        <p class="hint" id="candidates-hint">"One candidate caption per line; all are scored in one batch and the pairs ranked by how close their top probability is to 0.5."</p>
+        <label for="candidates" class="sr-only">"Candidate captions, one per line"</label>
+        <textarea id="candidates" data-testid="candidates" aria-describedby="candidates-hint" prop:value=move || candidates.get() on:input=move |ev| candidates.set(event_target_value(&ev))></textarea>
         <button type="button" data-testid="search" prop:disabled=move || lab.task.busy().get()
             on:click=move |_| lab.classify(lines(), true)>"Rank pairs"</button>
         <ol class="ranked" data-testid="ranked">
