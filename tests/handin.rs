@@ -164,13 +164,17 @@ fn check_refuses_what_is_not_the_handin_before_loading_a_model() {
     let mut other = json.clone();
     other["schema"] = serde_json::json!("something/else@1");
     let foreign = write_handin("foreign.zip", &other, &image);
-    let stderr = String::from_utf8_lossy(&check(&foreign, no_model).stderr).to_string();
+    let out = check(&foreign, no_model);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("not a CLIP lab hand-in"), "{stderr}");
 
     let mut short = json.clone();
     short["probabilities"] = serde_json::json!([1.0]);
     let short = write_handin("short.zip", &short, &image);
-    let stderr = String::from_utf8_lossy(&check(&short, no_model).stderr).to_string();
+    let out = check(&short, no_model);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("2 captions but 1 probabilities"), "{stderr}");
     for p in [swapped, json_only, foreign, short] {
         std::fs::remove_file(p).ok();
@@ -189,6 +193,17 @@ fn a_zip_without_the_parts_is_refused_in_a_sentence() {
     let renamed = rename_entry(&zip, b"image.jpg", b"imagex.jp");
     assert_eq!(HandIn::from_zip(&renamed).unwrap_err(), "this hand-in has no image (image.png, image.jpg or image.gif)");
     assert!(Submission::parse("{}").unwrap_err().contains("not a CLIP lab hand-in"));
+    // Unpacked and zipped again (compressed, as any zip tool does): said so.
+    let path = temp("rezipped.zip");
+    let made = Command::new("python3")
+        .args(["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED); z.writestr('submission.json', '{}' * 100); z.close()"])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let err = HandIn::from_zip(&std::fs::read(&path).unwrap()).unwrap_err();
+    std::fs::remove_file(&path).ok();
+    assert!(err.contains("so the zip was made again: hand in clip-handin.zip as the lab downloaded it"), "{err}");
 }
 
 /// The zip with one entry's name replaced (same length), in its local header and its central directory.

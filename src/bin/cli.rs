@@ -39,7 +39,8 @@ mod cli {
       Re-checks the CLIP lab's hand-in zip (clip-handin.zip: submission.json, the image, card.png): the image must
       be the one the submission names (sha256); its captions go through DIR's model here. Prints \"agree\" or
       \"differ\" with the largest difference (the tolerances of clip --submission) and each caption's probability
-      handed in and here; exits 1 when they differ, 2 when the file is not a hand-in.
+      handed in and here; exits 1 when they differ, 2 on any error (not a hand-in, its image not the one
+      the submission names, a model folder that cannot be read).
   nlu-lab pack --model DIR --dtype f16|int8 --out DIR [--repo REPO --revision COMMIT] [--image FILE ...]
                [--max-piece-mb MIB]
       Writes a model folder with compact weights (README, \"Compact weights\"): model.safetensors, the config,

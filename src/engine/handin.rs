@@ -32,6 +32,10 @@ To check it, with the model's folder (config.json, tokenizer.json, preprocessor_
 It recomputes the probabilities natively and prints agree or differ, with the largest difference.
 ";
 
+fn zipped_again(name: &str) -> String {
+    format!("{name} in this zip is compressed, so the zip was made again: hand in {HANDIN_FILE} as the lab downloaded it")
+}
+
 /// The hand-in's parts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HandIn {
@@ -85,14 +89,20 @@ impl HandIn {
             let mut file = match zip.by_name(name) {
                 Ok(file) => file,
                 Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+                // The lab writes stored entries; a zip made again by hand is compressed.
+                Err(zip::result::ZipError::UnsupportedArchive(_)) => return Err(zipped_again(name)),
                 Err(e) => return Err(format!("{name} in the hand-in: {e}")),
             };
+            if file.compression() != CompressionMethod::Stored {
+                return Err(zipped_again(name));
+            }
             if file.size() > MAX_ENTRY_BYTES {
                 return Err(format!("{name} in the hand-in is {} bytes, more than any hand-in holds", file.size()));
             }
-            let mut out = Vec::with_capacity(file.size() as usize);
-            // `take`: the size in the header is checked, and the reader cannot be made to give more.
-            (&mut file).take(MAX_ENTRY_BYTES).read_to_end(&mut out).map_err(|e| format!("{name} in the hand-in cannot be read: {e}"))?;
+            let size = file.size();
+            let mut out = Vec::with_capacity(size as usize);
+            // At most the size its header claims (checked above), whatever the entry's data says.
+            (&mut file).take(size).read_to_end(&mut out).map_err(|e| format!("{name} in the hand-in cannot be read: {e}"))?;
             Ok(Some(out))
         };
         let json = entry(SUBMISSION_FILE)?.ok_or(format!("this zip has no {SUBMISSION_FILE}: it is not a CLIP lab hand-in"))?;

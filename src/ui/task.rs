@@ -10,7 +10,7 @@ use crate::web::messages::Step;
 use crate::web::worker_client::{Progress, RunStats, WorkerError};
 
 /// What the worker is doing, in words a student understands: "Reading the model from this browser",
-/// "Downloading from huggingface.co: 22.0 MB of 86.7 MB, about 6 s left", "Loading the model", or — at the first
+/// "Downloading from huggingface.co: 22.0 MB of 86.7 MB, about 6 s left (model.safetensors)", "Loading the model", or — at the first
 /// failed attempt, while the worker retries — that the hub cannot be reached and what to do.
 /// `seconds_left`: the download's estimate, when there is one.
 pub fn progress_text(step: &Step, seconds_left: Option<f64>) -> String {

@@ -54,11 +54,12 @@ async fn fetch(req: &BenchRequest, file: &str) -> Result<Vec<u8>, String> {
 /// The weights streamed from the store into tensors, as the app's worker loads them, and their file size.
 async fn weights(req: &BenchRequest) -> Result<(candle_nn::VarBuilder<'static>, u64), String> {
     let size = std::cell::Cell::new(0);
-    // Every stored file is read back from the store once it is complete, downloaded just now or not.
-    let (vb, _) = stream_weights(&req.hub, &req.repo, &req.revision, &|t| {
-        if let Transfer::Reading(bytes) = t {
-            size.set(bytes)
-        }
+    // Every stored file is read back from the store once it is complete, downloaded just now or not; without a
+    // store (no IndexedDB) it is only downloaded, and its size is the download's.
+    let (vb, _) = stream_weights(&req.hub, &req.repo, &req.revision, &|t| match t {
+        Transfer::Reading(bytes) => size.set(bytes),
+        Transfer::Bytes { done, .. } if size.get() < done => size.set(done),
+        _ => {}
     })
     .await?;
     Ok((vb, size.get()))

@@ -395,12 +395,16 @@ impl Job<'_> {
             Failure::Fatal(DownloadError::Network { file: file.clone(), attempts: 1, detail: error_text(&e) })
         })?;
         let promise = js::fetch(&request).map_err(retry)?;
+        // No answer at all, or a refused connection: the hub cannot be reached (said as such, with what to do). Not
+        // for the student's own files (a blob: URL), which fail for other reasons.
+        let unreachable = options.url.is_none();
         let response: Response = match within(timeout, JsFuture::from(promise)).await {
-            None => return Err(stalled()),
-            Some(Err(_)) if options.cancel.is_cancelled() => return Err(cancelled()),
-            Some(Err(e)) => {
-                return Err(Failure::Retry { stalled: false, unreachable: true, detail: error_text(&e) });
+            None => {
+                let detail = format!("no answer within {:.0} s", timeout as f64 / 1000.0);
+                return Err(Failure::Retry { stalled: false, unreachable, detail });
             }
+            Some(Err(_)) if options.cancel.is_cancelled() => return Err(cancelled()),
+            Some(Err(e)) => return Err(Failure::Retry { stalled: false, unreachable, detail: error_text(&e) }),
             Some(Ok(r)) => r.unchecked_into(),
         };
         let status = response.status();
