@@ -97,7 +97,7 @@ test('embedded in another origin\'s iframe the app is not isolated and runs on o
   try {
     const c = golden.json.cases[0];
     const src = env.appUrl({ embed: 'head', model: 'sentence-transformers/all-MiniLM-L6-v2', text: c.text, layer: '0' });
-    await writeFile(join(dir, 'index.html'), `<!DOCTYPE html><title>course</title><iframe src="${src.replaceAll('&', '&amp;')}" width="900" height="700"></iframe>`);
+    await writeFile(join(dir, 'index.html'), `<!DOCTYPE html><html lang="en"><title>course</title><iframe title="nlu-lab" src="${src.replaceAll('&', '&amp;')}" width="900" height="700"></iframe>`);
     const page = await watchedPage(env.context);
     // Visit the app first, so that its service worker exists (it must still leave an embed alone).
     await page.goto(env.appUrl());
