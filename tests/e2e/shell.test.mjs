@@ -71,6 +71,7 @@ test('stored models: listed, used when the hub is down, deleted on request', asy
 
 /** Every text the attention lab's status line shows from now on, in order (read with `statuses(page)`). */
 async function recordStatus(page) {
+  await page.getByTestId('attention-status').waitFor({ state: 'attached' });
   await page.evaluate(() => {
     const line = document.querySelector('[data-testid=attention-status]');
     window.__statuses = [];
