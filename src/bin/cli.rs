@@ -175,13 +175,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         let bytes = std::fs::read(&path).map_err(|e| format!("{shown}: {e}"))?;
         let handin = HandIn::from_zip(&bytes).map_err(|e| format!("{shown}: {e}"))?;
         let s = Submission::parse(&handin.submission_json).map_err(|e| format!("{shown}: {}: {e}", nlu_lab::engine::handin::SUBMISSION_FILE))?;
-        let sha = nlu_lab::engine::catalogue::sha256_hex(&handin.image);
-        if sha != s.image_sha256 {
-            return Err(format!(
-                "{shown}: {} is not the image the submission was computed on (its sha256 is {sha}, the submission's {})",
-                handin.image_file, s.image_sha256
-            ));
-        }
+        s.check_image(&handin.image, &handin.image_file).map_err(|e| format!("{shown}: {e}"))?;
         let (classifier, weight_files) = load_clip(&dir, true)?;
         let r = classifier.classify(&handin.image, &s.captions).map_err(|e| e.to_string())?;
         let (_, verdict) = recheck(&s, &r, &folder_precision(&dir)?, &weight_files);
@@ -226,10 +220,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             captions = s.captions.clone();
             // Before the model loads: another image than the one handed in is refused at once.
             let bytes = std::fs::read(&image).map_err(|e| format!("{}: {e}", image.display()))?;
-            let sha = nlu_lab::engine::catalogue::sha256_hex(&bytes);
-            if sha != s.image_sha256 {
-                return Err(format!("{} is not the image handed in: its sha256 is {sha}, the hand-in's {}", image.display(), s.image_sha256));
-            }
+            s.check_image(&bytes, &image.display().to_string())?;
             image_bytes = Some(bytes);
         }
         let (classifier, weight_files) = load_clip(&dir, submission.is_some())?;

@@ -133,6 +133,15 @@ pub struct Submission {
 }
 
 impl Submission {
+    /// Whether `image` (called `name` in the message) is the image the submission was computed on, by sha256.
+    pub fn check_image(&self, image: &[u8], name: &str) -> Result<(), String> {
+        let sha = crate::engine::catalogue::sha256_hex(image);
+        if sha == self.image_sha256 {
+            return Ok(());
+        }
+        Err(format!("{name} is not the image the submission was computed on (its sha256 is {sha}, the submission's {})", self.image_sha256))
+    }
+
     pub fn parse(text: &str) -> Result<Self, String> {
         let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
         if doc["schema"] != SUBMISSION_SCHEMA {

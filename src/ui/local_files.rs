@@ -5,10 +5,10 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::export::format_bytes;
 use super::state::CacheState;
 use crate::engine::catalogue::{self, BundledPack, CatalogueEntry};
 use crate::engine::pack::MANIFEST_FILE;
+use super::task::progress_text;
 use crate::web::messages::Step;
 use crate::web::worker_client;
 
@@ -84,9 +84,8 @@ pub fn LocalFiles() -> impl IntoView {
         let revision = pack.as_ref().map_or(entry.revision.to_string(), |p| p.revision.clone());
         spawn_local(async move {
             let answer = worker_client::import_local(entry.repo.into(), revision, urls.clone(), pack.clone(), move |step| {
-                if let Step::Downloading { file, done, total, .. } = step {
-                    let of = total.map(|t| format!(" of {}", format_bytes(t))).unwrap_or_default();
-                    message.set(Some(format!("Storing {file}: {}{of}", format_bytes(*done))));
+                if let Step::Downloading { .. } = step {
+                    message.set(Some(progress_text(step, None)));
                 }
             })
             .await;

@@ -21,8 +21,9 @@ pub fn progress_text(step: &Step, seconds_left: Option<f64>) -> String {
         Step::Downloading { file, from, done, total } => {
             let of = total.map(|t| format!(" of {}", format_bytes(t))).unwrap_or_default();
             let left = seconds_left.map(|s| format!(", about {} left", duration_text(s))).unwrap_or_default();
+            // No host: the student's own files, copied into the store.
             if from.is_empty() {
-                format!("Storing {file} from your files: {}{of}", format_bytes(*done))
+                format!("Storing {file}: {}{of}", format_bytes(*done))
             } else {
                 format!("Downloading from {from}: {}{of}{left} ({file})", format_bytes(*done))
             }
