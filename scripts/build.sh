@@ -7,6 +7,10 @@
 #   --bundle-models "sentence-transformers/all-MiniLM-L6-v2:int8 openai/clip-vit-base-patch32:int8"
 # (scripts/pack_models.sh fetches each from NLU_LAB_HUB, default huggingface.co, checks it against its pin and packs
 # it; scripts/bundle_models.sh puts it in the site). For classrooms of sixty on one Wi-Fi, or where the Hub is blocked.
+# --clip-example REPO (or NLU_LAB_CLIP_EXAMPLE=REPO): the CLIP lab shows one photo classified in advance by REPO
+# (e.g. openai/clip-vit-base-patch32, fetched like the packs and checked against its pins; scripts/clip_example.sh;
+# "none": no example)
+# on a first visit, while the model downloads. The pages workflow does this on GitHub's runner, which reaches the Hub.
 # Other arguments go to `trunk build`, e.g. --public-url /nlu-lab/ (default: relative URLs, any sub-path).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,10 +20,14 @@ while [ $# -gt 0 ]; do
   case $1 in
     --bundle-models) export NLU_LAB_BUNDLE_MODELS=${2:?--bundle-models takes a list: repo:int8 repo:f16 ...}; shift 2 ;;
     --bundle-models=*) export NLU_LAB_BUNDLE_MODELS=${1#--bundle-models=}; shift ;;
+    --clip-example) export NLU_LAB_CLIP_EXAMPLE=${2:?--clip-example takes a CLIP model: openai/clip-vit-base-patch32}; shift 2 ;;
+    --clip-example=*) export NLU_LAB_CLIP_EXAMPLE=${1#--clip-example=}; shift ;;
     *) args+=("$1"); shift ;;
   esac
 done
 if [ -n "${NLU_LAB_BUNDLE_MODELS:-}" ]; then bash scripts/pack_models.sh "$NLU_LAB_BUNDLE_MODELS"; fi
+[ "${NLU_LAB_CLIP_EXAMPLE:-}" = none ] && unset NLU_LAB_CLIP_EXAMPLE
+if [ -n "${NLU_LAB_CLIP_EXAMPLE:-}" ]; then bash scripts/clip_example.sh "$NLU_LAB_CLIP_EXAMPLE"; fi
 # The page and the worker compare this before talking (a tab left open across a deploy); one id per commit, so a
 # rebuild of the same commit reuses the compiled crate.
 export NLU_LAB_BUILD_ID="${NLU_LAB_BUILD_ID:-$(git rev-parse --short=12 HEAD 2>/dev/null || echo dev)}"

@@ -34,31 +34,13 @@ mkdir -p "$out"
 
 python3 - "$spec" "$out" "$cli" "${NLU_LAB_HUB:-https://huggingface.co}" "${NLU_LAB_MAX_PIECE_MB:-50}" \
   "${NLU_LAB_BUNDLE_UNVERIFIED:-}" <<'PY'
-import hashlib, json, os, shutil, subprocess, sys, urllib.parse, urllib.request
+import json, os, shutil, subprocess, sys
+sys.path.insert(0, os.path.join(os.getcwd(), 'scripts'))
+from fetch_pinned import fetch_source, sha256
 
 spec, out, cli, hub, piece_mb, unverified = sys.argv[1:]
-hub = hub.rstrip('/')
 unverified = set(unverified.replace(',', ' ').split())
 catalogue = {m['repo']: m for m in json.load(open(out + '.catalogue.json'))['models']}
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
-
-def fetch(url, dest):
-    """Download to dest.part, then rename: a half-written file never looks fetched."""
-    part = dest + '.part'
-    with urllib.request.urlopen(urllib.request.Request(url, headers={'User-Agent': 'nlu-lab-bundle'}), timeout=60) as r, open(part, 'wb') as f:
-        shutil.copyfileobj(r, f, 1 << 20)
-    os.replace(part, dest)
-
-def matches(path, pin):
-    if pin['sha256'] is None:
-        return None
-    return os.path.getsize(path) == (pin['size'] or os.path.getsize(path)) and sha256(path) == pin['sha256']
 
 packs, site = [], os.path.join(out, 'models')
 shutil.rmtree(site, ignore_errors=True)
@@ -67,25 +49,7 @@ for item in spec.replace(',', ' ').split():
     if dtype not in ('f16', 'int8') or repo not in catalogue:
         sys.exit(f'pack_models.sh: "{item}": give repo:int8 or repo:f16 with a catalogue repo ({", ".join(catalogue)})')
     entry = catalogue[repo]
-    source = os.path.join(out, 'sources', repo)
-    os.makedirs(source, exist_ok=True)
-    verified = True
-    for f in entry['files']:
-        path = os.path.join(source, f['name'])
-        if os.path.exists(path) and matches(path, f) is False:
-            os.remove(path)  # kept from an earlier run, and not the pinned file (any more): fetch it again
-        if not os.path.exists(path):
-            url = f"{hub}/{repo}/resolve/{urllib.parse.quote(f['revision'], safe='')}/{f['name']}"
-            print(f'[bundle] fetching {url}', flush=True)
-            fetch(url, path)
-        ok = matches(path, f)
-        if ok is not True:
-            why = 'it has no pin' if ok is None else f"its sha256 {sha256(path)} is not the pinned {f['sha256']}"
-            if repo not in unverified:
-                sys.exit(f"pack_models.sh: {repo}/{f['name']} from {hub}: {why}; not packed "
-                         '(NLU_LAB_BUNDLE_UNVERIFIED=repo packs it anyway, marked not verified)')
-            print(f"[bundle] {repo}/{f['name']}: {why}: packed as not verified", flush=True)
-            verified = False
+    source, verified = fetch_source(entry, hub, os.path.join(out, 'sources'), repo in unverified, 'pack_models.sh')
     revision = f"{dtype}-{entry['revision']}"
     dest = os.path.join(site, repo, 'resolve', revision)
     os.makedirs(dest, exist_ok=True)

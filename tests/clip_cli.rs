@@ -24,8 +24,25 @@ fn cli_clip_json_matches_transformers() {
         cmd.args(["--caption", c.as_str().unwrap()]);
     }
     let out = cmd.output().unwrap();
+    // The CLIP lab's first-visit example (scripts/clip_example.sh) from the same command: the same numbers, and
+    // the synthetic checkpoint is said not to be B/32's pinned files.
+    let example = cmd.args(["--format", "example", "--repo", "openai/clip-vit-base-patch32"]).output().unwrap();
+    let wrong_repo = std::process::Command::new(exe)
+        .args(["clip", "--model"])
+        .arg(&dir)
+        .arg("--image")
+        .arg(fixture(case["image"].as_str().unwrap()))
+        .args(["--caption", "a", "--caption", "b", "--format", "example", "--repo", "sentence-transformers/all-MiniLM-L6-v2"])
+        .output()
+        .unwrap();
     std::fs::remove_dir_all(&dir).ok();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(example.status.success(), "{}", String::from_utf8_lossy(&example.stderr));
+    let example = nlu_lab::engine::clip_example::ClipExample::parse(std::str::from_utf8(&example.stdout).unwrap().trim()).unwrap();
+    assert_eq!((example.image.as_str(), example.verified), ("chelsea.png", false));
+    assert_eq!(example.revision, nlu_lab::engine::catalogue::find("openai/clip-vit-base-patch32").unwrap().revision);
+    assert_eq!(example.image_sha256, nlu_lab::engine::catalogue::sha256_hex(&std::fs::read(fixture(case["image"].as_str().unwrap())).unwrap()));
+    assert!(String::from_utf8_lossy(&wrong_repo.stderr).contains("is not a CLIP model"), "{}", String::from_utf8_lossy(&wrong_repo.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["schema"], "nlu-lab/clip@1");
     assert_eq!(json["input_ids"], case["input_ids"]);
@@ -33,7 +50,10 @@ fn cli_clip_json_matches_transformers() {
     let want: Vec<f32> = serde_json::from_value(case["probs"].clone()).unwrap();
     let d = max_abs_diff(&got, &want);
     assert!(d <= 1e-2, "end-to-end probabilities max |Δ| {d:e}");
-    println!("nlu-lab clip vs transformers: probabilities max |Δ| {d:.2e}");
+    assert_eq!(example.captions, serde_json::from_value::<Vec<String>>(case["captions"].clone()).unwrap());
+    let e = max_abs_diff(&example.probs, &want);
+    assert!(e <= 1e-4, "the example's probabilities max |Δ| {e:e}");
+    println!("nlu-lab clip vs transformers: probabilities max |Δ| {d:.2e}; --format example {e:.2e}");
 }
 
 /// Issue #14: a file over the 50 MB limit is refused by its size, before the model loads or the file is read.

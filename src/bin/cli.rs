@@ -17,6 +17,7 @@ mod cli {
     use std::path::{Path, PathBuf};
 
     use lexopt::prelude::*;
+    use nlu_lab::engine::clip_example::ClipExample;
     use nlu_lab::engine::handin::{HandIn, Submission};
     use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
 
@@ -26,9 +27,12 @@ mod cli {
       Prints the attention data as JSON (schema nlu-lab/attention@1, see README), or with --format html a
       standalone head view page that needs no network and no model. With --format example: the attention lab's
       first-visit example (web/examples/minilm-attention.json: the weights in one byte each, no Q/K).
-  nlu-lab clip --model DIR --image FILE --caption TEXT --caption TEXT ... [--format json]
+  nlu-lab clip --model DIR --image FILE --caption TEXT --caption TEXT ... [--format json|example --repo REPO]
       DIR holds config.json, tokenizer.json, preprocessor_config.json and model.safetensors of a CLIP checkpoint.
       Prints input ids, logits and probabilities as JSON (schema nlu-lab/clip@1, see README).
+      With --format example --repo REPO: the CLIP lab's first-visit example (schema nlu-lab/clip-example@1:
+      REPO's revision, whether DIR's files match its pins, the image's name and sha256, probabilities and logits),
+      as scripts/build.sh --clip-example writes it into the site.
   nlu-lab clip --model DIR --image FILE --submission clip-submission.json
       Re-checks a CLIP lab hand-in: the image must be the one handed in (sha256), the captions are the hand-in's.
       Prints the JSON above with a \"check\" object, and on stderr \"agree\" or \"differ\" with the largest
@@ -191,13 +195,14 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
 
     fn clip(mut parser: lexopt::Parser) -> Result<(), String> {
         let (mut model, mut image, mut captions, mut format) = (None::<PathBuf>, None::<PathBuf>, Vec::new(), "json".to_string());
-        let mut submission_path = None::<PathBuf>;
+        let (mut submission_path, mut repo) = (None::<PathBuf>, None::<String>);
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
             match arg {
                 Long("model") => model = Some(value(&mut parser)?.into()),
                 Long("image") => image = Some(value(&mut parser)?.into()),
                 Long("caption") => captions.push(value(&mut parser)?),
                 Long("submission") => submission_path = Some(value(&mut parser)?.into()),
+                Long("repo") => repo = Some(value(&mut parser)?),
                 Long("format") => format = value(&mut parser)?,
                 other => return Err(format!("{}\n{USAGE}", other.unexpected())),
             }
@@ -208,8 +213,12 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         if let Ok(meta) = std::fs::metadata(&image) {
             nlu_lab::engine::image_prep::check_file_size(meta.len()).map_err(|e| format!("{}: {e}", image.display()))?;
         }
-        if format != "json" {
-            return Err(format!("unknown --format {format} (json)"));
+        match (format.as_str(), &repo) {
+            ("json", None) => {}
+            ("json", Some(_)) => return Err("--repo goes with --format example".into()),
+            ("example", Some(_)) if submission_path.is_none() => {}
+            ("example", _) => return Err("--format example takes --repo REPO (the catalogue model in DIR) and no --submission".into()),
+            _ => return Err(format!("unknown --format {format} (json, example)")),
         }
         let submission = submission_path.as_deref().map(read_submission).transpose()?;
         let mut image_bytes = None;
@@ -229,6 +238,11 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             None => std::fs::read(&image).map_err(|e| format!("{}: {e}", image.display()))?,
         };
         let r = classifier.classify(&image_bytes, &captions).map_err(|e| e.to_string())?;
+        if let Some(repo) = &repo {
+            let name = image.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let example = ClipExample::new(&r, repo, matches_pins(&dir, repo)?, &name, &image_bytes)?;
+            return print_with(|out| writeln!(out, "{}", example.to_json()));
+        }
         let check = match &submission {
             Some(s) => {
                 let (json, verdict) = recheck(s, &r, &folder_precision(&dir)?, &weight_files);
@@ -254,6 +268,16 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             std::process::exit(1);
         }
         Ok(())
+    }
+
+    /// Whether DIR holds every file of `repo`'s catalogue entry, each of its pinned size and sha256.
+    fn matches_pins(dir: &Path, repo: &str) -> Result<bool, String> {
+        let entry = nlu_lab::engine::catalogue::find(repo).ok_or(format!("--repo {repo}: not a catalogue model"))?;
+        Ok(entry.files.iter().all(|f| {
+            let bytes = std::fs::read(dir.join(f.name)).unwrap_or_default();
+            f.size.is_none_or(|size| size == bytes.len() as u64)
+                && f.sha256.is_some_and(|pin| pin == nlu_lab::engine::catalogue::sha256_hex(&bytes))
+        }))
     }
 
     /// `r` (computed here with a model folder of `precision` whose weight files are `weight_files`, name and sha256)

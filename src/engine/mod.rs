@@ -11,6 +11,7 @@ pub mod calibration;
 pub mod caption_pairs;
 pub mod catalogue;
 pub mod clip;
+pub mod clip_example;
 pub mod compact;
 pub mod error;
 #[cfg(feature = "bench")]

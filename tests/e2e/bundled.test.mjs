@@ -37,15 +37,18 @@ before(async () => {
   sourceHub = await startHub({ root: hubRoot });
   cache = await mkdtemp(join(tmpdir(), 'nlu-bundle-cache-'));
   site = await mkdtemp(join(tmpdir(), 'nlu-bundled-'));
-  const common = { ...process.env, NLU_LAB_CACHE: cache, NLU_LAB_BUNDLE_MODELS: SPEC };
-  const packed = await run('bash', [join(REPO, 'scripts/pack_models.sh')], {
-    env: { ...common, NLU_LAB_HUB: sourceHub.url, NLU_LAB_MAX_PIECE_MB: String(PIECE_MIB), NLU_LAB_BUNDLE_UNVERIFIED: CLIP_REPO,
-      ...(existsSync(CLI) ? { NLU_LAB_PACK_CLI: CLI } : {}) },
-    maxBuffer: 1 << 24,
-  });
-  console.log(packed.stdout);
-  await cp(DIST, site, { recursive: true, filter: (src) => !src.startsWith(join(DIST, 'models')) });
-  for (const step of ['scripts/bundle_models.sh', 'scripts/make_sw.sh']) {
+  // With the CLIP lab's first-visit example too (build.sh --clip-example), computed from the tiny CLIP.
+  const common = { ...process.env, NLU_LAB_CACHE: cache, NLU_LAB_BUNDLE_MODELS: SPEC, NLU_LAB_CLIP_EXAMPLE: CLIP_REPO };
+  for (const script of ['scripts/pack_models.sh', 'scripts/clip_example.sh']) {
+    const { stdout } = await run('bash', [join(REPO, script)], {
+      env: { ...common, NLU_LAB_HUB: sourceHub.url, NLU_LAB_MAX_PIECE_MB: String(PIECE_MIB), NLU_LAB_BUNDLE_UNVERIFIED: CLIP_REPO,
+        ...(existsSync(CLI) ? { NLU_LAB_PACK_CLI: CLI } : {}) },
+      maxBuffer: 1 << 24,
+    });
+    console.log(stdout);
+  }
+  await cp(DIST, site, { recursive: true, filter: (src) => !src.startsWith(join(DIST, 'models')) && !src.startsWith(join(DIST, 'examples')) });
+  for (const step of ['scripts/bundle_models.sh', 'scripts/bundle_example.sh', 'scripts/make_sw.sh']) {
     const { stdout } = await run('bash', [join(REPO, step)], { env: { ...common, TRUNK_STAGING_DIR: site } });
     console.log(stdout.trim());
   }
@@ -201,6 +204,47 @@ test('the 8-bit CLIP from the site, then the full-precision check from the hub: 
   await finish(page, 'bundled-int8-clip');
 });
 
+test('the CLIP lab\'s example computed in advance: shown at once, with the reference\'s probabilities; "Use this image" and Classify replace it', async () => {
+  const page = await watchedPage(env.context);
+  page.expectedErrors = ['/paths-info/'];
+  const fetched = [];
+  page.on('request', (r) => fetched.push(r.url()));
+  await page.goto(env.appUrl());
+  await page.locator('#tab-clip').click();
+  const example = page.getByTestId('clip-example');
+  await example.waitFor({ timeout: 10_000 });
+  assert.match(await example.textContent(), /^Example, computed in advanceCLIP ViT-B\/32's probabilities for this photo/);
+  assert.equal(await page.getByTestId('example-unverified').count(), 1, 'the tiny CLIP is not B/32\'s pinned file: said');
+  const img = example.locator('img');
+  await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+  assert.equal(await img.evaluate((el) => [el.naturalWidth, el.naturalHeight].join('×')), '451×300', 'chelsea.png from the site');
+  // The example is the golden's first case (chelsea.png, the lab's starting captions): the reference's numbers.
+  const c = clip.json.cases[0];
+  const rows = await example.getByTestId('example-row').locator('td.caption-text').allTextContents();
+  assert.deepEqual(rows, c.captions);
+  const shown = await example.getByTestId('example-prob').evaluateAll((ps) => ps.map((p) => +p.dataset.prob));
+  const worst = Math.max(...shown.map((p, i) => Math.abs(p - c.probs[i])));
+  console.log(`CLIP example (tiny CLIP, computed natively at build time) ${shown} vs transformers ${c.probs}: max |Δ| ${worst.toExponential(2)}`);
+  assert.ok(worst <= clip.json.tolerances.probs, `max |Δ| ${worst}`);
+  assert.ok(!fetched.some((u) => /\/models\/|\/resolve\//.test(u)), 'nothing of the model was fetched to show it');
+  await page.screenshot({ path: join(REPO, 'target/e2e/clip-example-first-visit.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await example.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(REPO, 'target/e2e/clip-example-phone.png') });
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scroll on a phone');
+
+  await page.getByTestId('use-example').click();
+  await page.locator('[data-testid=drop-zone] img.original').waitFor({ timeout: 10_000 });
+  await page.locator('#classify').click();
+  await page.getByTestId('precision').waitFor({ timeout: 120_000 });
+  assert.equal(await example.count(), 0, 'the real result replaced the example');
+  const ours = await page.getByTestId('prob').evaluateAll((ps) => ps.map((p) => +p.dataset.prob));
+  const change = Math.max(...ours.map((p, i) => Math.abs(p - shown[i])));
+  console.log(`"Use this image" + Classify with the site's 8-bit pack: ${ours}, max |Δ| ${change.toExponential(2)} from the example (f32)`);
+  assert.ok(change <= INT8_PROB_BOUND, `${change}`);
+  await finish(page, 'clip-example-replaced');
+});
+
 test('a pack folder from local files, on a site that bundles none: stored beside the full model, offered as 8-bit, no hub request', async () => {
   const plain = await setup(); // the plain dist/, with a loopback hub that must not be asked
   try {
@@ -218,6 +262,7 @@ test('a pack folder from local files, on a site that bundles none: stored beside
     await local.getByTestId('local-model-files').setInputFiles(files);
     await message.filter({ hasText: 'CLIP ViT-B/32 (8-bit) is stored from your files' }).waitFor({ timeout: 120_000 });
     await page.locator('#tab-clip').click();
+    assert.equal(await page.getByTestId('clip-example').count(), 0, 'a site built without an example shows none');
     const option = page.locator('#clip-model option').first();
     await option.filter({ hasText: /from your files/ }).waitFor({ state: 'attached', timeout: 10_000 });
     assert.match(await option.textContent(), /^CLIP ViT-B\/32 — 8-bit · \d+ MB · from your files · stored, works offline · not verified/);

@@ -16,11 +16,15 @@ pub struct Caption {
 pub struct Captions {
     pub rows: RwSignal<Vec<Caption>>,
     next_id: StoredValue<u32>,
+    /// The lab's owner: a row's signal lives as long as the lab, whichever view's handler made it (a row made
+    /// under a view that is later redrawn would be disposed with it).
+    owner: StoredValue<Owner>,
 }
 
 impl Captions {
     pub fn new(texts: Vec<String>) -> Self {
-        let captions = Self { rows: RwSignal::new(vec![]), next_id: StoredValue::new(0) };
+        let owner = Owner::current().unwrap_or_default();
+        let captions = Self { rows: RwSignal::new(vec![]), next_id: StoredValue::new(0), owner: StoredValue::new(owner) };
         captions.set(texts);
         captions
     }
@@ -28,7 +32,7 @@ impl Captions {
     fn row(self, text: String) -> Caption {
         let id = self.next_id.get_value();
         self.next_id.set_value(id + 1);
-        Caption { id, text: RwSignal::new(text) }
+        Caption { id, text: self.owner.with_value(|owner| owner.with(|| RwSignal::new(text))) }
     }
 
     /// Replace every caption.

@@ -5,6 +5,7 @@
 //! the parts are components of their own: the image picker, the caption editor, the results, the pair search.
 
 mod captions;
+mod example;
 mod image_picker;
 mod pair_search;
 mod results;
@@ -17,6 +18,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use self::captions::{CaptionEditor, Captions};
+use self::example::Example;
 use self::image_picker::{ImageInput, ImagePicker};
 use self::pair_search::{CaptionPair, PairSearch, SHOWN_PAIRS};
 use self::results::{draw_crop, ClipResults, CropFigure};
@@ -279,6 +281,7 @@ pub fn ClipLab(
                 on:click=move |_| lab.classify(lab.captions.texts_untracked(), false)>"Classify"</button></div>
             <p class="status" role="status" aria-live="polite">{move || lab.task.status()}</p>
             {move || lab.error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <Example lab=lab />
             <div class="clip-output">
                 <CropFigure lab=lab />
                 <ClipResults lab=lab />
