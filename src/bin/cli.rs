@@ -22,9 +22,10 @@ mod cli {
     use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
 
     const USAGE: &str = "usage:
-  nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--format json|html]
+  nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--rollout] [--format json|html]
       DIR holds config.json, tokenizer.json and model.safetensors (a BERT, RoBERTa or DistilBERT checkpoint).
-      Prints the attention data as JSON (schema nlu-lab/attention@1, see README), or with --format html a
+      Prints the attention data as JSON (schema nlu-lab/attention@1, see README; --rollout adds \"rollout\", the
+      attention rollout through every layer as [n][n], Abnar & Zuidema 2020), or with --format html a
       standalone head view page that needs no network and no model. With --format example: the attention lab's
       first-visit example (web/examples/minilm-attention.json: the weights in one byte each, no Q/K).
   nlu-lab clip --model DIR --image FILE --caption TEXT --caption TEXT ... [--format json|example --repo REPO]
@@ -481,12 +482,14 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
 
     fn attention(mut parser: lexopt::Parser) -> Result<(), String> {
         let (mut model, mut text, mut text_b, mut qk, mut format) = (None::<PathBuf>, None, None, false, "json".to_string());
+        let mut rollout = false;
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
             match arg {
                 Long("model") => model = Some(value(&mut parser)?.into()),
                 Long("text") => text = Some(value(&mut parser)?),
                 Long("text-b") => text_b = Some(value(&mut parser)?),
                 Long("queries-keys") => qk = true,
+                Long("rollout") => rollout = true,
                 Long("format") => format = value(&mut parser)?,
                 Long("help") => {
                     println!("{USAGE}");
@@ -513,6 +516,8 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
                 nlu_lab::engine::standalone::write_standalone_html(&data, out)
             } else if format == "example" {
                 writeln!(out, "{}", nlu_lab::engine::attention::encode_example(&data))
+            } else if rollout {
+                data.write_json_with_rollout(out).and_then(|_| writeln!(out))
             } else {
                 data.write_json(out).and_then(|_| writeln!(out))
             }

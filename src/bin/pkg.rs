@@ -43,6 +43,8 @@ export interface ModelOptions {
 export interface AttentionOptions extends ModelOptions {
   /** Also return the per-head queries and keys (for a neuron view). Default false. */
   queriesKeys?: boolean;
+  /** Also return the attention rollout through every layer (Abnar & Zuidema 2020). Default false. */
+  rollout?: boolean;
 }
 
 export interface AttentionResult {
@@ -73,6 +75,9 @@ export interface AttentionResult {
   /** With `queriesKeys`: queries[layer][head][token * headDim + i], after projection, before 1/√headDim. */
   queries?: Float32Array[][];
   keys?: Float32Array[][];
+  /** With `rollout`: rollout[from * n + to], per layer the heads' mean A, the residual as 0.5·A + 0.5·I, multiplied
+   *  from the first layer up; each row sums to 1. */
+  rollout?: Float32Array;
   /** Milliseconds reading and building the model (0 when it was already loaded), and running it. */
   loadMs: number;
   forwardMs: number;
@@ -109,6 +114,7 @@ export interface ClipResult {
         hub: Option<String>,
         revision: Option<String>,
         queries_keys: bool,
+        rollout: bool,
     }
 
     /// The options object; a key not in `known` is an error (a typo would otherwise be ignored silently).
@@ -231,7 +237,7 @@ export interface ClipResult {
         } else {
             Some(text_b.as_string().ok_or("textB must be a string, null or undefined (options are the third argument)")?)
         };
-        let options = read_options(&options_js, &["model", "hub", "revision", "queriesKeys", "onProgress"])?;
+        let options = read_options(&options_js, &["model", "hub", "revision", "queriesKeys", "rollout", "onProgress"])?;
         let source = source(&options, Family::Encoder)?;
         let on_progress = progress_callback(&options_js);
         let (model, trust, load_ms) = models::attention_model(&source, &on_progress).await?;
@@ -263,6 +269,10 @@ export interface ClipResult {
         if let (Some(q), Some(k)) = (&data.queries, &data.keys) {
             set("queries", &per_head(q, layers, heads))?;
             set("keys", &per_head(k, layers, heads))?;
+        }
+        if options.rollout {
+            let rollout = data.pick(nlu_lab::engine::attention::Pick::Rollout, nlu_lab::engine::attention::Pick::Mean);
+            set("rollout", &js_sys::Float32Array::from(rollout.as_slice()))?;
         }
         Ok(result)
     }

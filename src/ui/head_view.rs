@@ -95,7 +95,9 @@ pub fn HeadView(
             let opts = MatrixOptions { filter: filter.get(), ..options.get() };
             let l = layer.get();
             let top = top_mass.get();
-            let mut ms: Vec<Matrix> = (0..num_heads).map(|h| data.matrix(l, Pick::One(h), &opts)).collect();
+            // The rollout has averaged the heads itself: one matrix, drawn alone.
+            let heads = if l == Pick::Rollout { vec![Pick::Mean] } else { (0..num_heads).map(Pick::One).collect() };
+            let mut ms: Vec<Matrix> = heads.into_iter().map(|h| data.matrix(l, h, &opts)).collect();
             if top < 1.0 {
                 ms = ms.iter().map(|m| m.keep_top_mass(top)).collect();
             }
@@ -125,8 +127,16 @@ pub fn HeadView(
     let geometry = Columns::default();
     // What is drawn: the matrices (plus their mean when averaging) and which of them. Hovering only redraws the
     // lines and boxes, not the tokens (re-creating the hovered element would lose the hover, and cost time).
+    let rollout = Memo::new(move |_| layer.get() == Pick::Rollout);
+    // A drawn matrix's colour and name: a head's, or (the mean of the heads, the rollout) the text colour.
+    let style = move |h: usize| -> (&'static str, String) {
+        if rollout.get_untracked() { ("currentColor", "rollout".into()) } else { (line_colour(h, num_heads), head_name(h, num_heads)) }
+    };
     let drawn = Memo::new(move |_| {
         let mut ms = matrices.get();
+        if rollout.get() {
+            return (ms, vec![0]);
+        }
         let act = active.get();
         if act.len() != num_heads || ms.is_empty() {
             return (ms, vec![]);
@@ -169,7 +179,7 @@ pub fn HeadView(
                     to: (geometry.line_end_x(), geometry.y(c)),
                     alpha: m.get(r, c) / k,
                 });
-                let colour = if h == num_heads { text.as_str() } else { head_colour(h) };
+                let colour = if h == num_heads || rollout.get_untracked() { text.as_str() } else { head_colour(h) };
                 stroke_lines(&ctx, colour, 2.0, strokes);
             }
         });
@@ -195,7 +205,7 @@ pub fn HeadView(
             let (x1, x2) = (geometry.line_start_x(), geometry.line_end_x());
             for &h in heads {
                 let m = &ms[h];
-                let (colour, name) = (line_colour(h, num_heads), head_name(h, num_heads));
+                let (colour, name) = style(h);
                 for r in 0..rows {
                     if matches!(hov, Some(Hover::Left(x)) if x != r) {
                         continue;
@@ -245,8 +255,8 @@ pub fn HeadView(
                     }
                     boxes.push(view! {
                         <rect class="attn-box" x=x0 + i as f64 * stripe_w y=geometry.y(o) - geometry.row_height / 2.0 + 1.0
-                            width=stripe_w height=geometry.row_height - 2.0 fill=line_colour(h, num_heads) fill-opacity=w.to_string()
-                            data-weight=w.to_string() data-head=head_name(h, num_heads) />
+                            width=stripe_w height=geometry.row_height - 2.0 fill=style(h).0 fill-opacity=w.to_string()
+                            data-weight=w.to_string() data-head=style(h).1 />
                     });
                 }
             }
@@ -283,7 +293,7 @@ pub fn HeadView(
             view! {
                 <button class="head-square" style=format!("--head-colour: {}", head_colour(h)) class:on=move || active.get().get(h).copied().unwrap_or(false)
                     aria-pressed=move || active.get().get(h).copied().unwrap_or(false).to_string() aria-label=format!("head {h}") title=format!("head {h}: click to toggle, double-click to show only this head")
-                    data-head=h.to_string()
+                    data-head=h.to_string() prop:disabled=move || rollout.get()
                     on:pointerdown=move |ev: web_sys::PointerEvent| touched.set_value(ev.pointer_type() == "touch")
                     // Two quick taps are two toggles on a touch screen, not a double-click's "only this head".
                     on:click=move |_| toggle(h) on:dblclick=move |_| if !touched.get_value() { solo(h) }>{h.to_string()}</button>
@@ -299,9 +309,10 @@ pub fn HeadView(
                         prop:value=move || pick_value(layer.get())>
                         {(0..num_layers).map(|l| view! { <option value=l.to_string()>{l.to_string()}</option> }).collect_view()}
                         <option value="mean">"mean of all layers"</option>
+                        <option value="rollout">"rollout (all layers)"</option>
                     </select>
                 </label>
-                <label><input type="checkbox" data-testid="average-heads" prop:checked=move || average_heads.get()
+                <label><input type="checkbox" data-testid="average-heads" prop:checked=move || average_heads.get() prop:disabled=move || rollout.get()
                     on:change=move |ev| average_heads.set(event_target_checked(&ev)) />" average the heads"</label>
                 {is_pair.then(|| view! {
                     <label>" Attention "
@@ -315,6 +326,9 @@ pub fn HeadView(
                 })}
                 <div class="heads" role="group" aria-label="heads">{head_buttons}</div>
             </div>
+            {move || rollout.get().then(|| view! {
+                <p class="hint" data-testid="rollout-note">"Attention rollout (Abnar & Zuidema, 2020): every layer's heads averaged,                     the residual connection added (half the layer's attention, half the token itself), and the layers multiplied                     from the first up. A line shows how much of a token's last state traces back to each input token;                     the head squares do not apply to it."</p>
+            })}
             <div class="head-view-scroll">{drawing}</div>
         </div>
     }

@@ -218,13 +218,10 @@ pub fn mark(guide: Option<GuideProgress>, flag: impl Fn(&GuideProgress) -> RwSig
 
 /// A layer or head as an `<option>` value: its number, or "mean".
 pub fn pick_value(pick: Pick) -> String {
-    match pick {
-        Pick::One(i) => i.to_string(),
-        Pick::Mean => "mean".into(),
-    }
+    pick.as_value()
 }
 
-/// The layer or head an `<option>` value names: a number, anything else the mean.
+/// The layer or head an `<option>` value names: a number, `rollout`, anything else the mean.
 pub fn pick_from_value(value: &str) -> Pick {
-    value.parse().map_or(Pick::Mean, Pick::One)
+    Pick::from_value(value).unwrap_or(Pick::Mean)
 }

@@ -3,12 +3,15 @@
 
 use web_sys::UrlSearchParams;
 
+use crate::engine::attention::Pick;
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AttentionLink {
     pub model: Option<String>,
     pub text: Option<String>,
     pub text_b: Option<String>,
-    pub layer: Option<usize>,
+    /// The head view's layer: `3`, `mean` or `rollout`.
+    pub layer: Option<Pick>,
     /// Active heads; `None` = all.
     pub heads: Option<Vec<usize>>,
 }
@@ -21,7 +24,7 @@ impl AttentionLink {
             ("model", one(&self.model)),
             ("text", one(&self.text)),
             ("text_b", one(&self.text_b)),
-            ("layer", self.layer.map(|l| l.to_string()).into_iter().collect()),
+            ("layer", self.layer.map(Pick::as_value).into_iter().collect()),
             ("heads", self.heads.as_ref().map(|h| h.iter().map(usize::to_string).collect::<Vec<_>>().join(",")).into_iter().collect()),
         ]
     }
@@ -43,7 +46,7 @@ pub fn read() -> AttentionLink {
         model: p.get("model"),
         text: p.get("text"),
         text_b: p.get("text_b").filter(|t| !t.is_empty()),
-        layer: p.get("layer").and_then(|l| l.parse().ok()),
+        layer: p.get("layer").and_then(|l| Pick::from_value(&l)),
         heads: p.get("heads").map(|h| h.split(',').filter_map(|x| x.parse().ok()).collect()),
     }
 }

@@ -299,6 +299,33 @@ test('compare: a second sentence side by side, same layer and heads', async () =
   await finish(page, 'compare-side-by-side');
 });
 
+test('the rollout layer: every token\'s attention rolled out through all layers, as NumPy computes it from transformers\' attention; kept in the permalink', async () => {
+  const { readFileSync } = await import('node:fs');
+  const reference = JSON.parse(readFileSync(new URL('../fixtures/bert/minilm/rollout.json', import.meta.url), 'utf8'));
+  const page = await watchedPage(env.context);
+  await page.goto(env.appUrl());
+  const c = reference.cases[1]; // the pair
+  await runSentence(page, c.text, c.text_b);
+  await page.getByTestId('layer').selectOption('rollout');
+  await page.getByTestId('rollout-note').waitFor();
+  const drawn = await page.locator('[data-testid=head-view] line.attn-line').evaluateAll((ls) =>
+    ls.map((l) => ({ head: l.dataset.head, from: +l.dataset.from, to: +l.dataset.to, weight: +l.dataset.weight })));
+  assert.equal(drawn.length, c.n * c.n, 'one line per token pair, not one per head');
+  assert.ok(drawn.every((l) => l.head === 'rollout'));
+  const worst = Math.max(...drawn.map((l) => Math.abs(l.weight - c.rollout[l.from * c.n + l.to])));
+  console.log(`rollout drawn vs NumPy (${reference.reference}) on transformers' attention: max |Δ| ${worst.toExponential(2)}`);
+  assert.ok(worst <= 1e-5, `rollout differs by ${worst}`);
+  await page.waitForTimeout(300);
+  assert.match(page.url(), /layer=rollout/);
+  await finish(page, 'head-view-rollout');
+  const again = await watchedPage(env.context);
+  await again.goto(page.url());
+  await again.locator('[data-testid=head-view] line').first().waitFor({ state: 'attached', timeout: 90_000 });
+  assert.equal(await again.getByTestId('layer').inputValue(), 'rollout');
+  assert.equal(await again.locator('[data-testid=head-view] line.attn-line').count(), c.n * c.n);
+  await finish(again, 'head-view-rollout-permalink');
+});
+
 test('averages over layers and heads, and the strongest-lines threshold', async () => {
   const page = await watchedPage(env.context);
   await page.goto(env.appUrl());

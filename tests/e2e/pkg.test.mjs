@@ -83,10 +83,10 @@ test('the example page computes attention that matches transformers, and the pac
   const pair = await page.evaluate(async ({ text, textB, hub }) => {
     const { attention } = await import(new URL('../dist/nlu_lab.js', location.href).href);
     const t0 = performance.now();
-    const r = await attention(text, textB, { hub, queriesKeys: true });
+    const r = await attention(text, textB, { hub, queriesKeys: true, rollout: true });
     const ms = performance.now() - t0;
     const flat = (x) => x.map((l) => l.map((h) => Array.from(h)));
-    return { ...r, attention: flat(r.attention), queries: flat(r.queries), keys: flat(r.keys), ms };
+    return { ...r, attention: flat(r.attention), queries: flat(r.queries), keys: flat(r.keys), rollout: Array.from(r.rollout), ms };
   }, { text: p.text, textB: p.text_b, hub: env.hub.url });
   assert.deepEqual(pair.tokens, p.tokens);
   assert.equal(pair.loadMs, 0, 'the model stays loaded between calls');
@@ -95,8 +95,12 @@ test('the example page computes attention that matches transformers, and the pac
   const wq = worstDiff(pair.queries, bert.tensor('case1.q'));
   const wk = worstDiff(pair.keys, bert.tensor('case1.k'));
   assert.ok(wa <= TOL && wq <= TOL && wk <= TOL, `pair: attention ${wa}, queries ${wq}, keys ${wk}`);
+  // The rollout against NumPy's (tests/fixtures/make_rollout.py) on transformers' attention of the same pair.
+  const rolloutRef = JSON.parse(readFileSync(join(REPO, 'tests/fixtures/bert/minilm/rollout.json'), 'utf8')).cases.find((c) => c.case === 1);
+  const wr = Math.max(...pair.rollout.map((v, i) => Math.abs(v - rolloutRef.rollout[i])));
+  assert.ok(pair.rollout.length === p.n * p.n && wr <= 1e-5, `rollout: ${pair.rollout.length} values, max |Δ| ${wr}`);
   console.log(`package attention, warm call (pair, ${pair.tokens.length} tokens, with queries/keys): ${pair.ms.toFixed(0)} ms `
-    + `(forward ${pair.forwardMs.toFixed(0)} ms); max |Δ| attention ${wa.toExponential(2)}, q ${wq.toExponential(2)}, k ${wk.toExponential(2)}`);
+    + `(forward ${pair.forwardMs.toFixed(0)} ms); max |Δ| attention ${wa.toExponential(2)}, q ${wq.toExponential(2)}, k ${wk.toExponential(2)}, rollout ${wr.toExponential(2)}`);
   await finish(page, 'pkg-example-attention');
 
   // A new page (the module and its loaded models are gone): the weights come from the app's IndexedDB store.
@@ -164,7 +168,7 @@ test('bad arguments are rejected with a message that says why', async () => {
   assert.match(errors.hub, /^Error: hub "http:\/\/example.com\/hf" must be an https URL/);
   assert.match(errors.model, /not in nlu-lab's catalogue; choose one of: sentence-transformers\/all-MiniLM-L6-v2, /);
   assert.match(errors.family, /is not a BERT-family model: use clip\(\)/);
-  assert.match(errors.option, /unknown option "queries_keys" \(known: model, hub, revision, queriesKeys, onProgress\)/);
+  assert.match(errors.option, /unknown option "queries_keys" \(known: model, hub, revision, queriesKeys, rollout, onProgress\)/);
   assert.match(errors.textB, /textB must be a string, null or undefined/);
   assert.match(errors.image, /imageBytes must be a Uint8Array, an ArrayBuffer or a Blob/);
   assert.match(errors.captions, /captions is empty/);

@@ -57,6 +57,29 @@ pub struct AttentionData {
 pub enum Pick {
     One(usize),
     Mean,
+    /// As a layer: the attention rollout through every layer (Abnar & Zuidema 2020, [`attention_rollout`]), which
+    /// averages the heads itself; as a head it means the mean.
+    Rollout,
+}
+
+impl Pick {
+    /// As an `<option>` value and in a permalink: `3`, `mean`, `rollout`.
+    pub fn as_value(self) -> String {
+        match self {
+            Pick::One(i) => i.to_string(),
+            Pick::Mean => "mean".into(),
+            Pick::Rollout => "rollout".into(),
+        }
+    }
+
+    /// What [`Self::as_value`] wrote; `None` for anything else.
+    pub fn from_value(value: &str) -> Option<Self> {
+        match value {
+            "mean" => Some(Pick::Mean),
+            "rollout" => Some(Pick::Rollout),
+            v => v.parse().ok().map(Pick::One),
+        }
+    }
 }
 
 impl AttentionData {
@@ -136,7 +159,14 @@ impl AttentionData {
     /// weight — with each f32 in its shortest round-trip form (`0.1`, not the f64 widening `0.10000000149011612`).
     /// `out` gets many small writes: give it a buffered writer (a `Vec`, a `BufWriter`).
     pub fn write_json(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
-        serde_json::to_writer(out, &JsonExport::new(self)).map_err(std::io::Error::from)
+        serde_json::to_writer(out, &JsonExport::new(self, None)).map_err(std::io::Error::from)
+    }
+
+    /// [`Self::write_json`] with `"rollout"`: the attention rollout through every layer, `[n][n]`
+    /// (`nlu-lab attention --rollout`).
+    pub fn write_json_with_rollout(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let rollout = self.pick(Pick::Rollout, Pick::Mean);
+        serde_json::to_writer(out, &JsonExport::new(self, Some(&rollout))).map_err(std::io::Error::from)
     }
 
     /// [`Self::write_json`] into memory.
@@ -193,23 +223,26 @@ struct JsonExport<'a> {
     queries: Option<Nested<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     keys: Option<Nested<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rollout: Option<Nested<'a>>,
 }
 
 impl<'a> JsonExport<'a> {
-    fn new(d: &'a AttentionData) -> Self {
+    fn new(d: &'a AttentionData, rollout: Option<&'a [f32]>) -> Self {
         let n = d.len();
         let (layers, heads) = (d.num_layers, d.num_heads);
         let qk = match (&d.queries, &d.keys) {
             (Some(q), Some(k)) => Some((q, k)),
             _ => None,
         };
-        let nested = |data: &'a [f32], inner: usize| Nested { data, shape: [layers, heads, n, inner] };
+        let nested = |data: &'a [f32], inner: usize| Nested { data, shape: vec![layers, heads, n, inner] };
         Self {
             schema: "nlu-lab/attention@1",
             header: AttentionHeader::new(d),
             attention: nested(&d.weights, n),
             queries: qk.map(|(q, _)| nested(q, d.head_dim)),
             keys: qk.map(|(_, k)| nested(k, d.head_dim)),
+            rollout: rollout.map(|data| Nested { data, shape: vec![n, n] }),
         }
     }
 }
@@ -217,7 +250,7 @@ impl<'a> JsonExport<'a> {
 /// A flat row-major `[a][b][c][d]` array serialised as nested arrays, without copying it.
 struct Nested<'a> {
     data: &'a [f32],
-    shape: [usize; 4],
+    shape: Vec<usize>,
 }
 
 impl Serialize for Nested<'_> {

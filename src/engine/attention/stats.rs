@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AttentionData, Pick};
+use super::{attention_rollout, AttentionData, Pick};
 
 /// `[n, n]` of a layer/head pick from `[layers][heads][n][n]` weights, averaging where asked (shared by the text
 /// attention data and CLIP's vision attention).
@@ -10,10 +10,11 @@ pub fn mean_attention(weights: &[f32], num_layers: usize, num_heads: usize, n: u
     let layers: Vec<usize> = match layer {
         Pick::One(l) => vec![l],
         Pick::Mean => (0..num_layers).collect(),
+        Pick::Rollout => return attention_rollout(weights, num_layers, num_heads, n),
     };
     let heads: Vec<usize> = match head {
         Pick::One(h) => vec![h],
-        Pick::Mean => (0..num_heads).collect(),
+        Pick::Mean | Pick::Rollout => (0..num_heads).collect(),
     };
     let mut out = vec![0.0f32; n * n];
     for &l in &layers {

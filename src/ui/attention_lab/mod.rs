@@ -97,8 +97,8 @@ impl AttentionState {
                     }
                     if let Some(pending) = pending_link.get_untracked() {
                         pending_link.set(None);
-                        if let Some(l) = pending.layer.filter(|&l| l < d.num_layers) {
-                            layer.set(Pick::One(l));
+                        if let Some(l) = pending.layer.filter(|l| !matches!(l, Pick::One(l) if *l >= d.num_layers)) {
+                            layer.set(l);
                         }
                         if let Some(hs) = pending.heads.filter(|hs| !hs.is_empty() && hs.iter().all(|&h| h < d.num_heads)) {
                             active.set((0..d.num_heads).map(|h| hs.contains(&h)).collect());
@@ -178,10 +178,7 @@ impl AttentionState {
             model: Some(d.model.clone()),
             text: Some(d.text.clone()),
             text_b: d.text_b.clone().filter(|b| !b.is_empty()),
-            layer: match self.layer.get() {
-                Pick::One(l) => Some(l),
-                Pick::Mean => None,
-            },
+            layer: Some(self.layer.get()),
             heads,
         })
     }
@@ -289,7 +286,10 @@ pub fn AttentionLab(
         }, false);
     }
 
-    let start_layer = link.layer.unwrap_or(0);
+    let start_layer = match link.layer {
+        Some(Pick::One(l)) => l,
+        _ => 0,
+    };
     let start_head = link.heads.as_ref().and_then(|h| h.first().copied()).unwrap_or(0);
     if link.text.is_some() || embed.is_some() {
         // Opened from a permalink, or embedded (the view needs the data): run it straight away.
