@@ -22,10 +22,12 @@ mod cli {
     use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
 
     const USAGE: &str = "usage:
-  nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--rollout] [--format json|html]
+  nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--rollout] [--heads-off L:H,...]
+                    [--format json|html]
       DIR holds config.json, tokenizer.json and model.safetensors (a BERT, RoBERTa or DistilBERT checkpoint).
       Prints the attention data as JSON (schema nlu-lab/attention@1, see README; --rollout adds \"rollout\", the
-      attention rollout through every layer as [n][n], Abnar & Zuidema 2020), or with --format html a
+      attention rollout through every layer as [n][n], Abnar & Zuidema 2020; --heads-off 0:3,2:11 switches those
+      heads off as transformers' head_mask does, and says so in \"heads_off\"), or with --format html a
       standalone head view page that needs no network and no model. With --format example: the attention lab's
       first-visit example (web/examples/minilm-attention.json: the weights in one byte each, no Q/K).
   nlu-lab clip --model DIR --image FILE --caption TEXT --caption TEXT ... [--format json|example --repo REPO]
@@ -482,7 +484,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
 
     fn attention(mut parser: lexopt::Parser) -> Result<(), String> {
         let (mut model, mut text, mut text_b, mut qk, mut format) = (None::<PathBuf>, None, None, false, "json".to_string());
-        let mut rollout = false;
+        let (mut rollout, mut heads_off) = (false, nlu_lab::engine::heads_off::HeadsOff::default());
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
             match arg {
                 Long("model") => model = Some(value(&mut parser)?.into()),
@@ -490,6 +492,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
                 Long("text-b") => text_b = Some(value(&mut parser)?),
                 Long("queries-keys") => qk = true,
                 Long("rollout") => rollout = true,
+                Long("heads-off") => heads_off = nlu_lab::engine::heads_off::HeadsOff::parse(&value(&mut parser)?).map_err(|e| format!("--heads-off: {e}"))?,
                 Long("format") => format = value(&mut parser)?,
                 Long("help") => {
                     println!("{USAGE}");
@@ -509,7 +512,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights };
         let lab = AttentionModel::load(&name, &files).map_err(|e| e.to_string())?;
-        let data = lab.attention(&text, text_b.as_deref(), qk).map_err(|e| e.to_string())?;
+        let data = lab.attention_with_heads_off(&text, text_b.as_deref(), qk, &heads_off).map_err(|e| e.to_string())?;
         // Streamed to stdout: at 512 tokens the JSON is hundreds of MB, never held whole.
         print_with(|out| {
             if format == "html" {

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::activation::Activation;
 use super::compact::{self, TokenEmbedding};
+use super::heads_off::HeadsOff;
 use super::kernels::PackedLinear;
 use super::nn::{AttentionCapture, ProjectionNames, SelfAttention};
 use super::{limits, Error, Result};
@@ -236,8 +237,10 @@ impl EncoderLayer {
         })
     }
 
-    fn forward(&self, xs: &Tensor) -> candle_core::Result<(Tensor, AttentionCapture)> {
+    /// `heads_off` of layer `index` are switched off (transformers' `head_mask`).
+    fn forward(&self, xs: &Tensor, index: usize, heads_off: &HeadsOff) -> candle_core::Result<(Tensor, AttentionCapture)> {
         let (context, capture) = self.attention.forward(xs, None)?;
+        let (context, capture) = heads_off.apply(index, context, capture)?;
         let xs = self.attention_norm.forward(&(self.attention_output.forward(&context)? + xs)?)?;
         let ffn = self.ffn_out.forward(&self.ffn_in.forward_act(&xs, Some(self.activation))?)?;
         let xs = self.ffn_norm.forward(&(ffn + xs)?)?;
@@ -293,6 +296,12 @@ impl BertModel {
 
     /// Run the encoder on one tokenized input.
     pub fn forward(&self, ids: &[u32], type_ids: &[u32]) -> Result<EncoderOutput> {
+        self.forward_with_heads_off(ids, type_ids, &HeadsOff::default())
+    }
+
+    /// [`Self::forward`] with some heads switched off ([`HeadsOff`]: transformers' `head_mask`).
+    pub fn forward_with_heads_off(&self, ids: &[u32], type_ids: &[u32], heads_off: &HeadsOff) -> Result<EncoderOutput> {
+        heads_off.check(self.config.num_hidden_layers, self.config.num_attention_heads).map_err(Error::Invalid)?;
         let n = ids.len();
         if n == 0 {
             return Err(Error::NoTokens);
@@ -311,8 +320,8 @@ impl BertModel {
         let type_ids = Tensor::new(type_ids.as_slice(), &self.device)?.unsqueeze(0)?;
         let mut xs = self.embeddings.forward(&ids, &type_ids)?;
         let mut layers = Vec::with_capacity(self.layers.len());
-        for layer in &self.layers {
-            let (next, capture) = layer.forward(&xs)?;
+        for (i, layer) in self.layers.iter().enumerate() {
+            let (next, capture) = layer.forward(&xs, i, heads_off)?;
             xs = next;
             layers.push(AttentionCapture {
                 probs: capture.probs.squeeze(0)?,

@@ -19,6 +19,7 @@ pub mod flops;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod gptq;
 pub mod handin;
+pub mod heads_off;
 pub mod image_prep;
 pub mod kernels;
 pub(crate) mod limits;

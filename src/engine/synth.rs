@@ -276,5 +276,6 @@ pub fn attention_data(model: &str, layers: usize, heads: usize, head_dim: usize,
         queries: None,
         keys: None,
         dropped_tokens: 0,
+        heads_off: Default::default(),
     }
 }

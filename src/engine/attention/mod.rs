@@ -24,6 +24,7 @@ pub use vision::VisionAttention;
 
 use serde::{Deserialize, Serialize};
 
+use super::heads_off::HeadsOff;
 use super::tokenize::Encoded;
 use super::{Error, Result};
 
@@ -50,6 +51,9 @@ pub struct AttentionData {
     pub keys: Option<Vec<f32>>,
     /// Tokens removed because the input was longer than the model allows.
     pub dropped_tokens: usize,
+    /// Heads switched off for this run (transformers' `head_mask`): their rows are zero.
+    #[serde(default)]
+    pub heads_off: HeadsOff,
 }
 
 /// Layer or head: one of them, or the mean over all.
@@ -127,6 +131,7 @@ impl AttentionData {
             queries,
             keys,
             dropped_tokens: encoded.dropped,
+            heads_off: HeadsOff::default(),
         })
     }
 
@@ -192,6 +197,9 @@ pub struct AttentionHeader<'a> {
     layers: usize,
     heads: usize,
     head_dim: usize,
+    /// `"0:3,2:11"`, only when some heads were off.
+    #[serde(skip_serializing_if = "str::is_empty")]
+    heads_off: String,
 }
 
 impl<'a> AttentionHeader<'a> {
@@ -208,6 +216,7 @@ impl<'a> AttentionHeader<'a> {
             layers: d.num_layers,
             heads: d.num_heads,
             head_dim: d.head_dim,
+            heads_off: d.heads_off.to_string(),
         }
     }
 }

@@ -5,6 +5,7 @@ use candle_nn::VarBuilder;
 
 use crate::engine::attention::AttentionData;
 use crate::engine::bert::{BertModel, Config, EncoderOutput};
+use crate::engine::heads_off::HeadsOff;
 use crate::engine::nn::AttentionCapture;
 use crate::engine::tokenize::{Encoded, TextTokenizer};
 use crate::engine::Result;
@@ -42,11 +43,23 @@ impl AttentionModel {
 
     /// Tokenize and run; `with_queries_keys` also keeps the per-head queries and keys for the neuron view.
     pub fn attention(&self, text: &str, text_b: Option<&str>, with_queries_keys: bool) -> Result<AttentionData> {
+        self.attention_with_heads_off(text, text_b, with_queries_keys, &HeadsOff::default())
+    }
+
+    /// [`Self::attention`] with `heads_off` switched off (transformers' `head_mask`): their attention is zero, and
+    /// every later layer's attention is what the model computes without them.
+    pub fn attention_with_heads_off(
+        &self,
+        text: &str,
+        text_b: Option<&str>,
+        with_queries_keys: bool,
+        heads_off: &HeadsOff,
+    ) -> Result<AttentionData> {
         let encoded = self.encode(text, text_b)?;
-        let output = self.model.forward(&encoded.ids, &encoded.type_ids)?;
+        let output = self.model.forward_with_heads_off(&encoded.ids, &encoded.type_ids, heads_off)?;
         let cfg = &self.model.config;
         let (weights, queries_keys) = collect_captures(&output, with_queries_keys)?;
-        AttentionData::new(
+        let mut data = AttentionData::new(
             &self.name,
             text,
             text_b.filter(|b| !b.trim().is_empty()),
@@ -56,7 +69,9 @@ impl AttentionModel {
             cfg.head_dim(),
             weights,
             queries_keys,
-        )
+        )?;
+        data.heads_off = heads_off.clone();
+        Ok(data)
     }
 }
 
