@@ -48,6 +48,17 @@ fn check(model_dir: &Path, golden_dir: &str) -> (f32, f32) {
         // Not the run with every head on: what switching them off changes is there.
         let plain = lab.attention(case["text"].as_str().unwrap(), case["text_b"].as_str(), false).unwrap();
         assert!(max_abs_diff(&plain.weights, &data.weights) > 1e-2, "{ctx}: the heads off changed nothing");
+        // The change map the lab draws: nothing below the first layer with a head off, nor in that layer's heads
+        // still on (they run before anything changed); a head that is off changes by its largest weight.
+        let change = data.change_from(&plain).unwrap();
+        let first = off.heads()[0].0;
+        for (l, row) in change.iter().enumerate().take(first + 1) {
+            for (h, &c) in row.iter().enumerate() {
+                let want = if off.contains(l, h) { plain.head(l, h).iter().copied().fold(0.0, f32::max) } else { 0.0 };
+                assert_eq!(c, want, "{ctx}: change of head {l}:{h}");
+            }
+        }
+        assert!(change[first + 1..].iter().flatten().any(|&c| c > 1e-3), "{ctx}: later layers changed");
         worst_attn = worst_attn.max(attn);
         worst_hidden = worst_hidden.max(hidden);
     }

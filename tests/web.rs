@@ -3,6 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use candle_core::Device;
+use nlu_lab::engine::heads_off::HeadsOff;
 use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
 use nlu_lab::web::hub::{file_url, validate_hub, DEFAULT_HUB};
 use nlu_lab::web::messages::{decode, encode, Envelope, ModelSource, Request, Response};
@@ -46,6 +47,28 @@ fn tiny_bert_in_wasm_matches_transformers() {
     }
 }
 
+/// Heads switched off in wasm (the packed attention kernel) equal transformers' `head_mask` on the tiny RoBERTa.
+#[wasm_bindgen_test]
+fn heads_off_in_wasm_match_transformers_head_mask() {
+    let config = std::str::from_utf8(fixture!("bert/tiny-roberta/config.json")).unwrap();
+    let files = CheckpointFiles {
+        config_json: config,
+        tokenizer_json: fixture!("bert/tiny-roberta/tokenizer.json"),
+        safetensors: fixture!("bert/tiny-roberta/model.safetensors"),
+    };
+    let lab = AttentionModel::load("tiny-roberta", &files).unwrap();
+    let golden: serde_json::Value = serde_json::from_slice(fixture!("bert/tiny-roberta/head_mask.json")).unwrap();
+    let tensors = candle_core::safetensors::load_buffer(fixture!("bert/tiny-roberta/head_mask.safetensors"), &Device::Cpu).unwrap();
+    let off = HeadsOff::parse(golden["heads_off"].as_str().unwrap()).unwrap();
+    for case in golden["cases"].as_array().unwrap() {
+        let i = case["case"].as_u64().unwrap();
+        let data = lab.attention_with_heads_off(case["text"].as_str().unwrap(), case["text_b"].as_str(), false, &off).unwrap();
+        let want: Vec<f32> = tensors[&format!("case{i}.attn")].flatten_all().unwrap().to_vec1().unwrap();
+        let d = max_abs_diff(&data.weights, &want);
+        assert!(d <= 1e-4, "case {i}: attention with heads {off} off, max |Δ| {d:e}");
+    }
+}
+
 #[wasm_bindgen_test]
 fn messages_survive_the_transfer_encoding() {
     let request = Envelope {
@@ -55,6 +78,7 @@ fn messages_survive_the_transfer_encoding() {
             text: "Grüße 🙂".into(),
             text_b: Some("zwei".into()),
             queries_keys: true,
+            heads_off: HeadsOff::parse("0:3,2:11").unwrap(),
         },
     };
     let (buffer, transfer) = encode(&request).unwrap();

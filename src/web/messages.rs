@@ -9,6 +9,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::engine::attention::AttentionData;
+use crate::engine::heads_off::HeadsOff;
 use crate::engine::pipeline::ClipResult;
 use crate::web::models::ModelTrust;
 use crate::web::store::{Estimate, StoredFile};
@@ -34,7 +35,8 @@ pub struct ModelSource {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
     /// Fetch (or reuse) a BERT-family checkpoint and run it.
-    Attention { source: ModelSource, text: String, text_b: Option<String>, queries_keys: bool },
+    /// `heads_off`: switched off as transformers' `head_mask` does (engine::heads_off).
+    Attention { source: ModelSource, text: String, text_b: Option<String>, queries_keys: bool, heads_off: HeadsOff },
     /// Fetch (or reuse) a CLIP checkpoint and score the captions against the image (its file bytes).
     Classify { source: ModelSource, image: Vec<u8>, captions: Vec<String> },
     /// Cache manager: every complete file in the weights store → `CacheFiles`.

@@ -14,6 +14,8 @@ pub struct AttentionLink {
     pub layer: Option<Pick>,
     /// Active heads; `None` = all.
     pub heads: Option<Vec<usize>>,
+    /// Heads switched off (`off=0:3,2:11`, engine::heads_off's form); `None` = none.
+    pub heads_off: Option<String>,
 }
 
 impl AttentionLink {
@@ -26,6 +28,7 @@ impl AttentionLink {
             ("text_b", one(&self.text_b)),
             ("layer", self.layer.map(Pick::as_value).into_iter().collect()),
             ("heads", self.heads.as_ref().map(|h| h.iter().map(usize::to_string).collect::<Vec<_>>().join(",")).into_iter().collect()),
+            ("off", one(&self.heads_off)),
         ]
     }
 }
@@ -48,6 +51,7 @@ pub fn read() -> AttentionLink {
         text_b: p.get("text_b").filter(|t| !t.is_empty()),
         layer: p.get("layer").and_then(|l| Pick::from_value(&l)),
         heads: p.get("heads").map(|h| h.split(',').filter_map(|x| x.parse().ok()).collect()),
+        heads_off: p.get("off").filter(|h| !h.is_empty()),
     }
 }
 

@@ -33,10 +33,11 @@ fn progress(id: u32) -> impl Fn(Step) {
 async fn handle(id: u32, request: Request) -> Response {
     let result: Result<Response, String> = async {
         match request {
-            Request::Attention { source, text, text_b, queries_keys } => {
+            Request::Attention { source, text, text_b, queries_keys, heads_off } => {
                 let (model, trust, load_ms) = models::attention_model(&source, &progress(id)).await?;
                 let start = now_ms();
-                let data = model.attention(&text, text_b.as_deref(), queries_keys).map_err(|e| e.to_string())?;
+                let data =
+                    model.attention_with_heads_off(&text, text_b.as_deref(), queries_keys, &heads_off).map_err(|e| e.to_string())?;
                 let forward_ms = now_ms() - start;
                 Ok(Response::Attention { data, forward_ms, load_ms, memory_bytes: memory_bytes(), trust })
             }

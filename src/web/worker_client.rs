@@ -13,6 +13,7 @@ use web_sys::{MessageEvent, Worker};
 use super::messages::{decode, decode_id, encode, undecodable, Envelope, ModelSource, Request, Response, Step, BUILD_ID};
 use super::store::{Estimate, StoredFile};
 use crate::engine::attention::AttentionData;
+use crate::engine::heads_off::HeadsOff;
 use crate::engine::pipeline::ClipResult;
 
 /// The worker's loader script, relative to the page (works under any sub-path).
@@ -398,9 +399,10 @@ pub async fn attention(
     source: ModelSource,
     text: String,
     text_b: Option<String>,
+    heads_off: HeadsOff,
     on_progress: impl Fn(Progress<'_>) + 'static,
 ) -> Result<Computed<AttentionData>, WorkerError> {
-    let body = Request::Attention { source, text, text_b, queries_keys: true };
+    let body = Request::Attention { source, text, text_b, queries_keys: true, heads_off };
     match request(body, progress_only(on_progress)).await {
         Response::Attention { data, forward_ms, load_ms, memory_bytes, trust } => {
             let stats = RunStats { forward_ms, load_ms, memory_bytes, threads: threads(), trust };

@@ -326,6 +326,50 @@ test('the rollout layer: every token\'s attention rolled out through all layers,
   await finish(again, 'head-view-rollout-permalink');
 });
 
+test('switching heads off: the model reruns as transformers\' head_mask says, the change map shows what changed, the permalink keeps it', async () => {
+  const masked = loadGolden('bert/minilm', 'head_mask');
+  const off = masked.json.heads_off; // "0:3,1:0,1:5,3:7,5:11"
+  const c = golden.json.cases[0];
+  const page = await watchedPage(env.context);
+  // Opened from a permalink with those heads off.
+  await page.goto(env.appUrl({ text: c.text, off }));
+  await page.locator('[data-testid=head-view] line').first().waitFor({ state: 'attached', timeout: 90_000 });
+  await page.getByTestId('heads-off-summary').filter({ hasText: 'Off: 0:3, 1:0, 1:5, 3:7, 5:11. Largest change' }).waitFor();
+  const attn = masked.tensor('case0.attn');
+  let drawn = await lines(page);
+  assert.equal(drawn.filter((l) => l.head === 3).length, 0, 'head 0:3 is off: no lines');
+  let worst = assertMatches(drawn, attn, 0);
+  await page.getByTestId('layer').selectOption('4');
+  drawn = await lines(page);
+  worst = Math.max(worst, assertMatches(drawn, attn, 4));
+  console.log(`heads ${off} off, drawn vs transformers' head_mask (4.57): max |Δ| ${worst.toExponential(2)} (layers 0 and 4)`);
+  // The change map: nothing in layer 0's heads still on (they run before anything changed); later layers changed.
+  const cells = await page.getByTestId('off-cell').evaluateAll((cs) =>
+    cs.map((c) => ({ l: +c.dataset.layer, h: +c.dataset.head, change: +c.dataset.change, off: c.getAttribute('aria-pressed') === 'true' })));
+  assert.equal(cells.filter((x) => x.off).map((x) => `${x.l}:${x.h}`).join(','), off);
+  assert.ok(cells.filter((x) => x.l === 0 && !x.off).every((x) => x.change === 0), 'layer 0 unchanged');
+  assert.ok(cells.some((x) => x.l === 2 && x.change > 1e-2), 'layer 2 changed');
+  await finish(page, 'heads-off-permalink');
+
+  // All back on: the original attention.
+  await page.getByTestId('heads-on').click();
+  await page.getByTestId('heads-off-summary').filter({ hasText: 'Every head is on' }).waitFor();
+  drawn = await lines(page);
+  assertMatches(drawn, golden.tensor('case0.attn'), 4);
+  assert.doesNotMatch(page.url(), /off=/);
+  // One head off by a click: layers before it unchanged, later ones changed; timed from the click to the redraw.
+  const t0 = Date.now();
+  await page.locator('[data-testid=off-cell][data-layer="2"][data-head="4"]').click();
+  await page.locator('[data-testid=off-cell][data-layer="2"][data-head="4"][aria-pressed=true]').waitFor();
+  const ms = Date.now() - t0;
+  const after = await page.getByTestId('off-cell').evaluateAll((cs) => cs.map((c) => ({ l: +c.dataset.layer, change: +c.dataset.change })));
+  assert.ok(after.filter((x) => x.l < 2).every((x) => x.change === 0), 'layers 0 and 1 run before head 2:4');
+  assert.ok(after.filter((x) => x.l > 2).some((x) => x.change > 1e-3), 'later layers changed');
+  assert.match(page.url(), /off=2%3A4/);
+  console.log(`switch head 2:4 off → rerun and redraw (MiniLM, ${c.n} tokens, loaded model): ${ms} ms`);
+  await finish(page, 'heads-off-click');
+});
+
 test('averages over layers and heads, and the strongest-lines threshold', async () => {
   const page = await watchedPage(env.context);
   await page.goto(env.appUrl());

@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from './harness.mjs';
 
-export function loadGolden(dir) {
+export function loadGolden(dir, name = 'golden') {
   const base = join(REPO, 'tests/fixtures', dir);
-  const json = JSON.parse(readFileSync(join(base, 'golden.json'), 'utf8'));
-  const buf = readFileSync(join(base, 'golden.safetensors'));
+  const json = JSON.parse(readFileSync(join(base, `${name}.json`), 'utf8'));
+  const buf = readFileSync(join(base, `${name}.safetensors`));
   const headerLen = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8'));
   const data = buf.subarray(8 + headerLen);

@@ -109,6 +109,26 @@ impl HeadStats {
 }
 
 impl AttentionData {
+    /// Per head `[layers][heads]`, the largest |Δ| of its attention against `baseline`, the same input with every
+    /// head on: what switching heads off changed (a head that is off changes by its largest weight). `None` when
+    /// the two are not the same tokens under the same shape.
+    pub fn change_from(&self, baseline: &AttentionData) -> Option<Vec<Vec<f32>>> {
+        let same = self.tokens == baseline.tokens
+            && (self.num_layers, self.num_heads) == (baseline.num_layers, baseline.num_heads)
+            && self.weights.len() == baseline.weights.len();
+        if !same {
+            return None;
+        }
+        let nn = self.len() * self.len();
+        let per_head: Vec<f32> = self
+            .weights
+            .chunks_exact(nn)
+            .zip(baseline.weights.chunks_exact(nn))
+            .map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max))
+            .collect();
+        Some(per_head.chunks(self.num_heads).map(<[f32]>::to_vec).collect())
+    }
+
     pub fn head_stats(&self, layer: usize, head: usize) -> HeadStats {
         let n = self.len();
         let a = self.head(layer, head);

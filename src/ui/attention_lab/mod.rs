@@ -6,6 +6,7 @@
 mod compare;
 mod example;
 mod export_bar;
+mod heads_off;
 mod options;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use leptos::prelude::*;
 use self::compare::{Compare, CompareState};
 use self::example::Example;
 use self::export_bar::ExportBar;
+use self::heads_off::HeadsOffPanel;
 use self::options::{ShowFieldset, ShowOptions};
 use super::embed::{EmbedPanel, EmbedView};
 use super::head_analysis::HeadAnalysis;
@@ -25,6 +27,7 @@ use super::state::{self, CacheState, GuideProgress};
 use super::task::{status_line, ProgressLine, Ran, WorkerTask};
 use crate::engine::attention::{AttentionData, MatrixOptions, Pick};
 use crate::engine::catalogue::Family;
+use crate::engine::heads_off::HeadsOff;
 use crate::web::hub::model_source;
 use crate::web::messages::ModelSource;
 use crate::web::permalink::{self, AttentionLink};
@@ -36,6 +39,11 @@ pub struct AttentionJob {
     source: ModelSource,
     text: String,
     text_b: Option<String>,
+    /// Heads switched off for this run.
+    heads_off: HeadsOff,
+    /// With heads off: also run with every head on first (the change map's baseline), when none is kept for this
+    /// model and input.
+    with_baseline: bool,
 }
 
 impl AttentionJob {
@@ -44,16 +52,28 @@ impl AttentionJob {
     fn new(choice: String, text: String, text_b: String) -> Result<Self, String> {
         let source = model_source(&choice)?;
         let text_b = Some(text_b).filter(|b| !b.trim().is_empty());
-        Ok(Self { source, text, text_b })
+        Ok(Self { source, text, text_b, heads_off: HeadsOff::default(), with_baseline: false })
+    }
+
+    /// Whether `baseline` is this job's input with every head on.
+    fn is_baseline(&self, baseline: &Baseline) -> bool {
+        baseline.source == self.source && baseline.data.text == self.text && baseline.data.text_b == self.text_b
     }
 
     /// Ask the worker; the attention and its status line.
     async fn run(self, progress: ProgressLine) -> Result<(AttentionData, String), WorkerError> {
-        let run = worker_client::attention(self.source, self.text, self.text_b, move |p| progress.show(p)).await?;
+        let run = worker_client::attention(self.source, self.text, self.text_b, self.heads_off, move |p| progress.show(p)).await?;
         let d = run.output;
         let line = status_line(Ran::Tokens { count: d.len(), dropped: d.dropped_tokens }, &run.stats);
         Ok((d, line))
     }
+}
+
+/// The last result with every head on, for the change map of a run with heads off.
+#[derive(Clone)]
+pub struct Baseline {
+    source: ModelSource,
+    pub data: Arc<AttentionData>,
 }
 
 /// The attention lab's state, shared by its parts.
@@ -67,6 +87,9 @@ pub struct AttentionState {
     /// The head view's layer and active heads, which the model view and head analysis also set.
     pub layer: RwSignal<Pick>,
     pub active: RwSignal<Vec<bool>>,
+    /// Heads switched off (the model reruns without them), and the same input's result with all on.
+    pub heads_off: RwSignal<HeadsOff>,
+    pub baseline: RwSignal<Option<Baseline>>,
     pub show: ShowOptions,
     pub options: Signal<MatrixOptions>,
     /// A permalink's layer and heads, applied once its result arrives.
@@ -84,9 +107,16 @@ impl AttentionState {
         let layer = RwSignal::new(Pick::One(0));
         let active = RwSignal::new(Vec::<bool>::new());
         let pending_link = RwSignal::new(None::<AttentionLink>);
+        let baseline = RwSignal::new(None::<Baseline>);
         let run_task = WorkerTask::new(move |job: &AttentionJob, progress| {
             let job = job.clone();
             async move {
+                if job.with_baseline {
+                    let all_on = AttentionJob { heads_off: HeadsOff::default(), with_baseline: false, ..job.clone() };
+                    let (d, _) = all_on.run(progress).await?;
+                    baseline.set(Some(Baseline { source: job.source.clone(), data: Arc::new(d) }));
+                }
+                let source = job.source.clone();
                 let outcome = job.run(progress).await;
                 if let Ok((d, _)) = &outcome {
                     if matches!(layer.get_untracked(), Pick::One(l) if l >= d.num_layers) {
@@ -107,7 +137,11 @@ impl AttentionState {
                 }
                 cache.refresh();
                 let (d, line) = outcome?;
-                data.set(Some(Arc::new(d)));
+                let d = Arc::new(d);
+                if d.heads_off.is_empty() {
+                    baseline.set(Some(Baseline { source, data: d.clone() }));
+                }
+                data.set(Some(d));
                 state::mark(guide, |g| g.attention_ran);
                 Ok(line)
             }
@@ -121,6 +155,8 @@ impl AttentionState {
             data,
             layer,
             active,
+            heads_off: RwSignal::new(link.heads_off.as_deref().and_then(|h| HeadsOff::parse(h).ok()).unwrap_or_default()),
+            baseline,
             show,
             options: show.matrix(),
             pending_link,
@@ -145,10 +181,13 @@ impl AttentionState {
         self.notice.set(Some(message));
     }
 
-    /// Run the sentence(s) under the chosen model.
+    /// Run the sentence(s) under the chosen model, with the heads that are switched off.
     pub fn run(self) {
         match AttentionJob::new(self.model.get_untracked(), self.text.get_untracked(), self.text_b.get_untracked()) {
-            Ok(job) => {
+            Ok(mut job) => {
+                job.heads_off = self.heads_off.get_untracked();
+                job.with_baseline =
+                    !job.heads_off.is_empty() && !self.baseline.with_untracked(|b| b.as_ref().is_some_and(|b| job.is_baseline(b)));
                 self.notice.set(None);
                 self.compare.task.clear_error();
                 self.run_task.dispatch(job);
@@ -180,6 +219,7 @@ impl AttentionState {
             text_b: d.text_b.clone().filter(|b| !b.is_empty()),
             layer: Some(self.layer.get()),
             heads,
+            heads_off: Some(d.heads_off.to_string()).filter(|h| !h.is_empty()),
         })
     }
 }
@@ -236,6 +276,7 @@ fn Views(lab: AttentionState, data: Arc<AttentionData>, open_head: Callback<(usi
         <NeuronView data=d.clone() />
         <h3>"Head analysis"</h3>
         <HeadAnalysis data=d.clone() on_open=open_head />
+        <HeadsOffPanel lab=lab data=d.clone() />
         <Compare lab=lab data=d />
     }
 }
