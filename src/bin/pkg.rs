@@ -45,6 +45,8 @@ export interface AttentionOptions extends ModelOptions {
   queriesKeys?: boolean;
   /** Also return the attention rollout through every layer (Abnar & Zuidema 2020). Default false. */
   rollout?: boolean;
+  /** Heads switched off, "layer:head,…" (e.g. "0:3,2:11"), as transformers' head_mask does. Default none. */
+  headsOff?: string;
 }
 
 export interface AttentionResult {
@@ -115,6 +117,7 @@ export interface ClipResult {
         revision: Option<String>,
         queries_keys: bool,
         rollout: bool,
+        heads_off: Option<String>,
     }
 
     /// The options object; a key not in `known` is an error (a typo would otherwise be ignored silently).
@@ -237,12 +240,15 @@ export interface ClipResult {
         } else {
             Some(text_b.as_string().ok_or("textB must be a string, null or undefined (options are the third argument)")?)
         };
-        let options = read_options(&options_js, &["model", "hub", "revision", "queriesKeys", "rollout", "onProgress"])?;
+        let options = read_options(&options_js, &["model", "hub", "revision", "queriesKeys", "rollout", "headsOff", "onProgress"])?;
         let source = source(&options, Family::Encoder)?;
         let on_progress = progress_callback(&options_js);
         let (model, trust, load_ms) = models::attention_model(&source, &on_progress).await?;
         let start = now_ms();
-        let data = model.attention(&text, text_b.as_deref(), options.queries_keys).map_err(|e| e.to_string())?;
+        let heads_off = nlu_lab::engine::heads_off::HeadsOff::parse(options.heads_off.as_deref().unwrap_or(""))
+            .map_err(|e| format!("headsOff: {e}"))?;
+        let data =
+            model.attention_with_heads_off(&text, text_b.as_deref(), options.queries_keys, &heads_off).map_err(|e| e.to_string())?;
         let forward_ms = now_ms() - start;
         let result = to_js(&AttentionMeta {
             model: &data.model,

@@ -99,8 +99,17 @@ test('the example page computes attention that matches transformers, and the pac
   const rolloutRef = JSON.parse(readFileSync(join(REPO, 'tests/fixtures/bert/minilm/rollout.json'), 'utf8')).cases.find((c) => c.case === 1);
   const wr = Math.max(...pair.rollout.map((v, i) => Math.abs(v - rolloutRef.rollout[i])));
   assert.ok(pair.rollout.length === p.n * p.n && wr <= 1e-5, `rollout: ${pair.rollout.length} values, max |Δ| ${wr}`);
+  // Heads switched off, against transformers' head_mask (tests/fixtures/make_head_mask.py) on the same pair.
+  const masked = loadGolden('bert/minilm', 'head_mask');
+  const ablated = await page.evaluate(async ({ text, textB, hub, headsOff }) => {
+    const { attention } = await import(new URL('../dist/nlu_lab.js', location.href).href);
+    const r = await attention(text, textB, { hub, headsOff });
+    return r.attention.map((l) => l.map((h) => Array.from(h)));
+  }, { text: p.text, textB: p.text_b, hub: env.hub.url, headsOff: masked.json.heads_off });
+  const wm = worstDiff(ablated, masked.tensor('case1.attn'));
+  assert.ok(wm <= TOL, `heads ${masked.json.heads_off} off: attention max |Δ| ${wm}`);
   console.log(`package attention, warm call (pair, ${pair.tokens.length} tokens, with queries/keys): ${pair.ms.toFixed(0)} ms `
-    + `(forward ${pair.forwardMs.toFixed(0)} ms); max |Δ| attention ${wa.toExponential(2)}, q ${wq.toExponential(2)}, k ${wk.toExponential(2)}, rollout ${wr.toExponential(2)}`);
+    + `(forward ${pair.forwardMs.toFixed(0)} ms); max |Δ| attention ${wa.toExponential(2)}, q ${wq.toExponential(2)}, k ${wk.toExponential(2)}, rollout ${wr.toExponential(2)}, heads off ${wm.toExponential(2)}`);
   await finish(page, 'pkg-example-attention');
 
   // A new page (the module and its loaded models are gone): the weights come from the app's IndexedDB store.
@@ -168,7 +177,7 @@ test('bad arguments are rejected with a message that says why', async () => {
   assert.match(errors.hub, /^Error: hub "http:\/\/example.com\/hf" must be an https URL/);
   assert.match(errors.model, /not in nlu-lab's catalogue; choose one of: sentence-transformers\/all-MiniLM-L6-v2, /);
   assert.match(errors.family, /is not a BERT-family model: use clip\(\)/);
-  assert.match(errors.option, /unknown option "queries_keys" \(known: model, hub, revision, queriesKeys, rollout, onProgress\)/);
+  assert.match(errors.option, /unknown option "queries_keys" \(known: model, hub, revision, queriesKeys, rollout, headsOff, onProgress\)/);
   assert.match(errors.textB, /textB must be a string, null or undefined/);
   assert.match(errors.image, /imageBytes must be a Uint8Array, an ArrayBuffer or a Blob/);
   assert.match(errors.captions, /captions is empty/);
