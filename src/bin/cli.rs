@@ -23,11 +23,13 @@ mod cli {
 
     const USAGE: &str = "usage:
   nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--rollout] [--heads-off L:H,...]
-                    [--format json|html]
+                    [--mask-token I [--predictions K]] [--format json|html]
       DIR holds config.json, tokenizer.json and model.safetensors (a BERT, RoBERTa or DistilBERT checkpoint).
       Prints the attention data as JSON (schema nlu-lab/attention@1, see README; --rollout adds \"rollout\", the
       attention rollout through every layer as [n][n], Abnar & Zuidema 2020; --heads-off 0:3,2:11 switches those
-      heads off as transformers' head_mask does, and says so in \"heads_off\"), or with --format html a
+      heads off as transformers' head_mask does, and says so in \"heads_off\"; --mask-token I replaces token I by the
+      mask token and adds \"predictions\", the masked-word head's top K (--predictions K, default 5) with the
+      original token's probability, for checkpoints that ship the head), or with --format html a
       standalone head view page that needs no network and no model. With --format example: the attention lab's
       first-visit example (web/examples/minilm-attention.json: the weights in one byte each, no Q/K).
   nlu-lab clip --model DIR --image FILE --caption TEXT --caption TEXT ... [--format json|example --repo REPO]
@@ -485,6 +487,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
     fn attention(mut parser: lexopt::Parser) -> Result<(), String> {
         let (mut model, mut text, mut text_b, mut qk, mut format) = (None::<PathBuf>, None, None, false, "json".to_string());
         let (mut rollout, mut heads_off) = (false, nlu_lab::engine::heads_off::HeadsOff::default());
+        let (mut mask, mut k) = (None::<usize>, 5usize);
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
             match arg {
                 Long("model") => model = Some(value(&mut parser)?.into()),
@@ -492,6 +495,8 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
                 Long("text-b") => text_b = Some(value(&mut parser)?),
                 Long("queries-keys") => qk = true,
                 Long("rollout") => rollout = true,
+                Long("mask-token") => mask = Some(value(&mut parser)?.parse().map_err(|_| "--mask-token takes a token index")?),
+                Long("predictions") => k = value(&mut parser)?.parse().ok().filter(|&k| k > 0).ok_or("--predictions takes a count")?,
                 Long("heads-off") => heads_off = nlu_lab::engine::heads_off::HeadsOff::parse(&value(&mut parser)?).map_err(|e| format!("--heads-off: {e}"))?,
                 Long("format") => format = value(&mut parser)?,
                 Long("help") => {
@@ -512,15 +517,24 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights };
         let lab = AttentionModel::load(&name, &files).map_err(|e| e.to_string())?;
-        let data = lab.attention_with_heads_off(&text, text_b.as_deref(), qk, &heads_off).map_err(|e| e.to_string())?;
+        let (data, predictions) = match mask {
+            Some(position) => {
+                if qk {
+                    return Err("--mask-token gives the masked sentence's attention without queries and keys".into());
+                }
+                let (data, p) = lab.masked_predictions(&text, text_b.as_deref(), position, k, &heads_off).map_err(|e| e.to_string())?;
+                (data, Some(serde_json::to_value(&p).map_err(|e| e.to_string())?))
+            }
+            None => (lab.attention_with_heads_off(&text, text_b.as_deref(), qk, &heads_off).map_err(|e| e.to_string())?, None),
+        };
         // Streamed to stdout: at 512 tokens the JSON is hundreds of MB, never held whole.
         print_with(|out| {
             if format == "html" {
                 nlu_lab::engine::standalone::write_standalone_html(&data, out)
             } else if format == "example" {
                 writeln!(out, "{}", nlu_lab::engine::attention::encode_example(&data))
-            } else if rollout {
-                data.write_json_with_rollout(out).and_then(|_| writeln!(out))
+            } else if rollout || predictions.is_some() {
+                data.write_json_with(out, rollout, predictions.as_ref()).and_then(|_| writeln!(out))
             } else {
                 data.write_json(out).and_then(|_| writeln!(out))
             }

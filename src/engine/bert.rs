@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use super::activation::Activation;
 use super::compact::{self, TokenEmbedding};
 use super::heads_off::HeadsOff;
+use super::masked_lm::MaskedLmHead;
 use super::kernels::PackedLinear;
 use super::nn::{AttentionCapture, ProjectionNames, SelfAttention};
 use super::{limits, Error, Result};
@@ -260,6 +261,8 @@ pub struct BertModel {
     pub config: Config,
     embeddings: Embeddings,
     layers: Vec<EncoderLayer>,
+    /// The masked-word head, when the checkpoint ships one (and its word embeddings are full precision).
+    pub masked_lm: Option<MaskedLmHead>,
     device: Device,
 }
 
@@ -273,6 +276,7 @@ impl BertModel {
     }
 
     pub fn load(vb: VarBuilder, config: Config) -> Result<Self> {
+        let root = vb.clone();
         let probe = "embeddings.word_embeddings.weight";
         // Full precision or packed (engine::compact).
         let has_encoder = |vb: &VarBuilder| ["", "_f16", "_int8"].iter().any(|form| vb.contains_tensor(&format!("{probe}{form}")));
@@ -291,7 +295,11 @@ impl BertModel {
             Ok((embeddings, layers))
         };
         let (embeddings, layers) = load().map_err(|e| Error::Weights(e.to_string()))?;
-        Ok(Self { device: vb.device().clone(), config, embeddings, layers })
+        let masked_lm = match embeddings.word_embeddings.full_table() {
+            Some(table) => MaskedLmHead::load(&root, &config, table).map_err(|e| Error::Weights(format!("masked-word head: {e}")))?,
+            None => None,
+        };
+        Ok(Self { device: vb.device().clone(), config, embeddings, layers, masked_lm })
     }
 
     /// Run the encoder on one tokenized input.

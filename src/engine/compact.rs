@@ -231,6 +231,14 @@ impl TokenEmbedding {
         }
     }
 
+    /// The table `[vocab, hidden]` when it is full precision (a masked-word head's tied decoder).
+    pub fn full_table(&self) -> Option<Tensor> {
+        match self {
+            Self::Full(e) => Some(e.embeddings().clone()),
+            Self::Compact(_) => None,
+        }
+    }
+
     /// `ids` (any shape, u32) → `[..ids, hidden]`.
     pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         let table = match self {

@@ -22,6 +22,7 @@ pub mod handin;
 pub mod heads_off;
 pub mod image_prep;
 pub mod kernels;
+pub mod masked_lm;
 pub(crate) mod limits;
 pub(crate) mod nn;
 pub mod pack;

@@ -66,6 +66,15 @@ impl TextTokenizer {
         self.inner.token_to_id(token)
     }
 
+    pub fn id_to_token(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
+    }
+
+    /// The mask token and its id: BERT's `[MASK]`, RoBERTa's `<mask>`.
+    pub fn mask_token(&self) -> Option<(String, u32)> {
+        ["[MASK]", "<mask>"].into_iter().find_map(|t| Some((t.to_string(), self.inner.token_to_id(t)?)))
+    }
+
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }

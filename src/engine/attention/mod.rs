@@ -167,11 +167,17 @@ impl AttentionData {
         serde_json::to_writer(out, &JsonExport::new(self, None)).map_err(std::io::Error::from)
     }
 
-    /// [`Self::write_json`] with `"rollout"`: the attention rollout through every layer, `[n][n]`
-    /// (`nlu-lab attention --rollout`).
-    pub fn write_json_with_rollout(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
-        let rollout = self.pick(Pick::Rollout, Pick::Mean);
-        serde_json::to_writer(out, &JsonExport::new(self, Some(&rollout))).map_err(std::io::Error::from)
+    /// [`Self::write_json`] with, when asked, `"rollout"`: the attention rollout through every layer, `[n][n]`
+    /// (`nlu-lab attention --rollout`), and `"predictions"` (`--mask-token`, written as given).
+    pub fn write_json_with(
+        &self,
+        out: &mut impl std::io::Write,
+        rollout: bool,
+        predictions: Option<&serde_json::Value>,
+    ) -> std::io::Result<()> {
+        let rollout = rollout.then(|| self.pick(Pick::Rollout, Pick::Mean));
+        let export = JsonExport { predictions, ..JsonExport::new(self, rollout.as_deref()) };
+        serde_json::to_writer(out, &export).map_err(std::io::Error::from)
     }
 
     /// [`Self::write_json`] into memory.
@@ -234,6 +240,8 @@ struct JsonExport<'a> {
     keys: Option<Nested<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rollout: Option<Nested<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    predictions: Option<&'a serde_json::Value>,
 }
 
 impl<'a> JsonExport<'a> {
@@ -252,6 +260,7 @@ impl<'a> JsonExport<'a> {
             queries: qk.map(|(q, _)| nested(q, d.head_dim)),
             keys: qk.map(|(_, k)| nested(k, d.head_dim)),
             rollout: rollout.map(|data| Nested { data, shape: vec![n, n] }),
+            predictions: None,
         }
     }
 }

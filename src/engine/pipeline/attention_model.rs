@@ -8,7 +8,8 @@ use crate::engine::bert::{BertModel, Config, EncoderOutput};
 use crate::engine::heads_off::HeadsOff;
 use crate::engine::nn::AttentionCapture;
 use crate::engine::tokenize::{Encoded, TextTokenizer};
-use crate::engine::Result;
+use crate::engine::{Error, Result};
+use serde::{Deserialize, Serialize};
 
 /// The three files of a BERT-family checkpoint, as bytes (from disk, IndexedDB or a test fixture).
 pub struct CheckpointFiles<'a> {
@@ -73,6 +74,94 @@ impl AttentionModel {
         data.heads_off = heads_off.clone();
         Ok(data)
     }
+}
+
+/// One guess for a masked token.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub id: u32,
+    pub token: String,
+    pub prob: f32,
+}
+
+/// What the masked-word head says for the token at `position` after it was replaced by the mask token:
+/// transformers' `*ForMaskedLM` logits, softmaxed over the vocabulary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Predictions {
+    pub position: usize,
+    /// The token that was there, with its probability now.
+    pub original: Prediction,
+    /// The `k` most probable tokens, most probable first.
+    pub top: Vec<Prediction>,
+    /// All logits at the position (the goldens compare them; the lab shows `top`).
+    #[serde(skip)]
+    pub logits: Vec<f32>,
+}
+
+impl AttentionModel {
+    /// Mask the token at `position` (a word piece, not a special token) and run: the masked sentence's attention
+    /// and the head's `k` best guesses, with `heads_off` switched off. An error when the checkpoint has no
+    /// masked-word head (all-MiniLM-L6-v2: a sentence-embedding model trained without one).
+    pub fn masked_predictions(
+        &self,
+        text: &str,
+        text_b: Option<&str>,
+        position: usize,
+        k: usize,
+        heads_off: &HeadsOff,
+    ) -> Result<(AttentionData, Predictions)> {
+        let head = self.model.masked_lm.as_ref().ok_or_else(|| {
+            Error::Invalid(format!("{} has no masked-word head (its checkpoint does not ship one)", self.name))
+        })?;
+        let (mask, mask_id) = self.tokenizer.mask_token().ok_or_else(|| Error::Invalid("the tokenizer has no mask token".into()))?;
+        let mut encoded = self.encode(text, text_b)?;
+        let n = encoded.len();
+        if position >= n {
+            return Err(Error::Invalid(format!("token {position} does not exist: the input has {n} tokens")));
+        }
+        if encoded.special[position] {
+            return Err(Error::Invalid(format!("token {position} ({}) is a special token: mask a word", encoded.tokens[position])));
+        }
+        let original = (encoded.ids[position], encoded.tokens[position].clone());
+        encoded.ids[position] = mask_id;
+        encoded.tokens[position] = mask;
+        let output = self.model.forward_with_heads_off(&encoded.ids, &encoded.type_ids, heads_off)?;
+        let logits = head.logits(&output.hidden.get(position)?)?;
+        let probs = softmax(&logits);
+        let prediction = |id: usize| Prediction {
+            id: id as u32,
+            token: self.tokenizer.id_to_token(id as u32).unwrap_or_default(),
+            prob: probs[id],
+        };
+        let mut order: Vec<usize> = (0..probs.len()).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+        let top = order.into_iter().take(k).map(prediction).collect();
+        let original = Prediction { token: original.1, ..prediction(original.0 as usize) };
+        let predictions = Predictions { position, original, top, logits };
+        let cfg = &self.model.config;
+        let (weights, _) = collect_captures(&output, false)?;
+        let mut data = AttentionData::new(
+            &self.name,
+            text,
+            text_b.filter(|b| !b.trim().is_empty()),
+            &encoded,
+            cfg.num_hidden_layers,
+            cfg.num_attention_heads,
+            cfg.head_dim(),
+            weights,
+            None,
+        )?;
+        data.heads_off = heads_off.clone();
+        Ok((data, predictions))
+    }
+}
+
+/// softmax in f64 (a vocabulary of 30 000 logits), back to f32.
+fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let exp: Vec<f64> = logits.iter().map(|&l| (l as f64 - max).exp()).collect();
+    let total: f64 = exp.iter().sum();
+    exp.into_iter().map(|e| (e / total) as f32).collect()
 }
 
 /// Copy the per-layer captures out of candle into the flat `[layers][heads][..]` arrays of [`AttentionData`].
