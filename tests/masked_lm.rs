@@ -97,3 +97,30 @@ fn cli_mask_token_prints_the_predictions_of_transformers() {
         assert!((got["prob"].as_f64().unwrap() - want["prob"].as_f64().unwrap()).abs() <= 1e-5);
     }
 }
+
+/// Masked words with heads switched off, against transformers 4.57's `*ForMaskedLM` with `head_mask`
+/// (tests/fixtures/make_head_mask.py --masked-lm): the guesses change as transformers says.
+#[test]
+fn masked_predictions_with_heads_off_match_transformers_head_mask() {
+    for name in ["tiny-bert", "tiny-distilbert", "tiny-roberta"] {
+        let dir = fixture(&format!("bert/{name}"));
+        let lab = load(&dir, "model-mlm.safetensors");
+        let golden = golden_json(dir.join("mlm_head_mask.json"));
+        let tensors = golden_tensors(dir.join("mlm_head_mask.safetensors"));
+        let off = HeadsOff::parse(golden["heads_off"].as_str().unwrap()).unwrap();
+        let position = golden["position"].as_u64().unwrap() as usize;
+        let text = golden["text"].as_str().unwrap();
+        let (data, p) = lab.masked_predictions(text, None, position, 5, &off).unwrap();
+        let logits = max_abs_diff(&p.logits, &to_f32(&tensors["logits"]));
+        assert!(logits <= 1e-4, "{name}: logits max |Δ| {logits:e}");
+        let attn = max_abs_diff(&data.weights, &to_f32(&tensors["attn"]));
+        assert!(attn <= 1e-4, "{name}: attention max |Δ| {attn:e}");
+        let top = golden["top"].as_array().unwrap();
+        assert_eq!(p.top.iter().map(|t| t.token.as_str()).collect::<Vec<_>>(), top.iter().map(|t| t["token"].as_str().unwrap()).collect::<Vec<_>>());
+        let d = (p.original.prob - golden["original_prob"].as_f64().unwrap() as f32).abs();
+        assert!(d <= 1e-5, "{name}: the original token's probability differs by {d:e}");
+        let (_, all_on) = lab.masked_predictions(text, None, position, 5, &HeadsOff::default()).unwrap();
+        assert!((all_on.original.prob - p.original.prob).abs() > 1e-6, "{name}: switching heads off changed the guess");
+        println!("{name} masked word with heads {off} off vs transformers' head_mask: logits max |Δ| {logits:.2e}, attention {attn:.2e}");
+    }
+}

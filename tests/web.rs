@@ -79,6 +79,7 @@ fn messages_survive_the_transfer_encoding() {
             text_b: Some("zwei".into()),
             queries_keys: true,
             heads_off: HeadsOff::parse("0:3,2:11").unwrap(),
+            mask: Some(2),
         },
     };
     let (buffer, transfer) = encode(&request).unwrap();

@@ -10,7 +10,7 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::engine::attention::AttentionData;
 use crate::engine::heads_off::HeadsOff;
-use crate::engine::pipeline::ClipResult;
+use crate::engine::pipeline::{ClipResult, Predictions};
 use crate::web::models::ModelTrust;
 use crate::web::store::{Estimate, StoredFile};
 
@@ -35,8 +35,16 @@ pub struct ModelSource {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
     /// Fetch (or reuse) a BERT-family checkpoint and run it.
-    /// `heads_off`: switched off as transformers' `head_mask` does (engine::heads_off).
-    Attention { source: ModelSource, text: String, text_b: Option<String>, queries_keys: bool, heads_off: HeadsOff },
+    /// `heads_off`: switched off as transformers' `head_mask` does (engine::heads_off); `mask`: the token to
+    /// replace by the mask token, for the masked-word head's predictions (then no queries and keys).
+    Attention {
+        source: ModelSource,
+        text: String,
+        text_b: Option<String>,
+        queries_keys: bool,
+        heads_off: HeadsOff,
+        mask: Option<usize>,
+    },
     /// Fetch (or reuse) a CLIP checkpoint and score the captions against the image (its file bytes).
     Classify { source: ModelSource, image: Vec<u8>, captions: Vec<String> },
     /// Cache manager: every complete file in the weights store → `CacheFiles`.
@@ -83,7 +91,16 @@ pub enum Response {
     /// `load_ms`: reading (or downloading) and building the model, 0 when it was already loaded. `memory_bytes`: the
     /// worker's wasm memory afterwards — it never shrinks, so this is its peak so far.
     /// `trust`: whether the model's files were verified against the catalogue, and warnings to show if not.
-    Attention { data: AttentionData, forward_ms: f64, load_ms: f64, memory_bytes: u64, trust: ModelTrust },
+    /// `masked_lm`: whether the model has a masked-word head; `predictions`: its guesses, when a token was masked.
+    Attention {
+        data: AttentionData,
+        predictions: Option<Predictions>,
+        masked_lm: bool,
+        forward_ms: f64,
+        load_ms: f64,
+        memory_bytes: u64,
+        trust: ModelTrust,
+    },
     Clip { result: Box<ClipResult>, forward_ms: f64, load_ms: f64, memory_bytes: u64, trust: ModelTrust },
     Error(String),
     /// The complete files in the weights store, sorted by repo, file, revision, origin.

@@ -16,6 +16,8 @@ pub struct AttentionLink {
     pub heads: Option<Vec<usize>>,
     /// Heads switched off (`off=0:3,2:11`, engine::heads_off's form); `None` = none.
     pub heads_off: Option<String>,
+    /// The masked token (`mask=5`).
+    pub mask: Option<usize>,
 }
 
 impl AttentionLink {
@@ -29,6 +31,7 @@ impl AttentionLink {
             ("layer", self.layer.map(Pick::as_value).into_iter().collect()),
             ("heads", self.heads.as_ref().map(|h| h.iter().map(usize::to_string).collect::<Vec<_>>().join(",")).into_iter().collect()),
             ("off", one(&self.heads_off)),
+            ("mask", self.mask.map(|m| m.to_string()).into_iter().collect()),
         ]
     }
 }
@@ -52,6 +55,7 @@ pub fn read() -> AttentionLink {
         layer: p.get("layer").and_then(|l| Pick::from_value(&l)),
         heads: p.get("heads").map(|h| h.split(',').filter_map(|x| x.parse().ok()).collect()),
         heads_off: p.get("off").filter(|h| !h.is_empty()),
+        mask: p.get("mask").and_then(|m| m.parse().ok()),
     }
 }
 

@@ -25,6 +25,9 @@ fn send(id: u32, body: Response) {
     }
 }
 
+/// How many guesses the lab shows for a masked token.
+const PREDICTIONS: usize = 5;
+
 /// Download and load progress, for the page's status line.
 fn progress(id: u32) -> impl Fn(Step) {
     move |step| send(id, Response::Progress(step))
@@ -33,13 +36,24 @@ fn progress(id: u32) -> impl Fn(Step) {
 async fn handle(id: u32, request: Request) -> Response {
     let result: Result<Response, String> = async {
         match request {
-            Request::Attention { source, text, text_b, queries_keys, heads_off } => {
+            Request::Attention { source, text, text_b, queries_keys, heads_off, mask } => {
                 let (model, trust, load_ms) = models::attention_model(&source, &progress(id)).await?;
                 let start = now_ms();
-                let data =
-                    model.attention_with_heads_off(&text, text_b.as_deref(), queries_keys, &heads_off).map_err(|e| e.to_string())?;
+                let (data, predictions) = match mask {
+                    Some(position) => {
+                        let (data, p) = model
+                            .masked_predictions(&text, text_b.as_deref(), position, PREDICTIONS, &heads_off)
+                            .map_err(|e| e.to_string())?;
+                        (data, Some(p))
+                    }
+                    None => (
+                        model.attention_with_heads_off(&text, text_b.as_deref(), queries_keys, &heads_off).map_err(|e| e.to_string())?,
+                        None,
+                    ),
+                };
                 let forward_ms = now_ms() - start;
-                Ok(Response::Attention { data, forward_ms, load_ms, memory_bytes: memory_bytes(), trust })
+                let masked_lm = model.model.masked_lm.is_some();
+                Ok(Response::Attention { data, predictions, masked_lm, forward_ms, load_ms, memory_bytes: memory_bytes(), trust })
             }
             Request::Classify { source, image, captions } => {
                 let (model, trust, load_ms) = models::clip_model(&source, &progress(id)).await?;

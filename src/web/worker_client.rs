@@ -14,7 +14,7 @@ use super::messages::{decode, decode_id, encode, undecodable, Envelope, ModelSou
 use super::store::{Estimate, StoredFile};
 use crate::engine::attention::AttentionData;
 use crate::engine::heads_off::HeadsOff;
-use crate::engine::pipeline::ClipResult;
+use crate::engine::pipeline::{ClipResult, Predictions};
 
 /// The worker's loader script, relative to the page (works under any sub-path).
 const WORKER_SCRIPT: &str = "worker.js";
@@ -400,16 +400,25 @@ pub async fn attention(
     text: String,
     text_b: Option<String>,
     heads_off: HeadsOff,
+    mask: Option<usize>,
     on_progress: impl Fn(Progress<'_>) + 'static,
-) -> Result<Computed<AttentionData>, WorkerError> {
-    let body = Request::Attention { source, text, text_b, queries_keys: true, heads_off };
+) -> Result<Computed<AttentionRun>, WorkerError> {
+    let body = Request::Attention { source, text, text_b, queries_keys: mask.is_none(), heads_off, mask };
     match request(body, progress_only(on_progress)).await {
-        Response::Attention { data, forward_ms, load_ms, memory_bytes, trust } => {
+        Response::Attention { data, predictions, masked_lm, forward_ms, load_ms, memory_bytes, trust } => {
             let stats = RunStats { forward_ms, load_ms, memory_bytes, threads: threads(), trust };
-            Ok(Computed { output: data, stats })
+            Ok(Computed { output: AttentionRun { data, predictions, masked_lm }, stats })
         }
         other => Err(failure(other)),
     }
+}
+
+/// An attention run's result: the attention, and for a masked token the head's guesses.
+pub struct AttentionRun {
+    pub data: AttentionData,
+    pub predictions: Option<Predictions>,
+    /// Whether the model has a masked-word head at all.
+    pub masked_lm: bool,
 }
 
 /// Score `captions` against an image (its file bytes) with a CLIP model.

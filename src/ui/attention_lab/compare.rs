@@ -26,9 +26,9 @@ impl CompareState {
         let task = WorkerTask::new(move |job: &AttentionJob, progress| {
             let job = job.clone();
             async move {
-                let (d, line) = job.run(progress).await?;
-                data.set(Some(Arc::new(d)));
-                Ok(line)
+                let r = job.run(progress).await?;
+                data.set(Some(Arc::new(r.data)));
+                Ok(r.line)
             }
         });
         Self { model: RwSignal::new(model), text: RwSignal::new("The dog sat on the log because it was tired.".to_string()), data, task }

@@ -7,6 +7,7 @@ mod compare;
 mod example;
 mod export_bar;
 mod heads_off;
+mod masked_word;
 mod options;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use self::compare::{Compare, CompareState};
 use self::example::Example;
 use self::export_bar::ExportBar;
 use self::heads_off::HeadsOffPanel;
+use self::masked_word::MaskedWord;
 use self::options::{ShowFieldset, ShowOptions};
 use super::embed::{EmbedPanel, EmbedView};
 use super::head_analysis::HeadAnalysis;
@@ -28,6 +30,7 @@ use super::task::{status_line, ProgressLine, Ran, WorkerTask};
 use crate::engine::attention::{AttentionData, MatrixOptions, Pick};
 use crate::engine::catalogue::Family;
 use crate::engine::heads_off::HeadsOff;
+use crate::engine::pipeline::Predictions;
 use crate::web::hub::model_source;
 use crate::web::messages::ModelSource;
 use crate::web::permalink::{self, AttentionLink};
@@ -44,6 +47,16 @@ pub struct AttentionJob {
     /// With heads off: also run with every head on first (the change map's baseline), when none is kept for this
     /// model and input.
     with_baseline: bool,
+    /// The token to mask, for the masked-word head's guesses.
+    mask: Option<usize>,
+}
+
+/// What one job gives: the attention, the guesses for a masked token, whether the model can guess at all.
+struct JobResult {
+    data: AttentionData,
+    predictions: Option<Predictions>,
+    masked_lm: bool,
+    line: String,
 }
 
 impl AttentionJob {
@@ -52,20 +65,24 @@ impl AttentionJob {
     fn new(choice: String, text: String, text_b: String) -> Result<Self, String> {
         let source = model_source(&choice)?;
         let text_b = Some(text_b).filter(|b| !b.trim().is_empty());
-        Ok(Self { source, text, text_b, heads_off: HeadsOff::default(), with_baseline: false })
+        Ok(Self { source, text, text_b, heads_off: HeadsOff::default(), with_baseline: false, mask: None })
     }
 
-    /// Whether `baseline` is this job's input with every head on.
+    /// Whether `baseline` is this job's input (and masked token) with every head on.
     fn is_baseline(&self, baseline: &Baseline) -> bool {
-        baseline.source == self.source && baseline.data.text == self.text && baseline.data.text_b == self.text_b
+        baseline.source == self.source
+            && baseline.data.text == self.text
+            && baseline.data.text_b == self.text_b
+            && baseline.predictions.as_ref().map(|p| p.position) == self.mask
     }
 
-    /// Ask the worker; the attention and its status line.
-    async fn run(self, progress: ProgressLine) -> Result<(AttentionData, String), WorkerError> {
-        let run = worker_client::attention(self.source, self.text, self.text_b, self.heads_off, move |p| progress.show(p)).await?;
+    /// Ask the worker; the attention (and guesses) and its status line.
+    async fn run(self, progress: ProgressLine) -> Result<JobResult, WorkerError> {
+        let run = worker_client::attention(self.source, self.text, self.text_b, self.heads_off, self.mask, move |p| progress.show(p))
+            .await?;
         let d = run.output;
-        let line = status_line(Ran::Tokens { count: d.len(), dropped: d.dropped_tokens }, &run.stats);
-        Ok((d, line))
+        let line = status_line(Ran::Tokens { count: d.data.len(), dropped: d.data.dropped_tokens }, &run.stats);
+        Ok(JobResult { data: d.data, predictions: d.predictions, masked_lm: d.masked_lm, line })
     }
 }
 
@@ -74,6 +91,8 @@ impl AttentionJob {
 pub struct Baseline {
     source: ModelSource,
     pub data: Arc<AttentionData>,
+    /// The masked token's guesses with every head on, when a token was masked.
+    pub predictions: Option<Predictions>,
 }
 
 /// The attention lab's state, shared by its parts.
@@ -90,6 +109,11 @@ pub struct AttentionState {
     /// Heads switched off (the model reruns without them), and the same input's result with all on.
     pub heads_off: RwSignal<HeadsOff>,
     pub baseline: RwSignal<Option<Baseline>>,
+    /// The token to mask (the model reruns with the mask token there), its guesses, and whether the model has a
+    /// masked-word head (unknown before its first run).
+    pub mask: RwSignal<Option<usize>>,
+    pub predictions: RwSignal<Option<Arc<Predictions>>>,
+    pub masked_lm: RwSignal<Option<bool>>,
     pub show: ShowOptions,
     pub options: Signal<MatrixOptions>,
     /// A permalink's layer and heads, applied once its result arrives.
@@ -108,17 +132,19 @@ impl AttentionState {
         let active = RwSignal::new(Vec::<bool>::new());
         let pending_link = RwSignal::new(None::<AttentionLink>);
         let baseline = RwSignal::new(None::<Baseline>);
+        let predictions = RwSignal::new(None::<Arc<Predictions>>);
+        let masked_lm = RwSignal::new(None::<bool>);
         let run_task = WorkerTask::new(move |job: &AttentionJob, progress| {
             let job = job.clone();
             async move {
                 if job.with_baseline {
                     let all_on = AttentionJob { heads_off: HeadsOff::default(), with_baseline: false, ..job.clone() };
-                    let (d, _) = all_on.run(progress).await?;
-                    baseline.set(Some(Baseline { source: job.source.clone(), data: Arc::new(d) }));
+                    let r = all_on.run(progress).await?;
+                    baseline.set(Some(Baseline { source: job.source.clone(), data: Arc::new(r.data), predictions: r.predictions }));
                 }
                 let source = job.source.clone();
                 let outcome = job.run(progress).await;
-                if let Ok((d, _)) = &outcome {
+                if let Ok(JobResult { data: d, .. }) = &outcome {
                     if matches!(layer.get_untracked(), Pick::One(l) if l >= d.num_layers) {
                         layer.set(Pick::One(0));
                     }
@@ -136,11 +162,13 @@ impl AttentionState {
                     }
                 }
                 cache.refresh();
-                let (d, line) = outcome?;
+                let JobResult { data: d, predictions: p, masked_lm: can_mask, line } = outcome?;
                 let d = Arc::new(d);
                 if d.heads_off.is_empty() {
-                    baseline.set(Some(Baseline { source, data: d.clone() }));
+                    baseline.set(Some(Baseline { source, data: d.clone(), predictions: p.clone() }));
                 }
+                masked_lm.set(Some(can_mask));
+                predictions.set(p.map(Arc::new));
                 data.set(Some(d));
                 state::mark(guide, |g| g.attention_ran);
                 Ok(line)
@@ -157,6 +185,9 @@ impl AttentionState {
             active,
             heads_off: RwSignal::new(link.heads_off.as_deref().and_then(|h| HeadsOff::parse(h).ok()).unwrap_or_default()),
             baseline,
+            mask: RwSignal::new(link.mask),
+            predictions,
+            masked_lm,
             show,
             options: show.matrix(),
             pending_link,
@@ -186,6 +217,7 @@ impl AttentionState {
         match AttentionJob::new(self.model.get_untracked(), self.text.get_untracked(), self.text_b.get_untracked()) {
             Ok(mut job) => {
                 job.heads_off = self.heads_off.get_untracked();
+                job.mask = self.mask.get_untracked();
                 job.with_baseline =
                     !job.heads_off.is_empty() && !self.baseline.with_untracked(|b| b.as_ref().is_some_and(|b| job.is_baseline(b)));
                 self.notice.set(None);
@@ -220,6 +252,7 @@ impl AttentionState {
             layer: Some(self.layer.get()),
             heads,
             heads_off: Some(d.heads_off.to_string()).filter(|h| !h.is_empty()),
+            mask: self.predictions.get().map(|p| p.position),
         })
     }
 }
@@ -250,14 +283,31 @@ fn SentenceForm(lab: AttentionState) -> impl IntoView {
 /// The result's tokens.
 #[component]
 fn TokenList(lab: AttentionState) -> impl IntoView {
+    // With a masked-word head, a word is a button: a click masks it (again: unmasks it) and the model reruns.
+    let toggle = move |i: usize| {
+        lab.mask.update(|m| *m = if *m == Some(i) { None } else { Some(i) });
+        lab.run();
+    };
     view! {
         <ol class="tokens" data-testid="tokens" aria-label="tokens">
             {move || lab.data.get().map(|d| {
-                d.display_tokens().into_iter().zip(d.tokens.iter()).map(|(shown, raw)| view! {
-                    <li title=raw.clone() data-raw=raw.clone()>{shown}</li>
+                let can_mask = lab.masked_lm.get() == Some(true);
+                let masked = lab.predictions.get().map(|p| p.position);
+                d.display_tokens().into_iter().zip(d.tokens.iter()).enumerate().map(|(i, (shown, raw))| {
+                    if can_mask && !d.special[i] {
+                        let label = if masked == Some(i) { format!("unmask token {i}") } else { format!("mask token {i}: {shown}") };
+                        view! {
+                            <li title=raw.clone() data-raw=raw.clone()><button type="button" class="token-mask" class:masked=masked == Some(i)
+                                data-testid="mask-token" data-index=i.to_string() aria-label=label prop:disabled=move || lab.busy()
+                                on:click=move |_| toggle(i)>{shown}</button></li>
+                        }.into_any()
+                    } else {
+                        view! { <li title=raw.clone() data-raw=raw.clone()>{shown}</li> }.into_any()
+                    }
                 }).collect_view()
             })}
         </ol>
+        <MaskedWord lab=lab />
     }
 }
 
@@ -300,6 +350,12 @@ pub fn AttentionLab(
             el.scroll_into_view();
         }
     });
+    // A masked token belongs to the sentence and model it was clicked in.
+    Effect::watch(
+        move || (lab.text.get(), lab.text_b.get(), lab.model.get()),
+        move |_, _, _| lab.mask.set(None),
+        false,
+    );
     // Keep the URL in step with what is shown, so copying it shares this exact view.
     Effect::new(move |_| {
         if let Some(link) = lab.shown_link() {
