@@ -40,7 +40,8 @@ export async function makeHubRoot(models = { [MINILM_REPO]: MINILM_DIR, [CLIP_RE
 
 /** `copySite`: serve a copy of `root` (env.root), for tests that "deploy" into the site; removed by close(). */
 /** `phone`: `{ width, height }` — a touch screen of that size (isMobile, hasTouch), for the phone tests. */
-export async function setup({ hub = true, prefix = '/', root = DIST, entry = 'index.html', build = 'scripts/build.sh', copySite = false, phone = null } = {}) {
+/** `hubModels`: the loopback hub's models (repo → folder), by default the real MiniLM and the tiny CLIP. */
+export async function setup({ hub = true, prefix = '/', root = DIST, entry = 'index.html', build = 'scripts/build.sh', copySite = false, phone = null, hubModels = undefined } = {}) {
   if (!existsSync(join(root, entry))) throw new Error(`${join(root, entry)} is missing: run ${build}`);
   await mkdir(SHOTS, { recursive: true });
   let copy = null;
@@ -52,7 +53,7 @@ export async function setup({ hub = true, prefix = '/', root = DIST, entry = 'in
   const site = await startStatic({ root, prefix });
   let hubServer = null, hubRoot = null;
   if (hub) {
-    hubRoot = await makeHubRoot();
+    hubRoot = await makeHubRoot(hubModels);
     hubServer = await startHub({ root: hubRoot });
   }
   const userDataDir = await mkdtemp(join(tmpdir(), 'nlu-chromium-'));

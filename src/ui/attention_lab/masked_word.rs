@@ -17,18 +17,23 @@ fn before(baseline: Option<&Predictions>, id: u32) -> Option<f32> {
     b.top.iter().find(|p| p.id == id).map(|p| p.prob)
 }
 
+/// 0.0176, or 6.1e-5 for what four decimals would show as 0.0001.
+fn probability(p: f32) -> String {
+    if p < 1e-3 { format!("{p:.1e}") } else { format!("{p:.4}") }
+}
+
 fn row(p: &Prediction, style: TokenStyle, baseline: Option<&Predictions>, compare: bool, testid: &'static str) -> impl IntoView {
     // Prettified as the token list is (the raw token in the tooltip).
     let shown = pretty_token(&p.token, style, false);
     let was = compare.then(|| match before(baseline, p.id) {
-        Some(b) => format!("{b:.4} → "),
+        Some(b) => format!("{} → ", probability(b)),
         None => "(not in the top 5) → ".to_string(),
     });
     view! {
         <li data-testid=testid data-token=p.token.clone() data-prob=p.prob.to_string()>
             <span class="prediction-token" title=p.token.clone()>{shown}</span>
             <span class="bar" style=format!("width: {:.1}%", p.prob * 100.0)></span>
-            <span class="num">{was}{format!("{:.4}", p.prob)}</span>
+            <span class="num">{was}{probability(p.prob)}</span>
         </li>
     }
 }
@@ -51,13 +56,13 @@ pub fn MaskedWord(lab: AttentionState) -> impl IntoView {
                 .then(|| view! { <p class="hint">"Click a word to mask it: the model guesses what goes there."</p> })
                 .into_any();
         };
+        let style = lab.data.with(|d| d.as_ref().map(|d| TokenStyle::of(&d.tokens))).unwrap_or(TokenStyle::WordPiece);
         let baseline = lab.baseline.get().and_then(|b| b.predictions).filter(|b| b.position == p.position);
         let compare = lab.data.with(|d| d.as_ref().is_some_and(|d| !d.heads_off.is_empty())) && baseline.is_some();
-        let style = lab.data.with(|d| d.as_ref().map(|d| TokenStyle::of(&d.tokens))).unwrap_or(TokenStyle::WordPiece);
         let rows = p.top.iter().map(|t| row(t, style, baseline.as_ref(), compare, "prediction")).collect_view();
         view! {
             <section class="masked-word" data-testid="masked-word" aria-labelledby="masked-word-title">
-                <h3 id="masked-word-title">{format!("Masked token {}: the model's guesses", p.position)}</h3>
+                <h3 id="masked-word-title">{format!("“{}” masked (token {}): the model's guesses", pretty_token(&p.original.token, style, false), p.position)}</h3>
                 {compare.then(|| view! { <p class="hint">"With the heads switched off; before the arrow: with every head on."</p> })}
                 <ol class="predictions">{rows}</ol>
                 <p>"The original token: "</p>

@@ -295,7 +295,8 @@ fn TokenList(lab: AttentionState) -> impl IntoView {
                 let masked = lab.predictions.get().map(|p| p.position);
                 d.display_tokens().into_iter().zip(d.tokens.iter()).enumerate().map(|(i, (shown, raw))| {
                     if can_mask && !d.special[i] {
-                        let label = if masked == Some(i) { format!("unmask token {i}") } else { format!("mask token {i}: {shown}") };
+                        // The accessible name starts with the visible text (axe: label-content-name-mismatch).
+                        let label = if masked == Some(i) { format!("{shown}: unmask token {i}") } else { format!("{shown}: mask token {i}") };
                         view! {
                             <li title=raw.clone() data-raw=raw.clone()><button type="button" class="token-mask" class:masked=masked == Some(i)
                                 data-testid="mask-token" data-index=i.to_string() aria-label=label prop:disabled=move || lab.busy()
