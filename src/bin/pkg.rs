@@ -47,6 +47,17 @@ export interface AttentionOptions extends ModelOptions {
   rollout?: boolean;
   /** Heads switched off, "layer:head,…" (e.g. "0:3,2:11"), as transformers' head_mask does. Default none. */
   headsOff?: string;
+  /** Replace this token (an index into `tokens`, not a special token) by the mask token and return the
+   *  masked-word head's guesses (checkpoints that ship the head: BERT, DistilBERT, RoBERTa; not MiniLM). */
+  maskToken?: number;
+  /** How many guesses with `maskToken`. Default 5. */
+  predictions?: number;
+}
+
+export interface Prediction {
+  id: number;
+  token: string;
+  prob: number;
 }
 
 export interface AttentionResult {
@@ -80,6 +91,8 @@ export interface AttentionResult {
   /** With `rollout`: rollout[from * n + to], per layer the heads' mean A, the residual as 0.5·A + 0.5·I, multiplied
    *  from the first layer up; each row sums to 1. */
   rollout?: Float32Array;
+  /** With `maskToken`: the position masked, the original token with its probability now, the best guesses. */
+  predictions?: { position: number; original: Prediction; top: Prediction[] };
   /** Milliseconds reading and building the model (0 when it was already loaded), and running it. */
   loadMs: number;
   forwardMs: number;
@@ -118,6 +131,8 @@ export interface ClipResult {
         queries_keys: bool,
         rollout: bool,
         heads_off: Option<String>,
+        mask_token: Option<usize>,
+        predictions: Option<usize>,
     }
 
     /// The options object; a key not in `known` is an error (a typo would otherwise be ignored silently).
@@ -240,15 +255,25 @@ export interface ClipResult {
         } else {
             Some(text_b.as_string().ok_or("textB must be a string, null or undefined (options are the third argument)")?)
         };
-        let options = read_options(&options_js, &["model", "hub", "revision", "queriesKeys", "rollout", "headsOff", "onProgress"])?;
+        let options = read_options(&options_js, &["model", "hub", "revision", "queriesKeys", "rollout", "headsOff", "maskToken", "predictions", "onProgress"])?;
         let source = source(&options, Family::Encoder)?;
         let on_progress = progress_callback(&options_js);
         let (model, trust, load_ms) = models::attention_model(&source, &on_progress).await?;
         let start = now_ms();
         let heads_off = nlu_lab::engine::heads_off::HeadsOff::parse(options.heads_off.as_deref().unwrap_or(""))
             .map_err(|e| format!("headsOff: {e}"))?;
-        let data =
-            model.attention_with_heads_off(&text, text_b.as_deref(), options.queries_keys, &heads_off).map_err(|e| e.to_string())?;
+        let (data, predictions) = match options.mask_token {
+            Some(_) if options.queries_keys => return Err("maskToken gives the masked sentence's attention without queries and keys".into()),
+            Some(position) => {
+                let k = options.predictions.unwrap_or(5).max(1);
+                let (data, p) = model.masked_predictions(&text, text_b.as_deref(), position, k, &heads_off).map_err(|e| e.to_string())?;
+                (data, Some(p))
+            }
+            None => (
+                model.attention_with_heads_off(&text, text_b.as_deref(), options.queries_keys, &heads_off).map_err(|e| e.to_string())?,
+                None,
+            ),
+        };
         let forward_ms = now_ms() - start;
         let result = to_js(&AttentionMeta {
             model: &data.model,
@@ -275,6 +300,9 @@ export interface ClipResult {
         if let (Some(q), Some(k)) = (&data.queries, &data.keys) {
             set("queries", &per_head(q, layers, heads))?;
             set("keys", &per_head(k, layers, heads))?;
+        }
+        if let Some(p) = &predictions {
+            set("predictions", &to_js(p)?)?;
         }
         if options.rollout {
             let rollout = data.pick(nlu_lab::engine::attention::Pick::Rollout, nlu_lab::engine::attention::Pick::Mean);

@@ -1,13 +1,16 @@
 // The JavaScript package (pkg/, built by scripts/build_pkg.sh) on its committed example page: attention() on the
 // real MiniLM from the loopback hub matches transformers' goldens, pairs with queries and keys too, models stay
 // loaded and their weights stay in the app's IndexedDB store, clip() on the tiny CLIP gives the CLI's
-// probabilities, and bad options are rejected with a message that says why.
+// probabilities, maskToken gives the masked-word head's guesses, and bad options are rejected with a message that
+// says why.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { setup, watchedPage, finish, REPO, MINILM_REPO, TINY_CLIP_DIR } from './harness.mjs';
+import { setup, watchedPage, finish, REPO, MINILM_REPO, MINILM_DIR, CLIP_REPO, TINY_CLIP_DIR } from './harness.mjs';
 import { loadGolden } from './golden.mjs';
 
 const TOL = 1e-4;
@@ -15,8 +18,21 @@ const PKG = join(REPO, 'pkg');
 const bert = loadGolden('bert/minilm');
 const clipGolden = loadGolden('clip/tiny-clip-b32');
 let env;
-before(async () => { env = await setup({ root: PKG, entry: 'dist/nlu_lab.js', build: 'scripts/build_pkg.sh' }); });
-after(async () => { await env?.close(); });
+// The loopback hub also serves the tiny BERT with a masked-word head (make_mlm.py) as google-bert/bert-base-cased.
+const BERT_REPO = 'google-bert/bert-base-cased';
+let mlmFolder;
+before(async () => {
+  const tiny = join(REPO, 'tests/fixtures/bert/tiny-bert');
+  mlmFolder = await mkdtemp(join(tmpdir(), 'nlu-pkg-mlm-'));
+  for (const f of ['config.json', 'tokenizer.json']) await symlink(join(tiny, f), join(mlmFolder, f));
+  await symlink(join(tiny, 'model-mlm.safetensors'), join(mlmFolder, 'model.safetensors'));
+  env = await setup({ root: PKG, entry: 'dist/nlu_lab.js', build: 'scripts/build_pkg.sh',
+    hubModels: { [MINILM_REPO]: MINILM_DIR, [CLIP_REPO]: TINY_CLIP_DIR, [BERT_REPO]: mlmFolder } });
+});
+after(async () => {
+  await env?.close();
+  if (mlmFolder) await rm(mlmFolder, { recursive: true, force: true });
+});
 
 /** Largest |a − b| over a [layers][heads] list of flat arrays against a [L, H, …] golden tensor. */
 function worstDiff(perHead, golden) {
@@ -158,6 +174,24 @@ test('clip() gives the reference probabilities, logits and input ids', async () 
   await finish(page, 'pkg-example-clip');
 });
 
+test('maskToken: the masked-word head\'s guesses, as transformers\' BertForMaskedLM gives them', async () => {
+  const mlm = loadGolden('bert/tiny-bert', 'mlm');
+  const c = mlm.json.cases[0];
+  const page = await watchedPage(env.context);
+  await openExample(page);
+  const r = await page.evaluate(async ({ text, hub, model, position }) => {
+    const { attention } = await import(new URL('../dist/nlu_lab.js', location.href).href);
+    return attention(text, null, { hub, model, maskToken: position, predictions: 5 });
+  }, { text: c.text, hub: env.hub.url, model: BERT_REPO, position: c.position });
+  assert.equal(r.tokens[c.position], '[MASK]');
+  assert.equal(r.predictions.position, c.position);
+  assert.deepEqual(r.predictions.top.map((t) => t.token), c.top.map((t) => t.token));
+  const worst = Math.max(...r.predictions.top.map((t, i) => Math.abs(t.prob - c.top[i].prob)), Math.abs(r.predictions.original.prob - c.original_prob));
+  assert.ok(worst <= 1e-5, `guesses max |Δ| ${worst}`);
+  console.log(`package maskToken (tiny BERT with a head): guesses vs transformers max |Δ| ${worst.toExponential(2)}`);
+  await finish(page, 'pkg-mask-token');
+});
+
 test('bad arguments are rejected with a message that says why', async () => {
   const page = await watchedPage(env.context);
   await openExample(page);
@@ -169,6 +203,7 @@ test('bad arguments are rejected with a message that says why', async () => {
       model: await reason(attention('x', null, { hub, model: 'someone/unknown-bert' })),
       family: await reason(attention('x', null, { hub, model: 'openai/clip-vit-base-patch32' })),
       option: await reason(attention('x', null, { hub, queries_keys: true })),
+      noHead: await reason(attention('The cat sat.', null, { hub, maskToken: 2 })),
       textB: await reason(attention('x', { hub })),
       image: await reason(clip('not bytes', ['a cat'], { hub })),
       captions: await reason(clip(new Uint8Array(4), [], { hub })),
@@ -177,7 +212,8 @@ test('bad arguments are rejected with a message that says why', async () => {
   assert.match(errors.hub, /^Error: hub "http:\/\/example.com\/hf" must be an https URL/);
   assert.match(errors.model, /not in nlu-lab's catalogue; choose one of: sentence-transformers\/all-MiniLM-L6-v2, /);
   assert.match(errors.family, /is not a BERT-family model: use clip\(\)/);
-  assert.match(errors.option, /unknown option "queries_keys" \(known: model, hub, revision, queriesKeys, rollout, headsOff, onProgress\)/);
+  assert.match(errors.option, /unknown option "queries_keys" \(known: model, hub, revision, queriesKeys, rollout, headsOff, maskToken, predictions, onProgress\)/);
+  assert.match(errors.noHead, /has no masked-word head/);
   assert.match(errors.textB, /textB must be a string, null or undefined/);
   assert.match(errors.image, /imageBytes must be a Uint8Array, an ArrayBuffer or a Blob/);
   assert.match(errors.captions, /captions is empty/);
