@@ -462,5 +462,8 @@ fn synthetic_bert_checkpoint_loads() {
     let out = model.forward(&[101, 2000, 2001, 102], &[0, 0, 0, 0]).unwrap();
     assert_eq!(out.layers.len(), 2);
     let sums = synth::tensor_sums(&bytes).unwrap();
-    assert_eq!(sums.len(), 2 * 16 + 5, "embeddings (3 + LayerNorm 2) and 16 per layer");
+    // The recorder offers every tensor a loader probes for, so the synthetic checkpoint also has the masked-word
+    // head (dense 2, LayerNorm 2, bias 1), as bert-base-uncased's checkpoint has.
+    assert_eq!(sums.len(), 2 * 16 + 5 + 5, "embeddings (3 + LayerNorm 2), 16 per layer and the masked-word head");
+    assert!(model.masked_lm.is_some());
 }

@@ -69,6 +69,31 @@ fn heads_off_in_wasm_match_transformers_head_mask() {
     }
 }
 
+/// GPT-2 compiled to wasm (the packed attention kernel with the causal mask) equals transformers' GPT2Model on the
+/// small random GPT-2 with GPT-2's real tokenizer.
+#[wasm_bindgen_test]
+fn tiny_gpt2_in_wasm_matches_transformers() {
+    let config = std::str::from_utf8(fixture!("gpt2/tiny-gpt2/config.json")).unwrap();
+    let files = CheckpointFiles {
+        config_json: config,
+        tokenizer_json: fixture!("gpt2/tiny-gpt2/tokenizer.json"),
+        safetensors: fixture!("gpt2/tiny-gpt2/model.safetensors"),
+    };
+    let lab = nlu_lab::engine::gpt2::Gpt2Lab::load("tiny-gpt2", &files).unwrap();
+    let golden: serde_json::Value = serde_json::from_slice(fixture!("gpt2/tiny-gpt2/golden.json")).unwrap();
+    let tensors = candle_core::safetensors::load_buffer(fixture!("gpt2/tiny-gpt2/golden.safetensors"), &Device::Cpu).unwrap();
+    for (i, case) in golden["cases"].as_array().unwrap().iter().enumerate() {
+        let enc = lab.tokenizer.encode(case["text"].as_str().unwrap(), None, lab.model.config.n_positions).unwrap();
+        let tokens: Vec<String> = serde_json::from_value(case["tokens"].clone()).unwrap();
+        assert_eq!(enc.tokens, tokens);
+        let out = lab.model.forward(&enc.ids, &HeadsOff::default()).unwrap();
+        let attn: Vec<f32> = out.layers.iter().flat_map(|l| l.probs.flatten_all().unwrap().to_vec1::<f32>().unwrap()).collect();
+        let want: Vec<f32> = tensors[&format!("case{i}.attn")].flatten_all().unwrap().to_vec1().unwrap();
+        let d = max_abs_diff(&attn, &want);
+        assert!(d <= 1e-4, "case {i}: attention max |Δ| {d:e}");
+    }
+}
+
 #[wasm_bindgen_test]
 fn messages_survive_the_transfer_encoding() {
     let request = Envelope {

@@ -24,12 +24,14 @@ mod cli {
     const USAGE: &str = "usage:
   nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--rollout] [--heads-off L:H,...]
                     [--mask-token I [--predictions K]] [--format json|html]
-      DIR holds config.json, tokenizer.json and model.safetensors (a BERT, RoBERTa or DistilBERT checkpoint).
+      DIR holds config.json, tokenizer.json and model.safetensors (a BERT, RoBERTa, DistilBERT or GPT-2 checkpoint).
       Prints the attention data as JSON (schema nlu-lab/attention@1, see README; --rollout adds \"rollout\", the
       attention rollout through every layer as [n][n], Abnar & Zuidema 2020; --heads-off 0:3,2:11 switches those
       heads off as transformers' head_mask does, and says so in \"heads_off\"; --mask-token I replaces token I by the
       mask token and adds \"predictions\", the masked-word head's top K (--predictions K, default 5) with the
-      original token's probability, for checkpoints that ship the head), or with --format html a
+      original token's probability, for checkpoints that ship the head). DIR may also hold a GPT-2 checkpoint
+      (causal attention; one text; --predictions K adds \"predictions\": {\"next\": the K most probable next
+      tokens}), or with --format html a
       standalone head view page that needs no network and no model. With --format example: the attention lab's
       first-visit example (web/examples/minilm-attention.json: the weights in one byte each, no Q/K).
   nlu-lab clip --model DIR --image FILE --caption TEXT --caption TEXT ... [--format json|example --repo REPO]
@@ -487,7 +489,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
     fn attention(mut parser: lexopt::Parser) -> Result<(), String> {
         let (mut model, mut text, mut text_b, mut qk, mut format) = (None::<PathBuf>, None, None, false, "json".to_string());
         let (mut rollout, mut heads_off) = (false, nlu_lab::engine::heads_off::HeadsOff::default());
-        let (mut mask, mut k) = (None::<usize>, 5usize);
+        let (mut mask, mut k) = (None::<usize>, None::<usize>);
         while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
             match arg {
                 Long("model") => model = Some(value(&mut parser)?.into()),
@@ -496,7 +498,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
                 Long("queries-keys") => qk = true,
                 Long("rollout") => rollout = true,
                 Long("mask-token") => mask = Some(value(&mut parser)?.parse().map_err(|_| "--mask-token takes a token index")?),
-                Long("predictions") => k = value(&mut parser)?.parse().ok().filter(|&k| k > 0).ok_or("--predictions takes a count")?,
+                Long("predictions") => k = Some(value(&mut parser)?.parse().ok().filter(|&k| k > 0).ok_or("--predictions takes a count")?),
                 Long("heads-off") => heads_off = nlu_lab::engine::heads_off::HeadsOff::parse(&value(&mut parser)?).map_err(|e| format!("--heads-off: {e}"))?,
                 Long("format") => format = value(&mut parser)?,
                 Long("help") => {
@@ -516,8 +518,20 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         let weights = read_weights(&dir)?;
         let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights };
-        let lab = AttentionModel::load(&name, &files).map_err(|e| e.to_string())?;
-        let (data, predictions) = match mask {
+        let is_gpt2 = serde_json::from_str::<serde_json::Value>(&config).ok().is_some_and(|c| c["model_type"] == "gpt2");
+        let (data, predictions) = if is_gpt2 {
+            // A decoder: one text, no masked-word head; --predictions gives the next tokens.
+            if text_b.is_some() || mask.is_some() {
+                return Err("GPT-2 takes one text (no --text-b) and has no masked-word head (no --mask-token)".into());
+            }
+            let lab = nlu_lab::engine::gpt2::Gpt2Lab::load(&name, &files).map_err(|e| e.to_string())?;
+            let (data, next) = lab.attention_and_next(&text, qk, k.unwrap_or(5), &heads_off).map_err(|e| e.to_string())?;
+            let next = k.map(|_| serde_json::json!({ "next": next }));
+            (data, next)
+        } else {
+            let lab = AttentionModel::load(&name, &files).map_err(|e| e.to_string())?;
+            let k = k.unwrap_or(5);
+            match mask {
             Some(position) => {
                 if qk {
                     return Err("--mask-token gives the masked sentence's attention without queries and keys".into());
@@ -526,6 +540,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
                 (data, Some(serde_json::to_value(&p).map_err(|e| e.to_string())?))
             }
             None => (lab.attention_with_heads_off(&text, text_b.as_deref(), qk, &heads_off).map_err(|e| e.to_string())?, None),
+            }
         };
         // Streamed to stdout: at 512 tokens the JSON is hundreds of MB, never held whole.
         print_with(|out| {

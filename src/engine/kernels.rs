@@ -106,6 +106,11 @@ enum Panels {
 }
 
 impl PackedLinear {
+    /// The layer's output width.
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
     pub fn new(linear: Linear) -> Result<Self> {
         let (outputs, inputs) = linear.weight().dims2()?;
         let weight = linear.weight().to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;

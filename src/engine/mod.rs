@@ -18,6 +18,7 @@ pub mod error;
 pub mod flops;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod gptq;
+pub mod gpt2;
 pub mod handin;
 pub mod heads_off;
 pub mod image_prep;

@@ -49,6 +49,15 @@ impl SelfAttention {
         })
     }
 
+    /// From projections already built (GPT-2 keeps the three in one `c_attn`, split at load).
+    pub fn from_projections(query: PackedLinear, key: PackedLinear, value: PackedLinear, num_heads: usize) -> Result<Self> {
+        let hidden = query.outputs();
+        if num_heads == 0 || hidden % num_heads != 0 {
+            candle_core::bail!("hidden size {hidden} is not divisible by {num_heads} heads")
+        }
+        Ok(Self { query, key, value, num_heads, head_dim: hidden / num_heads })
+    }
+
     /// `xs`: `[batch, n, hidden]`; `mask`: added to the scores, broadcastable to `[batch, heads, n, n]`.
     /// Returns the per-head context `[batch, n, hidden]` and the capture.
     pub fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<(Tensor, AttentionCapture)> {

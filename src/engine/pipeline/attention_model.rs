@@ -127,16 +127,10 @@ impl AttentionModel {
         encoded.tokens[position] = mask;
         let output = self.model.forward_with_heads_off(&encoded.ids, &encoded.type_ids, heads_off)?;
         let logits = head.logits(&output.hidden.get(position)?)?;
-        let probs = softmax(&logits);
-        let prediction = |id: usize| Prediction {
-            id: id as u32,
-            token: self.tokenizer.id_to_token(id as u32).unwrap_or_default(),
-            prob: probs[id],
-        };
-        let mut order: Vec<usize> = (0..probs.len()).collect();
-        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
-        let top = order.into_iter().take(k).map(prediction).collect();
-        let original = Prediction { token: original.1, ..prediction(original.0 as usize) };
+        let token = |id: u32| self.tokenizer.id_to_token(id).unwrap_or_default();
+        let top = top_predictions(&logits, k, token);
+        let prob = softmax(&logits)[original.0 as usize];
+        let original = Prediction { id: original.0, token: original.1, prob };
         let predictions = Predictions { position, original, top, logits };
         let cfg = &self.model.config;
         let (weights, _) = collect_captures(&output, false)?;
@@ -154,6 +148,14 @@ impl AttentionModel {
         data.heads_off = heads_off.clone();
         Ok((data, predictions))
     }
+}
+
+/// The `k` most probable tokens of `logits` (softmaxed), most probable first (ties: the lower id), named by `token`.
+pub fn top_predictions(logits: &[f32], k: usize, token: impl Fn(u32) -> String) -> Vec<Prediction> {
+    let probs = softmax(logits);
+    let mut order: Vec<usize> = (0..probs.len()).collect();
+    order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    order.into_iter().take(k).map(|id| Prediction { id: id as u32, token: token(id as u32), prob: probs[id] }).collect()
 }
 
 /// softmax in f64 (a vocabulary of 30 000 logits), back to f32.

@@ -1,0 +1,90 @@
+//! GPT-2 against transformers' `GPT2Model` / `GPT2LMHeadModel` (eager attention), on a small random GPT-2 with
+//! GPT-2's real byte-level BPE tokenizer (tests/fixtures/make_gpt2.py: rebuilt from the ranks openai-whisper
+//! ships): tokens identical, causal attention within 1e-4 (nothing after the query), queries and keys within 1e-3,
+//! the last hidden state and the next-token logits within 1e-4, the same five next tokens.
+
+mod common;
+
+use common::*;
+use nlu_lab::engine::gpt2::Gpt2Lab;
+use nlu_lab::engine::heads_off::HeadsOff;
+use nlu_lab::engine::pipeline::CheckpointFiles;
+
+#[test]
+fn tiny_gpt2_matches_transformers() {
+    let dir = fixture("gpt2/tiny-gpt2");
+    let config = String::from_utf8(read(dir.join("config.json"))).unwrap();
+    let (tokenizer, weights) = (read(dir.join("tokenizer.json")), read(dir.join("model.safetensors")));
+    let lab = Gpt2Lab::load("tiny-gpt2", &CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights }).unwrap();
+    let (tokenizer, model) = (&lab.tokenizer, &lab.model);
+    let golden = golden_json(dir.join("golden.json"));
+    let tensors = golden_tensors(dir.join("golden.safetensors"));
+    let (mut wa, mut wqk, mut wh, mut wl) = (0f32, 0f32, 0f32, 0f32);
+    for (i, case) in golden["cases"].as_array().unwrap().iter().enumerate() {
+        let enc = tokenizer.encode(case["text"].as_str().unwrap(), None, model.config.n_positions).unwrap();
+        let want_tokens: Vec<String> = serde_json::from_value(case["tokens"].clone()).unwrap();
+        assert_eq!(enc.tokens, want_tokens, "case {i}: tokens");
+        let want_ids: Vec<u32> = serde_json::from_value(case["input_ids"].clone()).unwrap();
+        assert_eq!(enc.ids, want_ids, "case {i}: ids");
+        let out = model.forward(&enc.ids, &HeadsOff::default()).unwrap();
+        let n = enc.ids.len();
+        let attn: Vec<f32> = out.layers.iter().flat_map(|l| to_f32(&l.probs)).collect();
+        // Causal: a token sees only itself and what came before.
+        for (r, row) in attn.chunks(n).enumerate() {
+            assert!(row[r % n + 1..].iter().all(|&w| w == 0.0), "case {i}: a weight after the query in row {r}");
+        }
+        wa = wa.max(max_abs_diff(&attn, &to_f32(&tensors[&format!("case{i}.attn")])));
+        let q: Vec<f32> = out.layers.iter().flat_map(|l| to_f32(&l.queries)).collect();
+        let k: Vec<f32> = out.layers.iter().flat_map(|l| to_f32(&l.keys)).collect();
+        wqk = wqk.max(max_abs_diff(&q, &to_f32(&tensors[&format!("case{i}.q")]))).max(max_abs_diff(&k, &to_f32(&tensors[&format!("case{i}.k")])));
+        wh = wh.max(max_abs_diff(&to_f32(&out.hidden), &to_f32(&tensors[&format!("case{i}.hidden")])));
+        if let Some(want) = tensors.get(&format!("case{i}.logits")) {
+            let logits = model.next_token_logits(&out.hidden.get(n - 1).unwrap()).unwrap();
+            wl = wl.max(max_abs_diff(&logits, &to_f32(want)));
+            let mut order: Vec<usize> = (0..logits.len()).collect();
+            order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+            let want_next: Vec<u64> = case["next"].as_array().unwrap().iter().map(|t| t["id"].as_u64().unwrap()).collect();
+            assert_eq!(order[..5].iter().map(|&x| x as u64).collect::<Vec<_>>(), want_next, "case {i}: the next five tokens");
+        }
+    }
+    assert!(wa <= 1e-4 && wqk <= 1e-3 && wh <= 1e-4 && wl <= 1e-4, "attention {wa:e}, q/k {wqk:e}, hidden {wh:e}, logits {wl:e}");
+    println!("tiny GPT-2 vs transformers: attention max |Δ| {wa:.2e}, q/k {wqk:.2e}, hidden {wh:.2e}, next-token logits {wl:.2e}");
+}
+
+#[test]
+fn cli_attention_takes_gpt2_and_prints_the_next_tokens() {
+    let dir = fixture("gpt2/tiny-gpt2");
+    let golden = golden_json(dir.join("golden.json"));
+    let tensors = golden_tensors(dir.join("golden.safetensors"));
+    let case = &golden["cases"][0];
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_nlu-lab"))
+            .args(["attention", "--model"])
+            .arg(&dir)
+            .args(["--text", case["text"].as_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--predictions", "5"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["tokens"], case["tokens"]);
+    let next = json["predictions"]["next"].as_array().unwrap();
+    let want = case["next"].as_array().unwrap();
+    assert_eq!(next.iter().map(|t| &t["token"]).collect::<Vec<_>>(), want.iter().map(|t| &t["token"]).collect::<Vec<_>>());
+    for (got, want) in next.iter().zip(want) {
+        assert!((got["prob"].as_f64().unwrap() - want["prob"].as_f64().unwrap()).abs() <= 1e-5);
+    }
+    let attention: Vec<f32> = json["attention"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l.as_array().unwrap().iter().flat_map(|h| h.as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().clone())))
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    let d = max_abs_diff(&attention, &to_f32(&tensors["case0.attn"]));
+    assert!(d <= 1e-4, "CLI attention max |Δ| {d:e}");
+    let pair = run(&["--text-b", "a second sentence"]);
+    assert!(String::from_utf8_lossy(&pair.stderr).contains("GPT-2 takes one text"), "{}", String::from_utf8_lossy(&pair.stderr));
+}
