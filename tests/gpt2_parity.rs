@@ -76,13 +76,7 @@ fn cli_attention_takes_gpt2_and_prints_the_next_tokens() {
     for (got, want) in next.iter().zip(want) {
         assert!((got["prob"].as_f64().unwrap() - want["prob"].as_f64().unwrap()).abs() <= 1e-5);
     }
-    let attention: Vec<f32> = json["attention"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|l| l.as_array().unwrap().iter().flat_map(|h| h.as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().clone())))
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
+    let attention = json_floats(&json["attention"]);
     let d = max_abs_diff(&attention, &to_f32(&tensors["case0.attn"]));
     assert!(d <= 1e-4, "CLI attention max |Δ| {d:e}");
     let pair = run(&["--text-b", "a second sentence"]);

@@ -94,13 +94,7 @@ fn cli_heads_off_matches_transformers_and_refuses_a_head_the_model_lacks() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["heads_off"], golden["heads_off"]);
-    let flat: Vec<f32> = json["attention"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|l| l.as_array().unwrap().iter().flat_map(|h| h.as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().clone())))
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
+    let flat = json_floats(&json["attention"]);
     let d = max_abs_diff(&flat, &to_f32(&tensors["case0.attn"]));
     assert!(d <= ATOL, "CLI attention max |Δ| {d:e}");
     let bad = run("6:0");

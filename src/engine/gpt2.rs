@@ -14,7 +14,7 @@ use super::heads_off::HeadsOff;
 use super::kernels::PackedLinear;
 use super::nn::{causal_mask, AttentionCapture, SelfAttention};
 use super::attention::AttentionData;
-use super::pipeline::{collect_captures, top_predictions, CheckpointFiles, Prediction};
+use super::pipeline::{attention_data, top_predictions, CheckpointFiles, Prediction};
 use super::tokenize::TextTokenizer;
 use super::{Error, Result};
 
@@ -207,9 +207,7 @@ impl Gpt2Lab {
         let logits = self.model.next_token_logits(&output.hidden.get(encoded.len() - 1)?)?;
         let next = top_predictions(&logits, k, |id| self.tokenizer.id_to_token(id).unwrap_or_default());
         let cfg = &self.model.config;
-        let (weights, queries_keys) = collect_captures(&output, with_queries_keys)?;
-        let mut data = AttentionData::new(&self.name, text, None, &encoded, cfg.n_layer, cfg.n_head, cfg.head_dim(), weights, queries_keys)?;
-        data.heads_off = heads_off.clone();
-        Ok((data, next))
+        let shape = (cfg.n_layer, cfg.n_head, cfg.head_dim());
+        Ok((attention_data(&self.name, text, None, &encoded, &output, shape, with_queries_keys, heads_off)?, next))
     }
 }

@@ -43,6 +43,14 @@ pub fn to_f32(t: &Tensor) -> Vec<f32> {
     t.to_dtype(candle_core::DType::F32).unwrap().flatten_all().unwrap().to_vec1().unwrap()
 }
 
+/// The numbers of a nested JSON array (the CLI's `[layer][head][from][to]` attention), in order.
+pub fn json_floats(v: &serde_json::Value) -> Vec<f32> {
+    match v {
+        serde_json::Value::Array(items) => items.iter().flat_map(json_floats).collect(),
+        v => vec![v.as_f64().expect("a number") as f32],
+    }
+}
+
 /// Largest |a - b|; panics when the lengths differ.
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "compared arrays differ in length");

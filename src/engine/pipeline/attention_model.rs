@@ -58,21 +58,22 @@ impl AttentionModel {
     ) -> Result<AttentionData> {
         let encoded = self.encode(text, text_b)?;
         let output = self.model.forward_with_heads_off(&encoded.ids, &encoded.type_ids, heads_off)?;
+        self.data(text, text_b, &encoded, &output, with_queries_keys, heads_off)
+    }
+
+    /// The run's [`AttentionData`], named after this checkpoint.
+    fn data(
+        &self,
+        text: &str,
+        text_b: Option<&str>,
+        encoded: &Encoded,
+        output: &EncoderOutput,
+        with_queries_keys: bool,
+        heads_off: &HeadsOff,
+    ) -> Result<AttentionData> {
         let cfg = &self.model.config;
-        let (weights, queries_keys) = collect_captures(&output, with_queries_keys)?;
-        let mut data = AttentionData::new(
-            &self.name,
-            text,
-            text_b.filter(|b| !b.trim().is_empty()),
-            &encoded,
-            cfg.num_hidden_layers,
-            cfg.num_attention_heads,
-            cfg.head_dim(),
-            weights,
-            queries_keys,
-        )?;
-        data.heads_off = heads_off.clone();
-        Ok(data)
+        let shape = (cfg.num_hidden_layers, cfg.num_attention_heads, cfg.head_dim());
+        attention_data(&self.name, text, text_b, encoded, output, shape, with_queries_keys, heads_off)
     }
 }
 
@@ -132,21 +133,7 @@ impl AttentionModel {
         let prob = softmax(&logits)[original.0 as usize];
         let original = Prediction { id: original.0, token: original.1, prob };
         let predictions = Predictions { position, original, top, logits };
-        let cfg = &self.model.config;
-        let (weights, _) = collect_captures(&output, false)?;
-        let mut data = AttentionData::new(
-            &self.name,
-            text,
-            text_b.filter(|b| !b.trim().is_empty()),
-            &encoded,
-            cfg.num_hidden_layers,
-            cfg.num_attention_heads,
-            cfg.head_dim(),
-            weights,
-            None,
-        )?;
-        data.heads_off = heads_off.clone();
-        Ok((data, predictions))
+        Ok((self.data(text, text_b, &encoded, &output, false, heads_off)?, predictions))
     }
 }
 
@@ -164,6 +151,26 @@ fn softmax(logits: &[f32]) -> Vec<f32> {
     let exp: Vec<f64> = logits.iter().map(|&l| (l as f64 - max).exp()).collect();
     let total: f64 = exp.iter().sum();
     exp.into_iter().map(|e| (e / total) as f32).collect()
+}
+
+/// An encoder's or decoder's run as [`AttentionData`]: `shape` is (layers, heads, head dim); `heads_off` are the
+/// heads that were switched off for it.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_data(
+    name: &str,
+    text: &str,
+    text_b: Option<&str>,
+    encoded: &Encoded,
+    output: &EncoderOutput,
+    (layers, heads, head_dim): (usize, usize, usize),
+    with_queries_keys: bool,
+    heads_off: &HeadsOff,
+) -> Result<AttentionData> {
+    let (weights, queries_keys) = collect_captures(output, with_queries_keys)?;
+    let text_b = text_b.filter(|b| !b.trim().is_empty());
+    let mut data = AttentionData::new(name, text, text_b, encoded, layers, heads, head_dim, weights, queries_keys)?;
+    data.heads_off = heads_off.clone();
+    Ok(data)
 }
 
 /// Copy the per-layer captures out of candle into the flat `[layers][heads][..]` arrays of [`AttentionData`].

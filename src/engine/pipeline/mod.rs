@@ -4,5 +4,5 @@
 mod attention_model;
 mod clip_classifier;
 
-pub use attention_model::{collect_captures, top_predictions, AttentionModel, CheckpointFiles, Prediction, Predictions};
+pub use attention_model::{attention_data, collect_captures, top_predictions, AttentionModel, CheckpointFiles, Prediction, Predictions};
 pub use clip_classifier::{Caption, ClipClassifier, ClipFiles, ClipResult, MAX_CAPTIONS};
