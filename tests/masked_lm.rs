@@ -31,8 +31,9 @@ fn masked_predictions_match_transformers() {
             let (i, position) = (case["case"].as_u64().unwrap(), case["position"].as_u64().unwrap() as usize);
             let ctx = format!("{name} case {i}");
             let (data, p) =
-                lab.masked_predictions(case["text"].as_str().unwrap(), case["text_b"].as_str(), position, 5, &HeadsOff::default()).unwrap();
+                lab.masked_predictions(case["text"].as_str().unwrap(), case["text_b"].as_str(), position, 5, true, &HeadsOff::default()).unwrap();
             assert_eq!(data.tokens[position], golden["mask_token"].as_str().unwrap(), "{ctx}");
+            assert!(data.queries.is_some() && data.keys.is_some(), "{ctx}: the masked sentence's queries and keys, for the neuron view");
             let logits = max_abs_diff(&p.logits, &to_f32(&tensors[&format!("case{i}.logits")]));
             assert!(logits <= 1e-4, "{ctx}: logits max |Δ| {logits:e}");
             let top = case["top"].as_array().unwrap();
@@ -57,14 +58,14 @@ fn masked_predictions_match_transformers() {
 #[test]
 fn a_checkpoint_without_a_head_says_so_and_special_tokens_are_refused() {
     let minilm = load(&minilm_dir(), "model.safetensors");
-    let e = minilm.masked_predictions("The cat sat.", None, 2, 5, &HeadsOff::default()).unwrap_err();
+    let e = minilm.masked_predictions("The cat sat.", None, 2, 5, false, &HeadsOff::default()).unwrap_err();
     assert_eq!(e.to_string(), "test has no masked-word head (its checkpoint does not ship one)");
     let plain = load(&fixture("bert/tiny-bert"), "model.safetensors");
     assert!(plain.model.masked_lm.is_none(), "the fixture's encoder-only checkpoint has none");
     let lab = load(&fixture("bert/tiny-bert"), "model-mlm.safetensors");
-    let e = lab.masked_predictions("the cat sat.", None, 0, 5, &HeadsOff::default()).unwrap_err();
+    let e = lab.masked_predictions("the cat sat.", None, 0, 5, false, &HeadsOff::default()).unwrap_err();
     assert_eq!(e.to_string(), "token 0 ([CLS]) is a special token: mask a word");
-    let e = lab.masked_predictions("the cat sat.", None, 99, 5, &HeadsOff::default()).unwrap_err();
+    let e = lab.masked_predictions("the cat sat.", None, 99, 5, false, &HeadsOff::default()).unwrap_err();
     assert!(e.to_string().starts_with("token 99 does not exist"), "{e}");
 }
 
@@ -110,7 +111,7 @@ fn masked_predictions_with_heads_off_match_transformers_head_mask() {
         let off = HeadsOff::parse(golden["heads_off"].as_str().unwrap()).unwrap();
         let position = golden["position"].as_u64().unwrap() as usize;
         let text = golden["text"].as_str().unwrap();
-        let (data, p) = lab.masked_predictions(text, None, position, 5, &off).unwrap();
+        let (data, p) = lab.masked_predictions(text, None, position, 5, false, &off).unwrap();
         let logits = max_abs_diff(&p.logits, &to_f32(&tensors["logits"]));
         assert!(logits <= 1e-4, "{name}: logits max |Δ| {logits:e}");
         let attn = max_abs_diff(&data.weights, &to_f32(&tensors["attn"]));
@@ -119,7 +120,7 @@ fn masked_predictions_with_heads_off_match_transformers_head_mask() {
         assert_eq!(p.top.iter().map(|t| t.token.as_str()).collect::<Vec<_>>(), top.iter().map(|t| t["token"].as_str().unwrap()).collect::<Vec<_>>());
         let d = (p.original.prob - golden["original_prob"].as_f64().unwrap() as f32).abs();
         assert!(d <= 1e-5, "{name}: the original token's probability differs by {d:e}");
-        let (_, all_on) = lab.masked_predictions(text, None, position, 5, &HeadsOff::default()).unwrap();
+        let (_, all_on) = lab.masked_predictions(text, None, position, 5, false, &HeadsOff::default()).unwrap();
         assert!((all_on.original.prob - p.original.prob).abs() > 1e-6, "{name}: switching heads off changed the guess");
         println!("{name} masked word with heads {off} off vs transformers' head_mask: logits max |Δ| {logits:.2e}, attention {attn:.2e}");
     }

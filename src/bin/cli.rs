@@ -533,10 +533,7 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
             let k = k.unwrap_or(5);
             match mask {
             Some(position) => {
-                if qk {
-                    return Err("--mask-token gives the masked sentence's attention without queries and keys".into());
-                }
-                let (data, p) = lab.masked_predictions(&text, text_b.as_deref(), position, k, &heads_off).map_err(|e| e.to_string())?;
+                let (data, p) = lab.masked_predictions(&text, text_b.as_deref(), position, k, qk, &heads_off).map_err(|e| e.to_string())?;
                 (data, Some(serde_json::to_value(&p).map_err(|e| e.to_string())?))
             }
             None => (lab.attention_with_heads_off(&text, text_b.as_deref(), qk, &heads_off).map_err(|e| e.to_string())?, None),

@@ -263,10 +263,10 @@ export interface ClipResult {
         let heads_off = nlu_lab::engine::heads_off::HeadsOff::parse(options.heads_off.as_deref().unwrap_or(""))
             .map_err(|e| format!("headsOff: {e}"))?;
         let (data, predictions) = match options.mask_token {
-            Some(_) if options.queries_keys => return Err("maskToken gives the masked sentence's attention without queries and keys".into()),
             Some(position) => {
                 let k = options.predictions.unwrap_or(5).max(1);
-                let (data, p) = model.masked_predictions(&text, text_b.as_deref(), position, k, &heads_off).map_err(|e| e.to_string())?;
+                let (data, p) =
+                    model.masked_predictions(&text, text_b.as_deref(), position, k, options.queries_keys, &heads_off).map_err(|e| e.to_string())?;
                 (data, Some(p))
             }
             None => (

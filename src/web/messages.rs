@@ -36,7 +36,7 @@ pub struct ModelSource {
 pub enum Request {
     /// Fetch (or reuse) a BERT-family checkpoint and run it.
     /// `heads_off`: switched off as transformers' `head_mask` does (engine::heads_off); `mask`: the token to
-    /// replace by the mask token, for the masked-word head's predictions (then no queries and keys).
+    /// replace by the mask token, for the masked-word head's predictions.
     Attention {
         source: ModelSource,
         text: String,

@@ -42,7 +42,7 @@ async fn handle(id: u32, request: Request) -> Response {
                 let (data, predictions) = match mask {
                     Some(position) => {
                         let (data, p) = model
-                            .masked_predictions(&text, text_b.as_deref(), position, PREDICTIONS, &heads_off)
+                            .masked_predictions(&text, text_b.as_deref(), position, PREDICTIONS, queries_keys, &heads_off)
                             .map_err(|e| e.to_string())?;
                         (data, Some(p))
                     }

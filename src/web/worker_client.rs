@@ -403,7 +403,7 @@ pub async fn attention(
     mask: Option<usize>,
     on_progress: impl Fn(Progress<'_>) + 'static,
 ) -> Result<Computed<AttentionRun>, WorkerError> {
-    let body = Request::Attention { source, text, text_b, queries_keys: mask.is_none(), heads_off, mask };
+    let body = Request::Attention { source, text, text_b, queries_keys: true, heads_off, mask };
     match request(body, progress_only(on_progress)).await {
         Response::Attention { data, predictions, masked_lm, forward_ms, load_ms, memory_bytes, trust } => {
             let stats = RunStats { forward_ms, load_ms, memory_bytes, threads: threads(), trust };

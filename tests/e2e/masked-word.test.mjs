@@ -66,6 +66,7 @@ test('mask a word: the guesses of transformers\' BertForMaskedLM; heads off chan
   const attn = mlm.tensor('case0.attn');
   const wa = Math.max(...lines.map((l) => Math.abs(l.weight - attention(attn, 0, l.head, l.from, l.to))));
   assert.ok(wa <= 1e-4, `masked sentence's attention max |Δ| ${wa}`);
+  assert.equal(await page.getByText('This result has no queries and keys').count(), 0, 'the neuron view has the masked sentence\'s queries and keys');
   console.log(`masked token ${c.position} (${c.original_token}): guesses vs transformers max |Δ| ${worst.toExponential(2)}, attention ${wa.toExponential(2)}`);
   assert.match(page.url(), new RegExp(`mask=${c.position}`));
   await finish(page, 'masked-word-guesses');

@@ -101,7 +101,7 @@ pub struct Predictions {
 
 impl AttentionModel {
     /// Mask the token at `position` (a word piece, not a special token) and run: the masked sentence's attention
-    /// and the head's `k` best guesses, with `heads_off` switched off. An error when the checkpoint has no
+    /// (with its queries and keys if asked) and the head's `k` best guesses, with `heads_off` switched off. An error when the checkpoint has no
     /// masked-word head (all-MiniLM-L6-v2: a sentence-embedding model trained without one).
     pub fn masked_predictions(
         &self,
@@ -109,6 +109,7 @@ impl AttentionModel {
         text_b: Option<&str>,
         position: usize,
         k: usize,
+        with_queries_keys: bool,
         heads_off: &HeadsOff,
     ) -> Result<(AttentionData, Predictions)> {
         let head = self.model.masked_lm.as_ref().ok_or_else(|| {
@@ -133,7 +134,7 @@ impl AttentionModel {
         let prob = softmax(&logits)[original.0 as usize];
         let original = Prediction { id: original.0, token: original.1, prob };
         let predictions = Predictions { position, original, top, logits };
-        Ok((self.data(text, text_b, &encoded, &output, false, heads_off)?, predictions))
+        Ok((self.data(text, text_b, &encoded, &output, with_queries_keys, heads_off)?, predictions))
     }
 }
 
