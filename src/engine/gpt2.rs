@@ -205,7 +205,7 @@ impl Gpt2Lab {
         let encoded = self.tokenizer.encode(text, None, self.model.config.n_positions)?;
         let output = self.model.forward(&encoded.ids, heads_off)?;
         let logits = self.model.next_token_logits(&output.hidden.get(encoded.len() - 1)?)?;
-        let next = top_predictions(&logits, k, |id| self.tokenizer.id_to_token(id).unwrap_or_default());
+        let next = top_predictions(&super::nn::softmax(&logits), k, |id| self.tokenizer.id_to_token(id).unwrap_or_default());
         let cfg = &self.model.config;
         let shape = (cfg.n_layer, cfg.n_head, cfg.head_dim());
         Ok((attention_data(&self.name, text, None, &encoded, &output, shape, with_queries_keys, heads_off)?, next))

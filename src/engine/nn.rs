@@ -114,6 +114,14 @@ impl SelfAttention {
     }
 }
 
+/// softmax in f64 (a caption set, or a vocabulary of 50 000 logits), back to f32.
+pub(crate) fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f64> = logits.iter().map(|&l| ((l - max) as f64).exp()).collect();
+    let total: f64 = exps.iter().sum();
+    exps.iter().map(|e| (e / total) as f32).collect()
+}
+
 /// A `[n, n]` mask that hides later positions (for causal text encoders such as CLIP's).
 pub fn causal_mask(n: usize, device: &candle_core::Device) -> Result<Tensor> {
     let mask: Vec<f32> =

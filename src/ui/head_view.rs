@@ -8,7 +8,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 
 use super::draw::{head_colour, sized_context, stroke_lines, Columns, Stroke};
-use super::state::{pick_from_value, pick_value};
+use super::state::pick_from_value;
 use crate::engine::attention::{AttentionData, Label, Matrix, MatrixOptions, PairFilter, Pick};
 
 /// Above this many lines (tokens × tokens × heads) they are drawn on a canvas under the SVG, not as SVG elements:
@@ -306,7 +306,7 @@ pub fn HeadView(
             <div class="controls">
                 <label>"Layer "
                     <select data-testid="layer" on:change=move |ev| layer.set(pick_from_value(&event_target_value(&ev)))
-                        prop:value=move || pick_value(layer.get())>
+                        prop:value=move || layer.get().as_value()>
                         {(0..num_layers).map(|l| view! { <option value=l.to_string()>{l.to_string()}</option> }).collect_view()}
                         <option value="mean">"mean of all layers"</option>
                         <option value="rollout">"rollout (all layers)"</option>

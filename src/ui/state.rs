@@ -216,11 +216,6 @@ pub fn mark(guide: Option<GuideProgress>, flag: impl Fn(&GuideProgress) -> RwSig
     }
 }
 
-/// A layer or head as an `<option>` value: its number, or "mean".
-pub fn pick_value(pick: Pick) -> String {
-    pick.as_value()
-}
-
 /// The layer or head an `<option>` value names: a number, `rollout`, anything else the mean.
 pub fn pick_from_value(value: &str) -> Pick {
     Pick::from_value(value).unwrap_or(Pick::Mean)

@@ -22,6 +22,7 @@ use candle_nn::VarBuilder;
 
 use crate::engine::compact;
 use crate::engine::kernels::PackedLinear;
+use crate::engine::nn::softmax;
 
 use self::text_model::TextTransformer;
 use self::vision_model::VisionTransformer;
@@ -202,9 +203,4 @@ fn normalized(v: Vec<f32>) -> Vec<f32> {
     }
 }
 
-fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f64> = logits.iter().map(|&l| ((l - max) as f64).exp()).collect();
-    let total: f64 = exps.iter().sum();
-    exps.iter().map(|e| (e / total) as f32).collect()
-}
+

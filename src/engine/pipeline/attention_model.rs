@@ -6,6 +6,7 @@ use candle_nn::VarBuilder;
 use crate::engine::attention::AttentionData;
 use crate::engine::bert::{BertModel, Config, EncoderOutput};
 use crate::engine::heads_off::HeadsOff;
+use crate::engine::nn::softmax;
 use crate::engine::nn::AttentionCapture;
 use crate::engine::tokenize::{Encoded, TextTokenizer};
 use crate::engine::{Error, Result};
@@ -129,30 +130,22 @@ impl AttentionModel {
         encoded.tokens[position] = mask;
         let output = self.model.forward_with_heads_off(&encoded.ids, &encoded.type_ids, heads_off)?;
         let logits = head.logits(&output.hidden.get(position)?)?;
-        let token = |id: u32| self.tokenizer.id_to_token(id).unwrap_or_default();
-        let top = top_predictions(&logits, k, token);
-        let prob = softmax(&logits)[original.0 as usize];
+        let probs = softmax(&logits);
+        let top = top_predictions(&probs, k, |id| self.tokenizer.id_to_token(id).unwrap_or_default());
+        let prob = probs[original.0 as usize];
         let original = Prediction { id: original.0, token: original.1, prob };
         let predictions = Predictions { position, original, top, logits };
         Ok((self.data(text, text_b, &encoded, &output, with_queries_keys, heads_off)?, predictions))
     }
 }
 
-/// The `k` most probable tokens of `logits` (softmaxed), most probable first (ties: the lower id), named by `token`.
-pub fn top_predictions(logits: &[f32], k: usize, token: impl Fn(u32) -> String) -> Vec<Prediction> {
-    let probs = softmax(logits);
+/// The `k` most probable tokens of `probs`, most probable first (ties: the lower id), named by `token`.
+pub fn top_predictions(probs: &[f32], k: usize, token: impl Fn(u32) -> String) -> Vec<Prediction> {
     let mut order: Vec<usize> = (0..probs.len()).collect();
     order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
     order.into_iter().take(k).map(|id| Prediction { id: id as u32, token: token(id as u32), prob: probs[id] }).collect()
 }
 
-/// softmax in f64 (a vocabulary of 30 000 logits), back to f32.
-fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let exp: Vec<f64> = logits.iter().map(|&l| (l as f64 - max).exp()).collect();
-    let total: f64 = exp.iter().sum();
-    exp.into_iter().map(|e| (e / total) as f32).collect()
-}
 
 /// An encoder's or decoder's run as [`AttentionData`]: `shape` is (layers, heads, head dim); `heads_off` are the
 /// heads that were switched off for it.
