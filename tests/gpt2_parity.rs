@@ -6,16 +6,16 @@
 mod common;
 
 use common::*;
-use nlu_lab::engine::gpt2::Gpt2Lab;
+use nlu_lab::engine::pipeline::DecoderModel;
 use nlu_lab::engine::heads_off::HeadsOff;
-use nlu_lab::engine::pipeline::CheckpointFiles;
+use nlu_lab::engine::pipeline::{CheckpointFiles, LabModel, LabRequest};
 
 #[test]
 fn tiny_gpt2_matches_transformers() {
     let dir = fixture("gpt2/tiny-gpt2");
     let config = String::from_utf8(read(dir.join("config.json"))).unwrap();
     let (tokenizer, weights) = (read(dir.join("tokenizer.json")), read(dir.join("model.safetensors")));
-    let lab = Gpt2Lab::load("tiny-gpt2", &CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights }).unwrap();
+    let lab = DecoderModel::load("tiny-gpt2", &CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights }).unwrap();
     let (tokenizer, model) = (&lab.tokenizer, &lab.model);
     let golden = golden_json(dir.join("golden.json"));
     let tensors = golden_tensors(dir.join("golden.safetensors"));
@@ -80,5 +80,78 @@ fn cli_attention_takes_gpt2_and_prints_the_next_tokens() {
     let d = max_abs_diff(&attention, &to_f32(&tensors["case0.attn"]));
     assert!(d <= 1e-4, "CLI attention max |Δ| {d:e}");
     let pair = run(&["--text-b", "a second sentence"]);
-    assert!(String::from_utf8_lossy(&pair.stderr).contains("GPT-2 takes one text"), "{}", String::from_utf8_lossy(&pair.stderr));
+    assert!(String::from_utf8_lossy(&pair.stderr).contains("reads one text"), "{}", String::from_utf8_lossy(&pair.stderr));
+    let masked = run(&["--mask-token", "1"]);
+    assert!(String::from_utf8_lossy(&masked.stderr).contains("has no masked-word head"), "{}", String::from_utf8_lossy(&masked.stderr));
+    assert_eq!(json["causal"], true, "the JSON says the attention is causal");
+}
+
+/// The attention lab's path (LabModel, as the worker and the package run it): GPT-2 is told apart by its config,
+/// its data is marked causal, and the neuron view recomputed from the captured queries and keys shows only the keys
+/// at or before the query, its softmax the model's attention row there.
+#[test]
+fn the_lab_runs_gpt2_causally_and_the_neuron_view_stops_at_the_query() {
+    let dir = fixture("gpt2/tiny-gpt2");
+    let config = String::from_utf8(read(dir.join("config.json"))).unwrap();
+    let (tokenizer, weights) = (read(dir.join("tokenizer.json")), read(dir.join("model.safetensors")));
+    let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights };
+    let lab = LabModel::load("tiny-gpt2", &files).unwrap();
+    assert!(matches!(lab, LabModel::Decoder(_)) && !lab.has_masked_lm());
+    let golden = golden_json(dir.join("golden.json"));
+    let tensors = golden_tensors(dir.join("golden.safetensors"));
+    let case = &golden["cases"][0];
+    let off = HeadsOff::default();
+    let request = LabRequest { text: case["text"].as_str().unwrap(), text_b: Some(" "), queries_keys: true, heads_off: &off, mask: None, predictions: 5 };
+    let run = lab.run(&request).unwrap();
+    let data = &run.data;
+    assert!(data.causal);
+    assert_eq!(run.next.iter().map(|p| p.id as u64).collect::<Vec<_>>(), case["next"].as_array().unwrap().iter().map(|t| t["id"].as_u64().unwrap()).collect::<Vec<_>>());
+    let d = max_abs_diff(&data.weights, &to_f32(&tensors["case0.attn"]));
+    assert!(d <= 1e-4, "attention max |Δ| {d:e}");
+    let n = data.len();
+    let mut worst = 0f32;
+    for layer in 0..data.num_layers {
+        for head in 0..data.num_heads {
+            for token in 0..n {
+                let v = data.neuron(layer, head, token).unwrap();
+                assert_eq!(v.keys.len(), n, "every key is shown");
+                assert_eq!((v.products.len(), v.scores.len(), v.softmax.len()), (token + 1, token + 1, token + 1), "q×k only up to the query");
+                let row = &data.head(layer, head)[token * n..token * n + token + 1];
+                worst = worst.max(max_abs_diff(&v.softmax, row));
+            }
+        }
+    }
+    assert!(worst <= 1e-5, "neuron view softmax vs the attention row: {worst:e}");
+    let pair = LabRequest { text_b: Some("a second sentence"), ..request };
+    assert!(lab.run(&pair).is_err(), "a decoder takes no pair");
+}
+
+/// Heads switched off against transformers 4.57's `GPT2LMHeadModel` with `head_mask` (make_head_mask.py --gpt2):
+/// attention, the last hidden state and the next-token logits within 1e-4, the same five next tokens.
+#[test]
+fn gpt2_heads_off_match_transformers_head_mask() {
+    let dir = fixture("gpt2/tiny-gpt2");
+    let config = String::from_utf8(read(dir.join("config.json"))).unwrap();
+    let (tokenizer, weights) = (read(dir.join("tokenizer.json")), read(dir.join("model.safetensors")));
+    let lab = DecoderModel::load("tiny-gpt2", &CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights }).unwrap();
+    let golden = golden_json(dir.join("head_mask.json"));
+    let tensors = golden_tensors(dir.join("head_mask.safetensors"));
+    let off = HeadsOff::parse(golden["heads_off"].as_str().unwrap()).unwrap();
+    let (mut wa, mut wh, mut wl) = (0f32, 0f32, 0f32);
+    for case in golden["cases"].as_array().unwrap() {
+        let i = case["case"].as_u64().unwrap();
+        let text = case["text"].as_str().unwrap();
+        let enc = lab.tokenizer.encode(text, None, lab.model.config.n_positions).unwrap();
+        let out = lab.model.forward(&enc.ids, &off).unwrap();
+        let attn: Vec<f32> = out.layers.iter().flat_map(|l| to_f32(&l.probs)).collect();
+        wa = wa.max(max_abs_diff(&attn, &to_f32(&tensors[&format!("case{i}.attn")])));
+        wh = wh.max(max_abs_diff(&to_f32(&out.hidden), &to_f32(&tensors[&format!("case{i}.hidden")])));
+        let logits = lab.model.next_token_logits(&out.hidden.get(enc.len() - 1).unwrap()).unwrap();
+        wl = wl.max(max_abs_diff(&logits, &to_f32(&tensors[&format!("case{i}.logits")])));
+        let (_, next) = lab.attention_and_next(text, false, 5, &off).unwrap();
+        let want: Vec<&str> = case["next"].as_array().unwrap().iter().map(|t| t["token"].as_str().unwrap()).collect();
+        assert_eq!(next.iter().map(|p| p.token.as_str()).collect::<Vec<_>>(), want, "case {i}: the next five tokens with heads off");
+    }
+    assert!(wa <= 1e-4 && wh <= 1e-4 && wl <= 1e-4, "attention {wa:e}, hidden {wh:e}, logits {wl:e}");
+    println!("tiny GPT-2 with heads {off} off vs transformers' head_mask: attention max |Δ| {wa:.2e}, hidden {wh:.2e}, next-token logits {wl:.2e}");
 }

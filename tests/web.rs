@@ -79,7 +79,7 @@ fn tiny_gpt2_in_wasm_matches_transformers() {
         tokenizer_json: fixture!("gpt2/tiny-gpt2/tokenizer.json"),
         safetensors: fixture!("gpt2/tiny-gpt2/model.safetensors"),
     };
-    let lab = nlu_lab::engine::gpt2::Gpt2Lab::load("tiny-gpt2", &files).unwrap();
+    let lab = nlu_lab::engine::pipeline::DecoderModel::load("tiny-gpt2", &files).unwrap();
     let golden: serde_json::Value = serde_json::from_slice(fixture!("gpt2/tiny-gpt2/golden.json")).unwrap();
     let tensors = candle_core::safetensors::load_buffer(fixture!("gpt2/tiny-gpt2/golden.safetensors"), &Device::Cpu).unwrap();
     for (i, case) in golden["cases"].as_array().unwrap().iter().enumerate() {

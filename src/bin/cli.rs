@@ -19,7 +19,7 @@ mod cli {
     use lexopt::prelude::*;
     use nlu_lab::engine::clip_example::ClipExample;
     use nlu_lab::engine::handin::{HandIn, Submission};
-    use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles};
+    use nlu_lab::engine::pipeline::{AttentionModel, CheckpointFiles, LabModel, LabRequest};
 
     const USAGE: &str = "usage:
   nlu-lab attention --model DIR --text TEXT [--text-b TEXT] [--queries-keys] [--rollout] [--heads-off L:H,...]
@@ -29,10 +29,9 @@ mod cli {
       attention rollout through every layer as [n][n], Abnar & Zuidema 2020; --heads-off 0:3,2:11 switches those
       heads off as transformers' head_mask does, and says so in \"heads_off\"; --mask-token I replaces token I by the
       mask token and adds \"predictions\", the masked-word head's top K (--predictions K, default 5) with the
-      original token's probability, for checkpoints that ship the head). DIR may also hold a GPT-2 checkpoint
-      (causal attention; one text; --predictions K adds \"predictions\": {\"next\": the K most probable next
-      tokens}), or with --format html a
-      standalone head view page that needs no network and no model. With --format example: the attention lab's
+      original token's probability, for checkpoints that ship the head). For a GPT-2 checkpoint: causal attention
+      (\"causal\": true), one text, and --predictions K adds \"predictions\": {\"next\": the K most probable next
+      tokens}. With --format html: a standalone head view page that needs no network and no model. With --format example: the attention lab's
       first-visit example (web/examples/minilm-attention.json: the weights in one byte each, no Q/K).
   nlu-lab clip --model DIR --image FILE --caption TEXT --caption TEXT ... [--format json|example --repo REPO]
       DIR holds config.json, tokenizer.json, preprocessor_config.json and model.safetensors of a CLIP checkpoint.
@@ -92,7 +91,11 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
                     .iter()
                     .map(|f| serde_json::json!({ "name": f.name, "revision": f.revision, "size": f.size, "sha256": f.sha256 }))
                     .collect();
-                let family = if e.family == Family::Clip { "clip" } else { "encoder" };
+                let family = match e.family {
+                    Family::Encoder => "encoder",
+                    Family::Decoder => "decoder",
+                    Family::Clip => "clip",
+                };
                 serde_json::json!({ "repo": e.repo, "revision": e.revision, "family": family, "verified": e.is_verified(), "files": files })
             })
             .collect();
@@ -518,27 +521,16 @@ course developers: the benchmark and the synthetic checkpoints are commands of `
         let weights = read_weights(&dir)?;
         let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights };
-        let is_gpt2 = serde_json::from_str::<serde_json::Value>(&config).ok().is_some_and(|c| c["model_type"] == "gpt2");
-        let (data, predictions) = if is_gpt2 {
-            // A decoder: one text, no masked-word head; --predictions gives the next tokens.
-            if text_b.is_some() || mask.is_some() {
-                return Err("GPT-2 takes one text (no --text-b) and has no masked-word head (no --mask-token)".into());
-            }
-            let lab = nlu_lab::engine::gpt2::Gpt2Lab::load(&name, &files).map_err(|e| e.to_string())?;
-            let (data, next) = lab.attention_and_next(&text, qk, k.unwrap_or(5), &heads_off).map_err(|e| e.to_string())?;
-            let next = k.map(|_| serde_json::json!({ "next": next }));
-            (data, next)
-        } else {
-            let lab = AttentionModel::load(&name, &files).map_err(|e| e.to_string())?;
-            let k = k.unwrap_or(5);
-            match mask {
-            Some(position) => {
-                let (data, p) = lab.masked_predictions(&text, text_b.as_deref(), position, k, qk, &heads_off).map_err(|e| e.to_string())?;
-                (data, Some(serde_json::to_value(&p).map_err(|e| e.to_string())?))
-            }
-            None => (lab.attention_with_heads_off(&text, text_b.as_deref(), qk, &heads_off).map_err(|e| e.to_string())?, None),
-            }
+        let lab = LabModel::load(&name, &files).map_err(|e| e.to_string())?;
+        let request = LabRequest { text: &text, text_b: text_b.as_deref(), queries_keys: qk, heads_off: &heads_off, mask, predictions: k.unwrap_or(5) };
+        let run = lab.run(&request).map_err(|e| e.to_string())?;
+        // A masked token's guesses; a decoder's next tokens when --predictions asks for them.
+        let predictions = match (&run.masked, matches!(lab, LabModel::Decoder(_)) && k.is_some()) {
+            (Some(p), _) => Some(serde_json::to_value(p).map_err(|e| e.to_string())?),
+            (None, true) => Some(serde_json::json!({ "next": run.next })),
+            (None, false) => None,
         };
+        let data = run.data;
         // Streamed to stdout: at 512 tokens the JSON is hundreds of MB, never held whole.
         print_with(|out| {
             if format == "html" {

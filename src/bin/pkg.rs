@@ -12,7 +12,8 @@ mod api {
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
 
-    use nlu_lab::engine::catalogue::{self, Family};
+    use nlu_lab::engine::catalogue::{self, Lab};
+    use nlu_lab::engine::pipeline::{LabRequest, LabRun};
     use nlu_lab::web::hub::{validate_hub, DEFAULT_HUB};
     use nlu_lab::web::js::now_ms;
     use nlu_lab::web::messages::{ModelSource, Step};
@@ -50,7 +51,7 @@ export interface AttentionOptions extends ModelOptions {
   /** Replace this token (an index into `tokens`, not a special token) by the mask token and return the
    *  masked-word head's guesses (checkpoints that ship the head: BERT, DistilBERT, RoBERTa; not MiniLM). */
   maskToken?: number;
-  /** How many guesses with `maskToken`. Default 5. */
+  /** How many guesses with `maskToken`, or of a GPT-2 model's next token. Default 5. */
   predictions?: number;
 }
 
@@ -93,6 +94,10 @@ export interface AttentionResult {
   rollout?: Float32Array;
   /** With `maskToken`: the position masked, the original token with its probability now, the best guesses. */
   predictions?: { position: number; original: Prediction; top: Prediction[] };
+  /** A decoder (GPT-2): true; its attention is causal (each token sees only itself and the tokens before it). */
+  causal?: boolean;
+  /** A decoder's most probable next tokens after the text (`predictions` of them). */
+  next?: Prediction[];
   /** Milliseconds reading and building the model (0 when it was already loaded), and running it. */
   loadMs: number;
   forwardMs: number;
@@ -180,22 +185,16 @@ export interface ClipResult {
     }
 
     /// The model's files, through the same hub validation as the app's `?hub=`.
-    fn source(options: &Options, family: Family) -> Result<ModelSource, String> {
-        let default = match family {
-            Family::Encoder => catalogue::encoders().next(),
-            Family::Clip => catalogue::clips().next(),
-        };
-        let repo = options.model.clone().unwrap_or_else(|| default.expect("a default model").repo.to_string());
+    fn source(options: &Options, lab: Lab) -> Result<ModelSource, String> {
+        let default = catalogue::models_of(lab).next().expect("a default model");
+        let repo = options.model.clone().unwrap_or_else(|| default.repo.to_string());
         let entry = catalogue::find(&repo).ok_or_else(|| {
-            let known: Vec<&str> = match family {
-                Family::Encoder => catalogue::encoders().map(|e| e.repo).collect(),
-                Family::Clip => catalogue::clips().map(|e| e.repo).collect(),
-            };
+            let known: Vec<&str> = catalogue::models_of(lab).map(|e| e.repo).collect();
             format!("model \"{repo}\" is not in nlu-lab's catalogue; choose one of: {}", known.join(", "))
         })?;
-        if entry.family != family {
-            let other = if family == Family::Clip { "attention()" } else { "clip()" };
-            return Err(format!("model \"{repo}\" is not a {} model: use {other}", if family == Family::Clip { "CLIP" } else { "BERT-family" }));
+        if entry.family.lab() != lab {
+            let other = if lab == Lab::Clip { "attention()" } else { "clip()" };
+            return Err(format!("model \"{repo}\" is not a {} model: use {other}", if lab == Lab::Clip { "CLIP" } else { "BERT-family or GPT-2" }));
         }
         let hub = validate_hub(options.hub.as_deref().unwrap_or(DEFAULT_HUB))?;
         let revision = options.revision.clone().unwrap_or_else(|| entry.revision.to_string());
@@ -256,24 +255,21 @@ export interface ClipResult {
             Some(text_b.as_string().ok_or("textB must be a string, null or undefined (options are the third argument)")?)
         };
         let options = read_options(&options_js, &["model", "hub", "revision", "queriesKeys", "rollout", "headsOff", "maskToken", "predictions", "onProgress"])?;
-        let source = source(&options, Family::Encoder)?;
+        let source = source(&options, Lab::Attention)?;
         let on_progress = progress_callback(&options_js);
-        let (model, trust, load_ms) = models::attention_model(&source, &on_progress).await?;
+        let (model, trust, load) = models::attention_model(&source, &on_progress).await?;
         let start = now_ms();
         let heads_off = nlu_lab::engine::heads_off::HeadsOff::parse(options.heads_off.as_deref().unwrap_or(""))
             .map_err(|e| format!("headsOff: {e}"))?;
-        let (data, predictions) = match options.mask_token {
-            Some(position) => {
-                let k = options.predictions.unwrap_or(5).max(1);
-                let (data, p) =
-                    model.masked_predictions(&text, text_b.as_deref(), position, k, options.queries_keys, &heads_off).map_err(|e| e.to_string())?;
-                (data, Some(p))
-            }
-            None => (
-                model.attention_with_heads_off(&text, text_b.as_deref(), options.queries_keys, &heads_off).map_err(|e| e.to_string())?,
-                None,
-            ),
+        let request = LabRequest {
+            text: &text,
+            text_b: text_b.as_deref(),
+            queries_keys: options.queries_keys,
+            heads_off: &heads_off,
+            mask: options.mask_token,
+            predictions: options.predictions.unwrap_or(5).max(1),
         };
+        let LabRun { data, masked: predictions, next } = model.run(&request).map_err(|e| e.to_string())?;
         let forward_ms = now_ms() - start;
         let result = to_js(&AttentionMeta {
             model: &data.model,
@@ -291,7 +287,7 @@ export interface ClipResult {
             layers: data.num_layers,
             heads: data.num_heads,
             head_dim: data.head_dim,
-            load_ms,
+            load_ms: load.ms,
             forward_ms,
         })?;
         let (layers, heads) = (data.num_layers, data.num_heads);
@@ -303,6 +299,10 @@ export interface ClipResult {
         }
         if let Some(p) = &predictions {
             set("predictions", &to_js(p)?)?;
+        }
+        if data.causal {
+            set("causal", &JsValue::TRUE)?;
+            set("next", &to_js(&next)?)?;
         }
         if options.rollout {
             let rollout = data.pick(nlu_lab::engine::attention::Pick::Rollout, nlu_lab::engine::attention::Pick::Mean);
@@ -361,9 +361,9 @@ export interface ClipResult {
         }
         let options = read_options(&options_js, &["model", "hub", "revision", "onProgress"])?;
         let image = image_bytes(&image).await?;
-        let source = source(&options, Family::Clip)?;
+        let source = source(&options, Lab::Clip)?;
         let on_progress = progress_callback(&options_js);
-        let (model, trust, load_ms) = models::clip_model(&source, &on_progress).await?;
+        let (model, trust, load) = models::clip_model(&source, &on_progress).await?;
         let start = now_ms();
         let r = model.classify(&image, &captions).map_err(|e| e.to_string())?;
         let forward_ms = now_ms() - start;
@@ -380,7 +380,7 @@ export interface ClipResult {
             cosines: &r.cosines,
             logits: &r.logits,
             probs: &r.probs,
-            load_ms,
+            load_ms: load.ms,
             forward_ms,
         })
     }

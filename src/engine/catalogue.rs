@@ -4,8 +4,26 @@
 pub enum Family {
     /// BERT, RoBERTa, DistilBERT: the attention lab.
     Encoder,
+    /// GPT-2: the attention lab, with causal attention.
+    Decoder,
     /// CLIP: the CLIP lab.
     Clip,
+}
+
+/// The app's two labs, each offering the models of its families.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lab {
+    Attention,
+    Clip,
+}
+
+impl Family {
+    pub fn lab(self) -> Lab {
+        match self {
+            Family::Encoder | Family::Decoder => Lab::Attention,
+            Family::Clip => Lab::Clip,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +64,15 @@ impl CatalogueEntry {
         self.files.iter().all(ModelFile::is_pinned)
     }
 
+    /// What the selector says after the name when the model is not verified (`None` when it is).
+    pub fn unverified_note(&self) -> Option<&'static str> {
+        match (self.is_verified(), self.files.iter().all(|f| f.size.is_some())) {
+            (true, _) => None,
+            (false, true) => Some(NOT_VERIFIED_SIZED),
+            (false, false) => Some(NOT_VERIFIED),
+        }
+    }
+
     pub fn file(&self, name: &str) -> Option<&'static ModelFile> {
         self.files.iter().find(|f| f.name == name)
     }
@@ -53,6 +80,8 @@ impl CatalogueEntry {
 
 /// What the selector says after the name of a model whose files are not all pinned.
 pub const NOT_VERIFIED: &str = "not verified: size and checksum unknown";
+/// The same for a model whose files' sizes are known (checked as they arrive) but not all their sha256.
+pub const NOT_VERIFIED_SIZED: &str = "not verified: checksum unknown";
 
 const fn pinned(name: &'static str, revision: &'static str, size: Option<u64>, sha256: &'static str) -> ModelFile {
     ModelFile { name, revision, size, sha256: Some(sha256) }
@@ -62,12 +91,19 @@ const fn unpinned(name: &'static str, revision: &'static str) -> ModelFile {
     ModelFile { name, revision, size: None, sha256: None }
 }
 
+/// A file whose size is on public record but not its sha256: the size is checked, the file is not verified.
+const fn sized(name: &'static str, revision: &'static str, size: u64) -> ModelFile {
+    ModelFile { name, revision, size: Some(size), sha256: None }
+}
+
 const MINILM: &str = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41";
 const BERT_UNCASED: &str = "86b5e0934494bd15c9632b12f734a8a67f723594";
 const BERT_CASED: &str = "cd5ef92a9fb2f889e972770a36d4ed042daf221e";
 const BERT_MULTILINGUAL: &str = "3f076fdb1ab68d5b2880cb87a0886f315b8146f8";
 const DISTILBERT: &str = "12040accade4e8a0f71eabdb258fecc2e7e948be";
 const ROBERTA: &str = "e2da8e2f811d1448a5b465c236feacd80ffbac7b";
+const GPT2: &str = "607a30d783dfa663caf39e06633721c8d4cfcd7e";
+const DISTILGPT2: &str = "2290a62682d06624634c1f46a6ad5be0f47f38aa";
 const CLIP_B32: &str = "3d74acf9a28c67741b2f4f2ea7635f0aaf6f0268";
 /// CLIP B/32's main has no model.safetensors; the conversion lives on this PR ref (its sha256 is pinned).
 const CLIP_B32_WEIGHTS: &str = "refs/pr/15";
@@ -175,6 +211,44 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
                 ROBERTA,
                 Some(498_818_054),
                 "5bde1d28afb363d0103324efeb5afc8b2b397fe5e04beabb9b1ef355255ade81",
+            ),
+        ],
+    },
+    CatalogueEntry {
+        repo: "openai-community/gpt2",
+        revision: GPT2,
+        display_name: "GPT-2 (124M)",
+        description: "12 layers × 12 heads, a decoder: each token sees only the ones before it; guesses the next token — 548 MB",
+        family: Family::Decoder,
+        download_mb: 548,
+        // Only the sizes of the small files are on record: their sha256 is the one taken at the first download.
+        files: &[
+            sized("config.json", GPT2, 665),
+            sized("tokenizer.json", GPT2, 1_355_256),
+            pinned(
+                "model.safetensors",
+                GPT2,
+                Some(548_105_171),
+                "248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707",
+            ),
+        ],
+    },
+    CatalogueEntry {
+        repo: "distilbert/distilgpt2",
+        revision: DISTILGPT2,
+        display_name: "DistilGPT-2",
+        description: "6 layers × 12 heads, GPT-2 distilled: causal attention, next-token guesses — 353 MB",
+        family: Family::Decoder,
+        download_mb: 353,
+        files: &[
+            sized("config.json", DISTILGPT2, 762),
+            // The same tokenizer.json as gpt2's.
+            sized("tokenizer.json", DISTILGPT2, 1_355_256),
+            pinned(
+                "model.safetensors",
+                DISTILGPT2,
+                Some(352_824_413),
+                "e1ff18884359fe8beb795a5f414feb85a6ce3d929ad019c0d958c039d2b94a1b",
             ),
         ],
     },
@@ -424,12 +498,9 @@ pub fn locate(repo: &str, revision: &str, file: &str) -> (String, Option<&'stati
     }
 }
 
-pub fn encoders() -> impl Iterator<Item = &'static CatalogueEntry> {
-    CATALOGUE.iter().filter(|e| e.family == Family::Encoder)
-}
-
-pub fn clips() -> impl Iterator<Item = &'static CatalogueEntry> {
-    CATALOGUE.iter().filter(|e| e.family == Family::Clip)
+/// The models `lab` offers, in the catalogue's order.
+pub fn models_of(lab: Lab) -> impl Iterator<Item = &'static CatalogueEntry> {
+    CATALOGUE.iter().filter(move |e| e.family.lab() == lab)
 }
 
 /// Lower-case hex, the form the catalogue's sha256 pins are written in.
@@ -502,7 +573,7 @@ mod tests {
                 assert!(e.files.iter().any(|f| f.name == "preprocessor_config.json"));
             }
         }
-        assert_eq!(encoders().next().unwrap().repo, "sentence-transformers/all-MiniLM-L6-v2", "the quick default");
+        assert_eq!(models_of(Lab::Attention).next().unwrap().repo, "sentence-transformers/all-MiniLM-L6-v2", "the quick default");
     }
 
     /// Every file lives at a commit (or, for CLIP B/32's weights, the PR ref that holds them, made safe by the pin);
@@ -522,7 +593,9 @@ mod tests {
                     assert!(sha.len() == 64 && hex, "{}/{}: {sha}", e.repo, f.name);
                 } else {
                     assert!(!e.is_verified(), "{} has an unpinned {} yet counts as verified", e.repo, f.name);
-                    assert!(f.size.is_none(), "a size without a pin is not from a high row");
+                    // hf-pins.md has high rows of sizes alone only for GPT-2's small files.
+                    let gpt2_small_file = e.family == Family::Decoder && f.name != "model.safetensors";
+                    assert!(f.size.is_none() || gpt2_small_file, "{}/{}: a size without a pin is not from a high row", e.repo, f.name);
                 }
             }
         }
@@ -530,8 +603,14 @@ mod tests {
         let marked: Vec<&str> = CATALOGUE.iter().filter(|e| !e.is_verified()).map(|e| e.repo).collect();
         assert_eq!(
             marked,
-            ["google-bert/bert-base-cased", "google-bert/bert-base-multilingual-cased", "openai/clip-vit-base-patch16"],
-            "the models hf-pins.md has no high rows for"
+            [
+                "google-bert/bert-base-cased",
+                "google-bert/bert-base-multilingual-cased",
+                "openai-community/gpt2",
+                "distilbert/distilgpt2",
+                "openai/clip-vit-base-patch16"
+            ],
+            "the models hf-pins.md has no high rows of every file's sha256 for"
         );
         assert_eq!(verified.len(), 6);
         // The two uncased BERT tokenizers are the same bytes, so the same pin.

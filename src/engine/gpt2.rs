@@ -13,9 +13,6 @@ use super::bert::EncoderOutput;
 use super::heads_off::HeadsOff;
 use super::kernels::PackedLinear;
 use super::nn::{causal_mask, AttentionCapture, SelfAttention};
-use super::attention::AttentionData;
-use super::pipeline::{attention_data, top_predictions, CheckpointFiles, Prediction};
-use super::tokenize::TextTokenizer;
 use super::{Error, Result};
 
 fn default_eps() -> f64 {
@@ -173,41 +170,5 @@ impl Gpt2Model {
     /// embeddings, tied, as the head.
     pub fn next_token_logits(&self, hidden: &Tensor) -> Result<Vec<f32>> {
         Ok(self.wte.embeddings().matmul(&hidden.unsqueeze(1)?)?.squeeze(1)?.to_vec1()?)
-    }
-}
-
-/// A GPT-2 checkpoint ready to run text: its tokenizer and model (the attention lab's pipeline for decoders).
-pub struct Gpt2Lab {
-    pub name: String,
-    pub tokenizer: TextTokenizer,
-    pub model: Gpt2Model,
-}
-
-impl Gpt2Lab {
-    pub fn load(name: &str, files: &CheckpointFiles) -> Result<Self> {
-        let config = Config::from_json(files.config_json)?;
-        let tokenizer = TextTokenizer::from_bytes(files.tokenizer_json)?;
-        let model = Gpt2Model::load(super::nn::weights_from_safetensors(files.safetensors)?, config)?;
-        Ok(Self { name: name.to_string(), tokenizer, model })
-    }
-}
-
-impl Gpt2Lab {
-    /// Tokenize and run `text` (a decoder takes one text; GPT-2 adds no special tokens): its causal attention (with
-    /// queries and keys if asked, `heads_off` switched off) and the `k` most probable next tokens.
-    pub fn attention_and_next(
-        &self,
-        text: &str,
-        with_queries_keys: bool,
-        k: usize,
-        heads_off: &HeadsOff,
-    ) -> Result<(AttentionData, Vec<Prediction>)> {
-        let encoded = self.tokenizer.encode(text, None, self.model.config.n_positions)?;
-        let output = self.model.forward(&encoded.ids, heads_off)?;
-        let logits = self.model.next_token_logits(&output.hidden.get(encoded.len() - 1)?)?;
-        let next = top_predictions(&super::nn::softmax(&logits), k, |id| self.tokenizer.id_to_token(id).unwrap_or_default());
-        let cfg = &self.model.config;
-        let shape = (cfg.n_layer, cfg.n_head, cfg.head_dim());
-        Ok((attention_data(&self.name, text, None, &encoded, &output, shape, with_queries_keys, heads_off)?, next))
     }
 }

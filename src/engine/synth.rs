@@ -277,5 +277,6 @@ pub fn attention_data(model: &str, layers: usize, heads: usize, head_dim: usize,
         keys: None,
         dropped_tokens: 0,
         heads_off: Default::default(),
+        causal: false,
     }
 }

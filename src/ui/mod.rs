@@ -94,7 +94,7 @@ pub fn App() -> impl IntoView {
         <ReloadBanner />
         <header class="app-header">
             <h1>"nlu-lab"</h1>
-            <p class="tagline">"Look inside BERT and CLIP — in your browser, no install."</p>
+            <p class="tagline">"Look inside BERT, GPT-2 and CLIP — in your browser, no install."</p>
             <button type="button" class="guide-toggle" data-testid="guide-toggle" aria-controls="guide"
                 aria-expanded=move || guide_open.get().to_string() on:click=move |_| guide_open.update(|o| *o = !*o)>
                 {move || if guide_open.get() { "Hide the guide" } else { "Guide: the assignment" }}</button>
@@ -102,7 +102,7 @@ pub fn App() -> impl IntoView {
         </header>
         <nav class="tabs" role="tablist" aria-label="labs">
             <button role="tab" id="tab-attention" aria-selected=move || (tab.get() == Tab::Attention).to_string()
-                on:click=move |_| tab.set(Tab::Attention)>"Attention lab (BERT)"</button>
+                on:click=move |_| tab.set(Tab::Attention)>"Attention lab"</button>
             <button role="tab" id="tab-clip" aria-selected=move || (tab.get() == Tab::Clip).to_string()
                 on:click=move |_| tab.set(Tab::Clip)>"CLIP lab"</button>
         </nav>

@@ -54,6 +54,17 @@ pub fn NeuronView(
         let row = data.head(layer.get(), head.get())[token.get() * data.len()..(token.get() + 1) * data.len()].to_vec();
         let rows = (0..data.len())
             .map(|j| {
+                if j >= v.softmax.len() {
+                    // Causal attention: a later token's key, which this query does not see.
+                    return view! {
+                        <tr class="masked-key" data-testid="masked-key">
+                            <th scope="row" class="neuron-token" title=data.tokens[j].clone()>{shown[j].clone()}</th>
+                            <td class="vector">{cells(&v.keys[j], qk_scale)}</td>
+                            <td colspan="3" class="note">"after the query: masked (causal)"</td>
+                        </tr>
+                    }
+                    .into_any();
+                }
                 let p = v.softmax[j];
                 view! {
                     <tr>
@@ -66,6 +77,7 @@ pub fn NeuronView(
                             <span class="num">{format!("{p:.3}")}</span></td>
                     </tr>
                 }
+                .into_any()
             })
             .collect_view();
         view! {

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::engine::attention::Pick;
-use crate::engine::catalogue::{self, BundledPack, CatalogueEntry, Family};
+use crate::engine::catalogue::{self, BundledPack, CatalogueEntry, Lab};
 use crate::web::hub::{bundled_pack, bundled_packs};
 use crate::web::store::{Estimate, StoredFile};
 use crate::web::worker_client;
@@ -70,7 +70,7 @@ impl CacheState {
     /// A model selector's option text: name, download size, and whether it is stored.
     pub fn model_label(&self, entry: &CatalogueEntry) -> String {
         let stored = if self.has_model(entry.repo) { " · stored, works offline" } else { "" };
-        let trust = if entry.is_verified() { String::new() } else { format!(" · {}", catalogue::NOT_VERIFIED) };
+        let trust = entry.unverified_note().map(|note| format!(" · {note}")).unwrap_or_default();
         format!("{} — {} MB{stored}{trust}", entry.display_name, entry.download_mb)
     }
 
@@ -101,18 +101,18 @@ pub struct ModelOption {
 
 /// The selector's entries for `family`: the site's packs first (a class starts with the small download from its
 /// own site), then every catalogue model at full precision.
-pub fn model_options(family: Family) -> Vec<ModelOption> {
+pub fn model_options(lab: Lab) -> Vec<ModelOption> {
     let mut options: Vec<ModelOption> = bundled_packs()
         .into_iter()
         .filter_map(|pack| {
-            let entry = catalogue::find(&pack.repo).filter(|e| e.family == family)?;
+            let entry = catalogue::find(&pack.repo).filter(|e| e.family.lab() == lab)?;
             Some(ModelOption { value: catalogue::choice_value(&pack.repo, Some(&pack.dtype)), entry, pack: Some(pack) })
         })
         .collect();
     options.extend(
         catalogue::CATALOGUE
             .iter()
-            .filter(|e| e.family == family)
+            .filter(|e| e.family.lab() == lab)
             .map(|entry| ModelOption { value: entry.repo.to_string(), entry, pack: None }),
     );
     options
@@ -121,12 +121,12 @@ pub fn model_options(family: Family) -> Vec<ModelOption> {
 impl CacheState {
     /// [`model_options`] with the packs imported from local files that are stored (after the site's packs):
     /// reactive, so a pack appears in the selectors once its import is done and goes when it is deleted.
-    pub fn model_options(&self, family: Family) -> Vec<ModelOption> {
-        let mut options = model_options(family);
+    pub fn model_options(&self, lab: Lab) -> Vec<ModelOption> {
+        let mut options = model_options(lab);
         let site_packs = options.iter().take_while(|o| o.pack.is_some()).count();
         let offered: Vec<String> = options.iter().map(|o| o.value.clone()).collect();
         let imported = crate::web::hub::local_packs().into_iter().filter_map(|pack| {
-            let entry = catalogue::find(&pack.repo).filter(|e| e.family == family)?;
+            let entry = catalogue::find(&pack.repo).filter(|e| e.family.lab() == lab)?;
             let value = catalogue::choice_value(&pack.repo, Some(&pack.dtype));
             (self.has_pack(&pack) && !offered.contains(&value)).then_some(ModelOption { value, entry, pack: Some(pack) })
         });
@@ -136,11 +136,11 @@ impl CacheState {
     }
 
     /// A model selector's `<option>`s, redrawn when the store changes; the one `current` names stays selected.
-    pub fn option_views(self, family: Family, current: RwSignal<String>, label: fn(&CacheState, &ModelOption) -> String) -> impl IntoView {
+    pub fn option_views(self, lab: Lab, current: RwSignal<String>, label: fn(&CacheState, &ModelOption) -> String) -> impl IntoView {
         move || {
             // Redrawn when the store changes (a pack imported or deleted), whatever the labels read.
             self.files.track();
-            self.model_options(family)
+            self.model_options(lab)
                 .into_iter()
                 .map(|o| {
                     let selected = current.with_untracked(|c| *c == o.value);
@@ -152,9 +152,14 @@ impl CacheState {
     }
 }
 
-/// What a selector of `family` starts on: the first of [`model_options`].
-pub fn default_choice(family: Family) -> String {
-    model_options(family).into_iter().next().expect("the catalogue has a model of each family").value
+/// What a selector of `lab` starts on: the first of [`model_options`].
+pub fn default_choice(lab: Lab) -> String {
+    model_options(lab).into_iter().next().expect("the catalogue has a model of each family").value
+}
+
+/// Whether the selector's `choice` is a decoder (GPT-2: one text, causal attention, next-token guesses).
+pub fn is_decoder(choice: &str) -> bool {
+    catalogue::find(catalogue::parse_choice(choice).0).is_some_and(|e| e.family == catalogue::Family::Decoder)
 }
 
 /// Whether `choice` (a permalink's, say) is one this page offers.

@@ -92,8 +92,8 @@ pub fn status_line(ran: Ran, stats: &RunStats) -> String {
     if stats.threads > 1 {
         s += &format!(" on {} threads", stats.threads);
     }
-    if stats.load_ms > 0.0 {
-        s += &format!(" · model loaded in {:.0} ms · worker memory {}", stats.load_ms, format_bytes(stats.memory_bytes));
+    if stats.load.ms > 0.0 {
+        s += &format!(" · model loaded in {:.0} ms · worker memory {}", stats.load.ms, format_bytes(stats.memory_bytes));
     }
     if let Ran::Tokens { dropped, .. } = ran {
         if dropped > 0 {
@@ -105,8 +105,8 @@ pub fn status_line(ran: Ran, stats: &RunStats) -> String {
     for warning in &stats.trust.warnings {
         s += &format!(" · ⚠ {warning}");
     }
-    if !stats.trust.verified && stats.trust.warnings.is_empty() {
-        s += &format!(" · {}", crate::engine::catalogue::NOT_VERIFIED);
+    if let Some(note) = &stats.trust.unverified {
+        s += &format!(" · {note}");
     }
     s
 }

@@ -13,6 +13,20 @@ pub fn now_ms() -> f64 {
         .map_or_else(js_sys::Date::now, |p| p.now())
 }
 
+/// `performance.mark("nlu-lab:<name>", {detail})` on this thread's timeline: where a page load's time goes, for
+/// the browser's performance panel and scripts/bench.sh's warm-start timeline. Nothing happens where there is none.
+pub fn mark(name: &str, detail: Option<&serde_json::Value>) {
+    let Ok(performance) = js_sys::Reflect::get(&js_sys::global(), &"performance".into()) else { return };
+    let Ok(mark) = js_sys::Reflect::get(&performance, &"mark".into()).and_then(|m| m.dyn_into::<js_sys::Function>()) else {
+        return;
+    };
+    let options = js_sys::Object::new();
+    if let Some(detail) = detail.and_then(|d| js_sys::JSON::parse(&d.to_string()).ok()) {
+        let _ = js_sys::Reflect::set(&options, &"detail".into(), &detail);
+    }
+    let _ = mark.call2(&performance, &format!("nlu-lab:{name}").into(), &options);
+}
+
 /// The size of this thread's wasm linear memory; it never shrinks, so this is also the peak so far.
 pub fn memory_bytes() -> u64 {
     let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();

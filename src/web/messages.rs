@@ -10,8 +10,8 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::engine::attention::AttentionData;
 use crate::engine::heads_off::HeadsOff;
-use crate::engine::pipeline::{ClipResult, Predictions};
-use crate::web::models::ModelTrust;
+use crate::engine::pipeline::{ClipResult, Prediction, Predictions};
+use crate::web::models::{LoadTime, ModelTrust};
 use crate::web::store::{Estimate, StoredFile};
 
 /// Which build this code is (scripts/build.sh sets `NLU_LAB_BUILD_ID` to the commit): the page and the worker
@@ -34,7 +34,7 @@ pub struct ModelSource {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Request {
-    /// Fetch (or reuse) a BERT-family checkpoint and run it.
+    /// Fetch (or reuse) a checkpoint of the attention lab (BERT family or GPT-2) and run it.
     /// `heads_off`: switched off as transformers' `head_mask` does (engine::heads_off); `mask`: the token to
     /// replace by the mask token, for the masked-word head's predictions.
     Attention {
@@ -88,20 +88,22 @@ pub enum Response {
     Ready { build: String },
     /// What a request still running is doing (reading, downloading, retrying, building the model).
     Progress(Step),
-    /// `load_ms`: reading (or downloading) and building the model, 0 when it was already loaded. `memory_bytes`: the
+    /// `load`: reading (or downloading) and building the model, nothing when it was already loaded. `memory_bytes`: the
     /// worker's wasm memory afterwards — it never shrinks, so this is its peak so far.
     /// `trust`: whether the model's files were verified against the catalogue, and warnings to show if not.
-    /// `masked_lm`: whether the model has a masked-word head; `predictions`: its guesses, when a token was masked.
+    /// `masked_lm`: whether the model has a masked-word head; `predictions`: its guesses, when a token was masked;
+    /// `next`: a decoder's most probable next tokens (empty for an encoder).
     Attention {
         data: AttentionData,
         predictions: Option<Predictions>,
         masked_lm: bool,
+        next: Vec<Prediction>,
         forward_ms: f64,
-        load_ms: f64,
+        load: LoadTime,
         memory_bytes: u64,
         trust: ModelTrust,
     },
-    Clip { result: Box<ClipResult>, forward_ms: f64, load_ms: f64, memory_bytes: u64, trust: ModelTrust },
+    Clip { result: Box<ClipResult>, forward_ms: f64, load: LoadTime, memory_bytes: u64, trust: ModelTrust },
     Error(String),
     /// The complete files in the weights store, sorted by repo, file, revision, origin.
     CacheFiles(Vec<StoredFile>),

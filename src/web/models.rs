@@ -8,7 +8,7 @@ use super::download::{drop_stored, fetch_stored, host_of, stream_weight_pieces, 
 use super::hub::hub_origin;
 use super::js::now_ms;
 use super::messages::{ModelSource, Step};
-use crate::engine::pipeline::{AttentionModel, ClipClassifier};
+use crate::engine::pipeline::{ClipClassifier, LabModel};
 use crate::engine::tokenize::TextTokenizer;
 
 /// Hears what loading a model is doing: each file read from the store or downloaded into it, then the build.
@@ -32,7 +32,7 @@ pub const MAX_LOADED_MODELS: usize = 2;
 
 #[derive(Clone)]
 enum Model {
-    Attention(Rc<AttentionModel>),
+    Attention(Rc<LabModel>),
     Clip(Rc<ClipClassifier>),
 }
 
@@ -51,7 +51,11 @@ pub struct ModelTrust {
     pub warnings: Vec<String>,
     /// The weight files the model was built from, with the sha256 of their bytes as stored here.
     pub weights: Vec<WeightFile>,
+    /// What to say when the files are not verified though none contradicted a pin (there was none to check
+    /// against): the catalogue's note for the model (its sizes may be known, not its checksums).
+    pub unverified: Option<String>,
 }
+
 
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WeightFile {
@@ -102,12 +106,28 @@ fn announce_pack(source: &ModelSource) {
     }
 }
 
-/// The loaded model of `source`, moved to the most-recently-used end; with 0 ms. Else `load()`'s model (and its
-/// milliseconds), after dropping models so that at most [`MAX_LOADED_MODELS`] are loaded with it. No borrow of the
-/// cache is held while `load` runs.
-async fn find_or_load<F>(source: &ModelSource, load: impl FnOnce() -> F) -> Result<(LoadedModel, f64), String>
+/// What loading a model took: `ms` in all (reading its files from the store, or downloading them, and building
+/// it), of which `build_ms` building the model from the bytes read; both 0 when it was loaded already.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LoadTime {
+    pub ms: f64,
+    pub build_ms: f64,
+}
+
+impl LoadTime {
+    /// From `start` (before the first file was read) and `built` (when the build began) to now.
+    fn since(start: f64, built: f64) -> Self {
+        let now = now_ms();
+        Self { ms: now - start, build_ms: now - built }
+    }
+}
+
+/// The loaded model of `source`, moved to the most-recently-used end; with no load time. Else `load()`'s model
+/// (and its load time), after dropping models so that at most [`MAX_LOADED_MODELS`] are loaded with it. No borrow
+/// of the cache is held while `load` runs.
+async fn find_or_load<F>(source: &ModelSource, load: impl FnOnce() -> F) -> Result<(LoadedModel, LoadTime), String>
 where
-    F: std::future::Future<Output = Result<(LoadedModel, f64), String>>,
+    F: std::future::Future<Output = Result<(LoadedModel, LoadTime), String>>,
 {
     announce_pack(source);
     let found = LOADED.with(|s| {
@@ -119,7 +139,7 @@ where
         Some(model)
     });
     if let Some(model) = found {
-        return Ok((model, 0.0));
+        return Ok((model, LoadTime::default()));
     }
     // Drop before loading: the new model's tensors can reuse the freed memory (wasm memory never shrinks).
     LOADED.with(|s| {
@@ -127,9 +147,9 @@ where
         let excess = (models.len() + 1).saturating_sub(MAX_LOADED_MODELS);
         models.drain(..excess);
     });
-    let (model, load_ms) = load().await?;
+    let (model, time) = load().await?;
     LOADED.with(|s| s.borrow_mut().models.push((source.clone(), model.clone())));
-    Ok((model, load_ms))
+    Ok((model, time))
 }
 
 /// The models loaded now, least recently used first (repo names; for tests and the memory figure).
@@ -231,25 +251,31 @@ fn trust_of(loaded: &LoadedModel, source: &ModelSource) -> ModelTrust {
         Some(pack) => pack.source_verified,
         None => crate::engine::catalogue::find(&source.repo).is_some_and(|e| e.is_verified() && e.revision == source.revision),
     };
-    ModelTrust { verified: verified && loaded.warnings.is_empty(), warnings: loaded.warnings.clone(), weights: loaded.weights.clone() }
+    let verified = verified && loaded.warnings.is_empty();
+    let unverified = (!verified && loaded.warnings.is_empty()).then(|| {
+        let entry = crate::engine::catalogue::find(&source.repo).filter(|_| source.pack.is_none());
+        entry.and_then(|e| e.unverified_note()).unwrap_or(crate::engine::catalogue::NOT_VERIFIED).to_string()
+    });
+    ModelTrust { verified, warnings: loaded.warnings.clone(), weights: loaded.weights.clone(), unverified }
 }
 
-/// A BERT-family model, what its files can be trusted for, and the milliseconds spent reading and building it (0
-/// when it was already loaded).
+/// A model of the attention lab (BERT family or GPT-2), what its files can be trusted for, and what loading it
+/// took (nothing when it was already loaded).
 pub async fn attention_model(
     source: &ModelSource,
     on_progress: Progress<'_>,
-) -> Result<(Rc<AttentionModel>, ModelTrust, f64), String> {
+) -> Result<(Rc<LabModel>, ModelTrust, LoadTime), String> {
     let (loaded, ms) = find_or_load(source, || async {
         let trust = Trust::default();
+        let start = now_ms();
         let config = fetch_parsed(source, "config.json", on_progress, &trust, json_text).await?;
         let tokenizer =
             fetch_parsed(source, "tokenizer.json", on_progress, &trust, |b| json_text(b).map(|_| b.to_vec())).await?;
-        let start = now_ms();
         let weights = weights(source, on_progress, &trust).await?;
         on_progress(Step::Loading);
-        let model = AttentionModel::from_parts(&source.repo, &config, &tokenizer, weights).map_err(|e| e.to_string())?;
-        Ok((trust.loaded(Model::Attention(Rc::new(model))), now_ms() - start))
+        let built = now_ms();
+        let model = LabModel::from_parts(&source.repo, &config, &tokenizer, weights).map_err(|e| e.to_string())?;
+        Ok((trust.loaded(Model::Attention(Rc::new(model))), LoadTime::since(start, built)))
     })
     .await?;
     let trust = trust_of(&loaded, source);
@@ -259,24 +285,24 @@ pub async fn attention_model(
     }
 }
 
-/// A CLIP model, what its files can be trusted for, and the milliseconds spent reading and building it (0 when it
-/// was already loaded).
+/// A CLIP model, what its files can be trusted for, and what loading it took (nothing when it was already loaded).
 pub async fn clip_model(
     source: &ModelSource,
     on_progress: Progress<'_>,
-) -> Result<(Rc<ClipClassifier>, ModelTrust, f64), String> {
+) -> Result<(Rc<ClipClassifier>, ModelTrust, LoadTime), String> {
     let (loaded, ms) = find_or_load(source, || async {
         let trust = Trust::default();
+        let start = now_ms();
         let config = fetch_parsed(source, "config.json", on_progress, &trust, json_text).await?;
         let preprocessor = fetch_parsed(source, "preprocessor_config.json", on_progress, &trust, json_text).await?;
         let tokenizer =
             fetch_parsed(source, "tokenizer.json", on_progress, &trust, |b| json_text(b).map(|_| b.to_vec())).await?;
-        let start = now_ms();
         let weights = weights(source, on_progress, &trust).await?;
         on_progress(Step::Loading);
+        let built = now_ms();
         let model = ClipClassifier::from_parts(&source.repo, &config, &tokenizer, &preprocessor, weights)
             .map_err(|e| e.to_string())?;
-        Ok((trust.loaded(Model::Clip(Rc::new(model))), now_ms() - start))
+        Ok((trust.loaded(Model::Clip(Rc::new(model))), LoadTime::since(start, built)))
     })
     .await?;
     let trust = trust_of(&loaded, source);

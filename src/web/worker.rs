@@ -9,6 +9,7 @@ use super::download::import_local;
 use super::messages::{decode, decode_id, encode, undecodable, Envelope, Request, Response, Step, BUILD_ID};
 use super::js::{memory_bytes, now_ms};
 use super::models;
+use crate::engine::pipeline::{LabRequest, LabRun};
 
 fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
@@ -25,7 +26,7 @@ fn send(id: u32, body: Response) {
     }
 }
 
-/// How many guesses the lab shows for a masked token.
+/// How many guesses the lab shows for a masked token or the next one.
 const PREDICTIONS: usize = 5;
 
 /// Download and load progress, for the page's status line.
@@ -37,30 +38,21 @@ async fn handle(id: u32, request: Request) -> Response {
     let result: Result<Response, String> = async {
         match request {
             Request::Attention { source, text, text_b, queries_keys, heads_off, mask } => {
-                let (model, trust, load_ms) = models::attention_model(&source, &progress(id)).await?;
+                let (model, trust, load) = models::attention_model(&source, &progress(id)).await?;
                 let start = now_ms();
-                let (data, predictions) = match mask {
-                    Some(position) => {
-                        let (data, p) = model
-                            .masked_predictions(&text, text_b.as_deref(), position, PREDICTIONS, queries_keys, &heads_off)
-                            .map_err(|e| e.to_string())?;
-                        (data, Some(p))
-                    }
-                    None => (
-                        model.attention_with_heads_off(&text, text_b.as_deref(), queries_keys, &heads_off).map_err(|e| e.to_string())?,
-                        None,
-                    ),
-                };
+                let request =
+                    LabRequest { text: &text, text_b: text_b.as_deref(), queries_keys, heads_off: &heads_off, mask, predictions: PREDICTIONS };
+                let LabRun { data, masked, next } = model.run(&request).map_err(|e| e.to_string())?;
                 let forward_ms = now_ms() - start;
-                let masked_lm = model.model.masked_lm.is_some();
-                Ok(Response::Attention { data, predictions, masked_lm, forward_ms, load_ms, memory_bytes: memory_bytes(), trust })
+                let masked_lm = model.has_masked_lm();
+                Ok(Response::Attention { data, predictions: masked, masked_lm, next, forward_ms, load, memory_bytes: memory_bytes(), trust })
             }
             Request::Classify { source, image, captions } => {
-                let (model, trust, load_ms) = models::clip_model(&source, &progress(id)).await?;
+                let (model, trust, load) = models::clip_model(&source, &progress(id)).await?;
                 let start = now_ms();
                 let result = Box::new(model.classify(&image, &captions).map_err(|e| e.to_string())?);
                 let forward_ms = now_ms() - start;
-                Ok(Response::Clip { result, forward_ms, load_ms, memory_bytes: memory_bytes(), trust })
+                Ok(Response::Clip { result, forward_ms, load, memory_bytes: memory_bytes(), trust })
             }
             Request::ImportLocal { repo, revision, files, pack } => {
                 if let Some(pack) = &pack {

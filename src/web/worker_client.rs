@@ -14,7 +14,7 @@ use super::messages::{decode, decode_id, encode, undecodable, Envelope, ModelSou
 use super::store::{Estimate, StoredFile};
 use crate::engine::attention::AttentionData;
 use crate::engine::heads_off::HeadsOff;
-use crate::engine::pipeline::{ClipResult, Predictions};
+use crate::engine::pipeline::{ClipResult, Prediction, Predictions};
 
 /// The worker's loader script, relative to the page (works under any sub-path).
 const WORKER_SCRIPT: &str = "worker.js";
@@ -220,6 +220,7 @@ fn start() -> Result<Rc<RefCell<Client>>, String> {
                 });
             }
             Response::Ready { .. } => {
+                super::js::mark("worker-ready", None);
                 let queued = {
                     let mut c = client.borrow_mut();
                     c.ready = true;
@@ -377,8 +378,8 @@ fn progress_only(on_progress: impl Fn(Progress<'_>) + 'static) -> impl Fn(&Respo
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunStats {
     pub forward_ms: f64,
-    /// Reading (or downloading) and building the model; 0 when it was already loaded.
-    pub load_ms: f64,
+    /// Reading (or downloading) and building the model; nothing when it was already loaded.
+    pub load: crate::web::models::LoadTime,
     /// The worker's wasm memory afterwards: it never shrinks, so this is its peak so far.
     pub memory_bytes: u64,
     /// The threads the worker computed on.
@@ -405,20 +406,22 @@ pub async fn attention(
 ) -> Result<Computed<AttentionRun>, WorkerError> {
     let body = Request::Attention { source, text, text_b, queries_keys: true, heads_off, mask };
     match request(body, progress_only(on_progress)).await {
-        Response::Attention { data, predictions, masked_lm, forward_ms, load_ms, memory_bytes, trust } => {
-            let stats = RunStats { forward_ms, load_ms, memory_bytes, threads: threads(), trust };
-            Ok(Computed { output: AttentionRun { data, predictions, masked_lm }, stats })
+        Response::Attention { data, predictions, masked_lm, next, forward_ms, load, memory_bytes, trust } => {
+            let stats = RunStats { forward_ms, load, memory_bytes, threads: threads(), trust };
+            Ok(Computed { output: AttentionRun { data, predictions, masked_lm, next }, stats })
         }
         other => Err(failure(other)),
     }
 }
 
-/// An attention run's result: the attention, and for a masked token the head's guesses.
+/// An attention run's result: the attention, for a masked token the head's guesses, for a decoder the next token's.
 pub struct AttentionRun {
     pub data: AttentionData,
     pub predictions: Option<Predictions>,
     /// Whether the model has a masked-word head at all.
     pub masked_lm: bool,
+    /// A decoder's most probable next tokens (empty for an encoder).
+    pub next: Vec<Prediction>,
 }
 
 /// Score `captions` against an image (its file bytes) with a CLIP model.
@@ -429,8 +432,8 @@ pub async fn classify(
     on_progress: impl Fn(Progress<'_>) + 'static,
 ) -> Result<Computed<Box<ClipResult>>, WorkerError> {
     match request(Request::Classify { source, image, captions }, progress_only(on_progress)).await {
-        Response::Clip { result, forward_ms, load_ms, memory_bytes, trust } => {
-            let stats = RunStats { forward_ms, load_ms, memory_bytes, threads: threads(), trust };
+        Response::Clip { result, forward_ms, load, memory_bytes, trust } => {
+            let stats = RunStats { forward_ms, load, memory_bytes, threads: threads(), trust };
             Ok(Computed { output: result, stats })
         }
         other => Err(failure(other)),

@@ -2,6 +2,8 @@
 // from the loopback hub). Not a test: prints figures. Run by scripts/bench_app.sh.
 //   - attention lab, MiniLM: press Run → head view drawn, 16 and 128 tokens (first run includes download + load)
 //   - model view at 128 tokens
+//   - heads off: click a head → rerun → views redrawn, MiniLM 16 tokens
+//   (BENCH_APP_ONLY=attention: the attention lab's figures only, no CLIP)
 //   - CLIP lab on a full-depth ViT-B/32-shaped CLIP (synthetic weights): Classify → probabilities, 2 and 8 captions
 import { join, resolve } from 'node:path';
 import { setup, makeHubRoot, watchedPage, MINILM_DIR, MINILM_REPO, CLIP_REPO, REPO } from './harness.mjs';
@@ -9,7 +11,8 @@ import { startHub } from '../hub/hub.mjs';
 
 const fullClip = resolve(process.argv[2]);
 const env = await setup({ hub: false });
-const hub = await startHub({ root: await makeHubRoot({ [MINILM_REPO]: MINILM_DIR, [CLIP_REPO]: fullClip }) });
+const attentionOnly = process.env.BENCH_APP_ONLY === 'attention';
+const hub = await startHub({ root: await makeHubRoot({ [MINILM_REPO]: MINILM_DIR, ...(attentionOnly ? {} : { [CLIP_REPO]: fullClip }) }) });
 const url = `${env.site.url}?hub=${encodeURIComponent(hub.url)}`;
 const page = await watchedPage(env.context);
 await page.goto(url);
@@ -45,6 +48,23 @@ const model = await page.evaluate(async () => {
   await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
   return performance.now() - t0;
 });
+// Heads off (#16): click a head in the "Switch heads off" grid → the model reruns without it → every view redrawn.
+// The first click also runs the all-heads-on baseline (two forwards); the others toggle one head off and on again.
+await attention(16);
+async function toggleHead(layer, head) {
+  const cell = `[data-testid=off-cell][data-layer="${layer}"][data-head="${head}"]`;
+  const was = await page.locator(cell).getAttribute('aria-pressed');
+  const t0 = Date.now();
+  await page.locator(cell).click();
+  await page.waitForFunction(([sel, w]) => document.querySelector(sel)?.getAttribute('aria-pressed') !== w
+    && !document.querySelector(sel)?.disabled && document.querySelector('[data-testid=head-view] line'), [cell, was], { timeout: 60_000 });
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  return Date.now() - t0;
+}
+const firstOff = await toggleHead(0, 3);
+const toggles = [];
+for (let i = 0; i < 10; i++) toggles.push(await toggleHead(2, 5));
+await toggleHead(0, 3);
 // The permalink in the URL restores the sentence (16 tokens) and runs it, as a student's bookmark would.
 await attention(16);
 const t0 = Date.now();
@@ -58,8 +78,14 @@ console.log(`app attention MiniLM first run (download 91 MB + load + forward + d
 console.log(`app attention MiniLM run → head view drawn, 16 tokens: ${med(warm16)} ms (median of 3)`);
 console.log(`app attention MiniLM run → head view drawn, 128 tokens: ${med(warm128)} ms (median of 3)`);
 console.log(`app model view at 128 tokens, on screen after: ${model.toFixed(0)} ms more`);
+console.log(`app heads off, MiniLM 16 tokens: click → model rerun → views redrawn: ${med(toggles)} ms (median of ${toggles.length}, min ${Math.min(...toggles)}, max ${Math.max(...toggles)}); the first click, which also runs the all-heads-on baseline: ${firstOff} ms`);
 console.log(`app MiniLM warm start (new page, weights from IndexedDB), run → head view: ${warmStart} ms; of which reading ${(minilmBytes / 1e6).toFixed(1)} MB from IndexedDB into a ready model: ${minilmLoad.ms} ms; worker wasm memory after: ${(minilmLoad.memory / 1e6).toFixed(0)} MB = ${(minilmLoad.memory / minilmBytes).toFixed(2)} × the weights`);
 
+if (attentionOnly) {
+  await hub.close();
+  await env.close();
+  process.exit(0);
+}
 await page.locator('#tab-clip').click();
 await page.getByTestId('image-file').setInputFiles(join(REPO, 'tests/fixtures/images/chelsea.png'));
 const captions8 = ['a photo of a cat', 'a photo of a dog', 'a kitten', 'a tiger', 'a lion', 'a fox', 'a plush toy', 'a painting of a cat'];

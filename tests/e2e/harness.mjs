@@ -2,7 +2,7 @@
 // MiniLM, a fresh headless Chromium, and a page that fails the test on any console error or uncaught exception
 // (in the page or its worker). Every test saves a screenshot under target/e2e/.
 import { chromium } from 'playwright-core';
-import { cp, mkdtemp, mkdir, rm, symlink } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,6 +19,7 @@ export const MINILM_REPO = 'sentence-transformers/all-MiniLM-L6-v2';
 // CLIP ViT-B/32.
 export const TINY_CLIP_DIR = join(CACHE, 'models/tiny-clip-b32');
 export const CLIP_REPO = 'openai/clip-vit-base-patch32';
+export const GPT2_REPO = 'openai-community/gpt2';
 
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -36,6 +37,43 @@ export async function makeHubRoot(models = { [MINILM_REPO]: MINILM_DIR, [CLIP_RE
     }
   }
   return root;
+}
+
+/** `json` as compact JSON padded with spaces to `size` bytes, after `shrink` steps while it is longer. */
+function fitted(json, size, shrink) {
+  let text = JSON.stringify(json);
+  for (const step of shrink) {
+    if (Buffer.byteLength(text) <= size) break;
+    step(json);
+    text = JSON.stringify(json);
+  }
+  const bytes = Buffer.byteLength(text);
+  if (bytes > size) throw new Error(`cannot fit in ${size} bytes: ${bytes}`);
+  return text + ' '.repeat(size - bytes);
+}
+
+/**
+ * A folder with the tiny random GPT-2 of tests/fixtures/gpt2/tiny-gpt2, to serve as openai-community/gpt2 (removed
+ * by the caller). The catalogue knows that repo's config.json and tokenizer.json by their sizes only (665 and
+ * 1 355 256 bytes: no sha256 is on record) and checks them, so these are the tiny files' JSON, compact, with
+ * what GPT-2 does not read left out and padded with spaces to exactly those sizes. The weights are the tiny ones (not
+ * the pinned file: the app says so).
+ */
+export async function tinyGpt2Folder() {
+  const tiny = join(REPO, 'tests/fixtures/gpt2/tiny-gpt2');
+  const folder = await mkdtemp(join(tmpdir(), 'nlu-tiny-gpt2-'));
+  const config = JSON.parse(readFileSync(join(tiny, 'config.json'), 'utf8'));
+  // Read only by GPT-2's sequence-summary head, or defaults.
+  const unused = ['summary_activation', 'summary_first_dropout', 'summary_proj_to_labels', 'summary_type', 'summary_use_proj',
+    'add_cross_attention', 'reorder_and_upcast_attn', 'scale_attn_by_inverse_layer_idx', 'transformers_version', 'dtype', 'use_cache'];
+  await writeFile(join(folder, 'config.json'), fitted(config, 665, unused.map((k) => (c) => delete c[k])));
+  const tokenizer = JSON.parse(readFileSync(join(tiny, 'tokenizer.json'), 'utf8'));
+  // Merges as "a b" strings (as GPT-2's own tokenizer.json has them), then the BPE model's null options left out.
+  tokenizer.model.merges = tokenizer.model.merges.map((m) => (Array.isArray(m) ? m.join(' ') : m));
+  const nulls = ['dropout', 'unk_token', 'continuing_subword_prefix', 'end_of_word_suffix'];
+  await writeFile(join(folder, 'tokenizer.json'), fitted(tokenizer, 1_355_256, nulls.map((k) => (t) => delete t.model[k])));
+  await symlink(join(tiny, 'model.safetensors'), join(folder, 'model.safetensors'));
+  return folder;
 }
 
 /** `copySite`: serve a copy of `root` (env.root), for tests that "deploy" into the site; removed by close(). */

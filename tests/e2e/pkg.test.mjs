@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { setup, watchedPage, finish, REPO, MINILM_REPO, MINILM_DIR, CLIP_REPO, TINY_CLIP_DIR } from './harness.mjs';
+import { setup, watchedPage, finish, tinyGpt2Folder, REPO, GPT2_REPO, MINILM_REPO, MINILM_DIR, CLIP_REPO, TINY_CLIP_DIR } from './harness.mjs';
 import { loadGolden } from './golden.mjs';
 
 const TOL = 1e-4;
@@ -20,18 +20,19 @@ const clipGolden = loadGolden('clip/tiny-clip-b32');
 let env;
 // The loopback hub also serves the tiny BERT with a masked-word head (make_mlm.py) as google-bert/bert-base-cased.
 const BERT_REPO = 'google-bert/bert-base-cased';
-let mlmFolder;
+let mlmFolder, gpt2Folder;
 before(async () => {
+  gpt2Folder = await tinyGpt2Folder();
   const tiny = join(REPO, 'tests/fixtures/bert/tiny-bert');
   mlmFolder = await mkdtemp(join(tmpdir(), 'nlu-pkg-mlm-'));
   for (const f of ['config.json', 'tokenizer.json']) await symlink(join(tiny, f), join(mlmFolder, f));
   await symlink(join(tiny, 'model-mlm.safetensors'), join(mlmFolder, 'model.safetensors'));
   env = await setup({ root: PKG, entry: 'dist/nlu_lab.js', build: 'scripts/build_pkg.sh',
-    hubModels: { [MINILM_REPO]: MINILM_DIR, [CLIP_REPO]: TINY_CLIP_DIR, [BERT_REPO]: mlmFolder } });
+    hubModels: { [MINILM_REPO]: MINILM_DIR, [CLIP_REPO]: TINY_CLIP_DIR, [BERT_REPO]: mlmFolder, [GPT2_REPO]: gpt2Folder } });
 });
 after(async () => {
   await env?.close();
-  if (mlmFolder) await rm(mlmFolder, { recursive: true, force: true });
+  for (const f of [mlmFolder, gpt2Folder]) if (f) await rm(f, { recursive: true, force: true });
 });
 
 /** Largest |a − b| over a [layers][heads] list of flat arrays against a [L, H, …] golden tensor. */
@@ -192,6 +193,29 @@ test('maskToken: the masked-word head\'s guesses, as transformers\' BertForMaske
   await finish(page, 'pkg-mask-token');
 });
 
+test('GPT-2: causal attention and the next tokens, as transformers\' GPT2LMHeadModel gives them', async () => {
+  const g = loadGolden('gpt2/tiny-gpt2');
+  const c = g.json.cases[0];
+  const page = await watchedPage(env.context);
+  await openExample(page);
+  const r = await page.evaluate(async ({ text, hub, model }) => {
+    const { attention } = await import(new URL('../dist/nlu_lab.js', location.href).href);
+    const r = await attention(text, null, { hub, model, predictions: 5 });
+    const pair = await attention(text, 'a second text', { hub, model }).then(() => 'resolved', (e) => e.message);
+    return { ...r, pair };
+  }, { text: c.text, hub: env.hub.url, model: GPT2_REPO });
+  assert.deepEqual(r.tokens, c.tokens);
+  assert.equal(r.causal, true);
+  const wa = worstDiff(r.attention, g.tensor('case0.attn'));
+  assert.ok(wa <= TOL, `attention max |Δ| ${wa}`);
+  assert.deepEqual(r.next.map((t) => t.token), c.next.map((t) => t.token));
+  const wp = Math.max(...r.next.map((t, i) => Math.abs(t.prob - c.next[i].prob)));
+  assert.ok(wp <= 1e-5, `next-token probabilities max |Δ| ${wp}`);
+  assert.match(r.pair, /reads one text/);
+  console.log(`package GPT-2 (tiny): attention vs transformers max |Δ| ${wa.toExponential(2)}, next tokens ${wp.toExponential(2)}`);
+  await finish(page, 'pkg-gpt2');
+});
+
 test('bad arguments are rejected with a message that says why', async () => {
   const page = await watchedPage(env.context);
   await openExample(page);
@@ -211,7 +235,7 @@ test('bad arguments are rejected with a message that says why', async () => {
   }, env.hub.url);
   assert.match(errors.hub, /^Error: hub "http:\/\/example.com\/hf" must be an https URL/);
   assert.match(errors.model, /not in nlu-lab's catalogue; choose one of: sentence-transformers\/all-MiniLM-L6-v2, /);
-  assert.match(errors.family, /is not a BERT-family model: use clip\(\)/);
+  assert.match(errors.family, /is not a BERT-family or GPT-2 model: use clip\(\)/);
   assert.match(errors.option, /unknown option "queries_keys" \(known: model, hub, revision, queriesKeys, rollout, headsOff, maskToken, predictions, onProgress\)/);
   assert.match(errors.noHead, /has no masked-word head/);
   assert.match(errors.textB, /textB must be a string, null or undefined/);

@@ -54,6 +54,10 @@ pub struct AttentionData {
     /// Heads switched off for this run (transformers' `head_mask`): their rows are zero.
     #[serde(default)]
     pub heads_off: HeadsOff,
+    /// A decoder's (GPT-2's) causal attention: a token sees only itself and the tokens before it, so every weight
+    /// above the diagonal is 0 and the neuron view leaves those keys out.
+    #[serde(default)]
+    pub causal: bool,
 }
 
 /// Layer or head: one of them, or the mean over all.
@@ -132,6 +136,7 @@ impl AttentionData {
             keys,
             dropped_tokens: encoded.dropped,
             heads_off: HeadsOff::default(),
+            causal: false,
         })
     }
 
@@ -206,6 +211,9 @@ pub struct AttentionHeader<'a> {
     /// `"0:3,2:11"`, only when some heads were off.
     #[serde(skip_serializing_if = "str::is_empty")]
     heads_off: String,
+    /// Only for a decoder's causal attention.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    causal: bool,
 }
 
 impl<'a> AttentionHeader<'a> {
@@ -223,6 +231,7 @@ impl<'a> AttentionHeader<'a> {
             heads: d.num_heads,
             head_dim: d.head_dim,
             heads_off: d.heads_off.to_string(),
+            causal: d.causal,
         }
     }
 }

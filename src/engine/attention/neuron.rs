@@ -11,11 +11,12 @@ pub struct NeuronView {
     pub query: Vec<f32>,
     /// One key vector per token.
     pub keys: Vec<Vec<f32>>,
-    /// Elementwise q×k per token.
+    /// Elementwise q×k per key the query sees: every token, or under causal attention the tokens up to the
+    /// query's own (as bertviz's neuron view shows GPT-2); these three are that long.
     pub products: Vec<Vec<f32>>,
-    /// q·k / √d per token.
+    /// q·k / √d per key it sees.
     pub scores: Vec<f32>,
-    /// softmax of the scores: the attention row.
+    /// softmax of the scores: the attention row (its later, masked tokens left out).
     pub softmax: Vec<f32>,
 }
 
@@ -40,7 +41,8 @@ impl AttentionData {
         let query = self.query(layer, head, token)?.to_vec();
         let keys: Vec<Vec<f32>> = (0..self.len()).map(|j| self.key(layer, head, j).map(<[f32]>::to_vec)).collect::<Option<_>>()?;
         let scale = 1.0 / (self.head_dim as f32).sqrt();
-        let products: Vec<Vec<f32>> = keys.iter().map(|k| k.iter().zip(&query).map(|(k, q)| k * q).collect()).collect();
+        let seen = if self.causal { token + 1 } else { keys.len() };
+        let products: Vec<Vec<f32>> = keys[..seen].iter().map(|k| k.iter().zip(&query).map(|(k, q)| k * q).collect()).collect();
         let scores: Vec<f32> = products.iter().map(|p| p.iter().sum::<f32>() * scale).collect();
         let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let exps: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();

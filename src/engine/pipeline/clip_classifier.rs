@@ -171,6 +171,8 @@ impl ClipClassifier {
                     weights.clone(),
                     None,
                 )
+                // CLIP's text encoder is causal, as GPT-2 is.
+                .map(|d| AttentionData { causal: true, ..d })
             })
             .collect::<Result<_>>()?;
         Ok(ClipResult {

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use super::{AttentionJob, AttentionState};
 use crate::engine::attention::{AttentionData, Pick};
-use crate::engine::catalogue::Family;
+use crate::engine::catalogue::Lab;
 use crate::ui::state::CacheState;
 use crate::ui::head_view::HeadView;
 use crate::ui::task::WorkerTask;
@@ -45,7 +45,7 @@ pub fn Compare(lab: AttentionState, data: Arc<AttentionData>) -> impl IntoView {
             <div class="input-form">
                 <label for="compare-model">"Model"</label>
                 <select id="compare-model" prop:value=move || compare.model.get() on:change=move |ev| compare.model.set(event_target_value(&ev))>
-                    {CacheState::expect().option_views(Family::Encoder, compare.model, |_, o| match &o.pack {
+                    {CacheState::expect().option_views(Lab::Attention, compare.model, |_, o| match &o.pack {
                         Some(p) => format!("{} ({})", o.entry.display_name, p.precision_label()),
                         None => o.entry.display_name.to_string(),
                     })}

@@ -18,14 +18,16 @@ fn before(baseline: Option<&Predictions>, id: u32) -> Option<f32> {
 }
 
 /// 0.0176, or 6.1e-5 for what four decimals would show as 0.0001.
-fn probability(p: f32) -> String {
+pub(super) fn probability(p: f32) -> String {
     if p < 1e-3 { format!("{p:.1e}") } else { format!("{p:.4}") }
 }
 
-fn row(p: &Prediction, style: TokenStyle, baseline: Option<&Predictions>, compare: bool, testid: &'static str) -> impl IntoView {
+/// One guess with its bar and probability; `was`: with heads off, its probability with every head on (`None`
+/// inside: that run did not have it among its guesses).
+pub(super) fn row(p: &Prediction, style: TokenStyle, was: Option<Option<f32>>, testid: &'static str) -> impl IntoView {
     // Prettified as the token list is (the raw token in the tooltip).
     let shown = pretty_token(&p.token, style, false);
-    let was = compare.then(|| match before(baseline, p.id) {
+    let was = was.map(|b| match b {
         Some(b) => format!("{} → ", probability(b)),
         None => "(not in the top 5) → ".to_string(),
     });
@@ -41,6 +43,10 @@ fn row(p: &Prediction, style: TokenStyle, baseline: Option<&Predictions>, compar
 #[component]
 pub fn MaskedWord(lab: AttentionState) -> impl IntoView {
     move || {
+        if lab.data.with(|d| d.as_ref().is_some_and(|d| d.causal)) {
+            // A decoder guesses the next token instead (next_word.rs).
+            return ().into_any();
+        }
         if lab.masked_lm.get() == Some(false) {
             let name = lab.data.with(|d| d.as_ref().map(|d| d.model.clone())).unwrap_or_default();
             return view! {
@@ -59,14 +65,15 @@ pub fn MaskedWord(lab: AttentionState) -> impl IntoView {
         let style = lab.data.with(|d| d.as_ref().map(|d| TokenStyle::of(&d.tokens))).unwrap_or(TokenStyle::WordPiece);
         let baseline = lab.baseline.get().and_then(|b| b.predictions).filter(|b| b.position == p.position);
         let compare = lab.data.with(|d| d.as_ref().is_some_and(|d| !d.heads_off.is_empty())) && baseline.is_some();
-        let rows = p.top.iter().map(|t| row(t, style, baseline.as_ref(), compare, "prediction")).collect_view();
+        let was = |t: &Prediction| compare.then(|| before(baseline.as_ref(), t.id));
+        let rows = p.top.iter().map(|t| row(t, style, was(t), "prediction")).collect_view();
         view! {
             <section class="masked-word" data-testid="masked-word" aria-labelledby="masked-word-title">
                 <h3 id="masked-word-title">{format!("“{}” masked (token {}): the model's guesses", pretty_token(&p.original.token, style, false), p.position)}</h3>
                 {compare.then(|| view! { <p class="hint">"With the heads switched off; before the arrow: with every head on."</p> })}
                 <ol class="predictions">{rows}</ol>
                 <p>"The original token: "</p>
-                <ol class="predictions original">{row(&p.original, style, baseline.as_ref(), compare, "original-prediction")}</ol>
+                <ol class="predictions original">{row(&p.original, style, was(&p.original), "original-prediction")}</ol>
             </section>
         }
         .into_any()

@@ -8,6 +8,7 @@ mod example;
 mod export_bar;
 mod heads_off;
 mod masked_word;
+mod next_word;
 mod options;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use self::example::Example;
 use self::export_bar::ExportBar;
 use self::heads_off::HeadsOffPanel;
 use self::masked_word::MaskedWord;
+use self::next_word::NextWord;
 use self::options::{ShowFieldset, ShowOptions};
 use super::embed::{EmbedPanel, EmbedView};
 use super::head_analysis::HeadAnalysis;
@@ -28,9 +30,9 @@ use super::neuron_view::NeuronView;
 use super::state::{self, CacheState, GuideProgress};
 use super::task::{status_line, ProgressLine, Ran, WorkerTask};
 use crate::engine::attention::{AttentionData, MatrixOptions, Pick};
-use crate::engine::catalogue::Family;
+use crate::engine::catalogue::Lab;
 use crate::engine::heads_off::HeadsOff;
-use crate::engine::pipeline::Predictions;
+use crate::engine::pipeline::{Prediction, Predictions};
 use crate::web::hub::model_source;
 use crate::web::messages::ModelSource;
 use crate::web::permalink::{self, AttentionLink};
@@ -51,11 +53,13 @@ pub struct AttentionJob {
     mask: Option<usize>,
 }
 
-/// What one job gives: the attention, the guesses for a masked token, whether the model can guess at all.
+/// What one job gives: the attention, the guesses for a masked token, whether the model can guess at all, a
+/// decoder's guesses for the next token.
 struct JobResult {
     data: AttentionData,
     predictions: Option<Predictions>,
     masked_lm: bool,
+    next: Vec<Prediction>,
     line: String,
 }
 
@@ -63,8 +67,9 @@ impl AttentionJob {
     /// The job for the selector's `choice` (a catalogue model on this page's hub, or a pack the site serves), or
     /// why there is none.
     fn new(choice: String, text: String, text_b: String) -> Result<Self, String> {
+        // A decoder reads one text (the form greys sentence B out for it).
+        let text_b = Some(text_b).filter(|b| !b.trim().is_empty() && !state::is_decoder(&choice));
         let source = model_source(&choice)?;
-        let text_b = Some(text_b).filter(|b| !b.trim().is_empty());
         Ok(Self { source, text, text_b, heads_off: HeadsOff::default(), with_baseline: false, mask: None })
     }
 
@@ -80,9 +85,12 @@ impl AttentionJob {
     async fn run(self, progress: ProgressLine) -> Result<JobResult, WorkerError> {
         let run = worker_client::attention(self.source, self.text, self.text_b, self.heads_off, self.mask, move |p| progress.show(p))
             .await?;
+        let s = &run.stats;
+        let times = serde_json::json!({ "read_ms": s.load.ms - s.load.build_ms, "build_ms": s.load.build_ms, "forward_ms": s.forward_ms });
+        crate::web::js::mark("attention-result", Some(&times));
         let d = run.output;
         let line = status_line(Ran::Tokens { count: d.data.len(), dropped: d.data.dropped_tokens }, &run.stats);
-        Ok(JobResult { data: d.data, predictions: d.predictions, masked_lm: d.masked_lm, line })
+        Ok(JobResult { data: d.data, predictions: d.predictions, masked_lm: d.masked_lm, next: d.next, line })
     }
 }
 
@@ -93,6 +101,8 @@ pub struct Baseline {
     pub data: Arc<AttentionData>,
     /// The masked token's guesses with every head on, when a token was masked.
     pub predictions: Option<Predictions>,
+    /// A decoder's next-token guesses with every head on.
+    pub next: Vec<Prediction>,
 }
 
 /// The attention lab's state, shared by its parts.
@@ -114,6 +124,8 @@ pub struct AttentionState {
     pub mask: RwSignal<Option<usize>>,
     pub predictions: RwSignal<Option<Arc<Predictions>>>,
     pub masked_lm: RwSignal<Option<bool>>,
+    /// A decoder's guesses for the token after the text (empty for an encoder).
+    pub next: RwSignal<Arc<Vec<Prediction>>>,
     pub show: ShowOptions,
     pub options: Signal<MatrixOptions>,
     /// A permalink's layer and heads, applied once its result arrives.
@@ -126,7 +138,7 @@ pub struct AttentionState {
 
 impl AttentionState {
     fn new(link: &AttentionLink, cache: CacheState, guide: Option<GuideProgress>) -> Self {
-        let model = link.model.clone().filter(|m| state::is_offered(m)).unwrap_or_else(|| state::default_choice(Family::Encoder));
+        let model = link.model.clone().filter(|m| state::is_offered(m)).unwrap_or_else(|| state::default_choice(Lab::Attention));
         let data = RwSignal::new(None::<Arc<AttentionData>>);
         let layer = RwSignal::new(Pick::One(0));
         let active = RwSignal::new(Vec::<bool>::new());
@@ -134,13 +146,14 @@ impl AttentionState {
         let baseline = RwSignal::new(None::<Baseline>);
         let predictions = RwSignal::new(None::<Arc<Predictions>>);
         let masked_lm = RwSignal::new(None::<bool>);
+        let next = RwSignal::new(Arc::new(Vec::<Prediction>::new()));
         let run_task = WorkerTask::new(move |job: &AttentionJob, progress| {
             let job = job.clone();
             async move {
                 if job.with_baseline {
                     let all_on = AttentionJob { heads_off: HeadsOff::default(), with_baseline: false, ..job.clone() };
                     let r = all_on.run(progress).await?;
-                    baseline.set(Some(Baseline { source: job.source.clone(), data: Arc::new(r.data), predictions: r.predictions }));
+                    baseline.set(Some(Baseline { source: job.source.clone(), data: Arc::new(r.data), predictions: r.predictions, next: r.next }));
                 }
                 let source = job.source.clone();
                 let outcome = job.run(progress).await;
@@ -162,13 +175,14 @@ impl AttentionState {
                     }
                 }
                 cache.refresh();
-                let JobResult { data: d, predictions: p, masked_lm: can_mask, line } = outcome?;
+                let JobResult { data: d, predictions: p, masked_lm: can_mask, next: n, line } = outcome?;
                 let d = Arc::new(d);
                 if d.heads_off.is_empty() {
-                    baseline.set(Some(Baseline { source, data: d.clone(), predictions: p.clone() }));
+                    baseline.set(Some(Baseline { source, data: d.clone(), predictions: p.clone(), next: n.clone() }));
                 }
                 masked_lm.set(Some(can_mask));
                 predictions.set(p.map(Arc::new));
+                next.set(Arc::new(n));
                 data.set(Some(d));
                 state::mark(guide, |g| g.attention_ran);
                 Ok(line)
@@ -188,6 +202,7 @@ impl AttentionState {
             mask: RwSignal::new(link.mask),
             predictions,
             masked_lm,
+            next,
             show,
             options: show.matrix(),
             pending_link,
@@ -262,19 +277,21 @@ impl AttentionState {
 fn SentenceForm(lab: AttentionState) -> impl IntoView {
     let cache = CacheState::expect();
     let guide = GuideProgress::get();
+    let decoder = move || state::is_decoder(&lab.model.get());
     view! {
         <form class="input-form" on:submit=move |ev| { ev.prevent_default(); lab.run(); }>
             <label for="model">"Model"</label>
             <select id="model" prop:value=move || lab.model.get() on:change=move |ev| lab.model.set(event_target_value(&ev))>
-                {cache.option_views(Family::Encoder, lab.model, CacheState::option_label)}
+                {cache.option_views(Lab::Attention, lab.model, CacheState::option_label)}
             </select>
             <label for="text-a">"Sentence A"</label>
             <textarea id="text-a" prop:value=move || lab.text.get() on:input=move |ev| {
                 lab.text.set(event_target_value(&ev));
                 state::mark(guide, |g| g.sentence_chosen);
             }></textarea>
-            <label for="text-b">"Sentence B (optional)"</label>
-            <textarea id="text-b" prop:value=move || lab.text_b.get() on:input=move |ev| lab.text_b.set(event_target_value(&ev))></textarea>
+            <label for="text-b">{move || if decoder() { "Sentence B (not for a decoder: it reads one text)" } else { "Sentence B (optional)" }}</label>
+            <textarea id="text-b" prop:value=move || lab.text_b.get() prop:disabled=decoder
+                on:input=move |ev| lab.text_b.set(event_target_value(&ev))></textarea>
             <button id="run" type="submit" prop:disabled=move || lab.busy()>"Run"</button>
         </form>
     }
@@ -309,6 +326,7 @@ fn TokenList(lab: AttentionState) -> impl IntoView {
             })}
         </ol>
         <MaskedWord lab=lab />
+        <NextWord lab=lab />
     }
 }
 
@@ -320,6 +338,8 @@ fn Views(lab: AttentionState, data: Arc<AttentionData>, open_head: Callback<(usi
     view! {
         <div class="lab-actions"><ExportBar data=d.clone() /><EmbedPanel views=EmbedView::ATTENTION.to_vec() url_for=embed_url /></div>
         <h3 id="head-view-title">"Head view"</h3>
+        {d.causal.then(|| view! { <p class="hint" data-testid="causal-note">"Causal attention: each token attends only to itself \
+            and the tokens before it (a decoder writes left to right), so no line goes to a later token."</p> })}
         <HeadView data=d.clone() options=options layer=layer active=active top_mass=lab.show.top_mass() />
         <h3>"Model view"</h3>
         <ModelView data=d.clone() options=options on_open=open_head />

@@ -27,7 +27,7 @@ use super::embed::{EmbedPanel, EmbedView};
 use super::state::{self, CacheState, GuideProgress};
 use super::task::{status_line, Ran, WorkerTask};
 use crate::engine::caption_pairs::{rank_pairs, top_probability};
-use crate::engine::catalogue::{self, CatalogueEntry, Family};
+use crate::engine::catalogue::{self, CatalogueEntry, Lab};
 use crate::web::models::ModelTrust;
 use crate::engine::pipeline::ClipResult;
 use crate::web::hub::model_source;
@@ -145,7 +145,7 @@ impl ClipState {
             }
         });
         Self {
-            model: RwSignal::new(state::default_choice(Family::Clip)),
+            model: RwSignal::new(state::default_choice(Lab::Clip)),
             image: RwSignal::new(None),
             captions: Captions::new(captions),
             template: RwSignal::new(String::new()),
@@ -271,7 +271,7 @@ pub fn ClipLab(
             <label>"Model "
                 <select id="clip-model" prop:value=move || lab.model.get()
                     on:change=move |ev| { lab.model.set(event_target_value(&ev)); lab.result.set(None); lab.full_check.set(None); }>
-                    {cache.option_views(Family::Clip, lab.model, CacheState::option_label)}
+                    {cache.option_views(Lab::Clip, lab.model, CacheState::option_label)}
                 </select>
             </label>
             <p class="hint">{move || lab.entry().description}</p>
