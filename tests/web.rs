@@ -91,6 +91,17 @@ fn tiny_gpt2_in_wasm_matches_transformers() {
         let want: Vec<f32> = tensors[&format!("case{i}.attn")].flatten_all().unwrap().to_vec1().unwrap();
         let d = max_abs_diff(&attn, &want);
         assert!(d <= 1e-4, "case {i}: attention max |Δ| {d:e}");
+        // The queries and keys the neuron view shows, within 1e-3 as natively.
+        for (name, pick) in [("q", 0), ("k", 1)] {
+            let got: Vec<f32> = out
+                .layers
+                .iter()
+                .flat_map(|l| if pick == 0 { &l.queries } else { &l.keys }.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+                .collect();
+            let want: Vec<f32> = tensors[&format!("case{i}.{name}")].flatten_all().unwrap().to_vec1().unwrap();
+            let d = max_abs_diff(&got, &want);
+            assert!(d <= 1e-3, "case {i}: {name} max |Δ| {d:e}");
+        }
     }
 }
 

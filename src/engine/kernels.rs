@@ -274,9 +274,10 @@ pub fn pool_threads() -> usize {
     POOL_THREADS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Below this many multiply-adds a product stays on the calling thread (a pool round trip costs tens of µs).
+/// Below this many multiply-adds a product stays on the calling thread: a pool round trip costs about 0.1 ms in
+/// wasm, and at 2²⁰ MiniLM at 16 tokens ran slower on 2 threads than on 1 (scripts/bench.sh: 19.7 vs 15.7 ms).
 #[cfg(all(target_arch = "wasm32", feature = "threads"))]
-const PARALLEL_MIN_MACS: usize = 1 << 20;
+const PARALLEL_MIN_MACS: usize = 1 << 22;
 
 /// `out[m, n] = scale · (a[m, k] · Bᵀ) (+ bias)` with B packed by [`pack`]; rows of `a` are `lda` apart, rows of
 /// `out` `ldc` apart. With a thread pool (feature `threads`) large products are split by column panels: each
@@ -628,6 +629,27 @@ fn micro_kernel(a: &[f32], lda: usize, k: usize, rows: usize, panel: &[f32], acc
             }
         }
     }
+}
+
+/// A product whose operands stay in L1 (16 × 128 times 128 × 32, 26 kB in all), `calls` times, through the same
+/// panel loop and micro-kernel as every matmul: the throughput ceiling the benchmark reads its GFLOP/s against.
+/// Returns a checksum (so that the work is not optimised away) and the FLOPs done (a multiply and an add per product).
+#[cfg(feature = "bench")]
+pub fn micro_kernel_loop(calls: usize) -> (f32, f64) {
+    let (m, k, n) = (16, 128, 32);
+    let mut a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.01).collect();
+    let weight: Vec<f32> = (0..n * k).map(|i| (i % 5) as f32 * 0.01).collect();
+    let packed = pack(&weight, n, k);
+    let mut out = vec![0f32; m * n];
+    let mut sum = 0.0;
+    for i in 0..calls {
+        // A different input each call (from the loop counter, not from the last output, so that calls do not wait
+        // for each other): no call can be skipped or hoisted out of the loop.
+        a[i % (m * k)] = i as f32 * 1e-9;
+        matmul_packed(&a, k, m, k, &packed, n, None, 1.0, &mut out, n);
+        sum += out[i % (m * n)];
+    }
+    (sum, (calls * 2 * m * n * k) as f64)
 }
 
 /// What [`attention_heads`] returns, row-major: `probs` `[b, heads, n, n]`, `queries` and `keys`
