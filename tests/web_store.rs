@@ -749,10 +749,10 @@ async fn at_most_two_models_stay_loaded() {
     assert_eq!(MAX_LOADED_MODELS, 2);
     assert_eq!(loaded.len(), 2, "{loaded:?}");
     // Sources are told apart by revision too; `loaded_models` lists repos, so check through a reload's load time.
-    let (_, _, load_ms) = attention_model(&source("t-lru-a"), &|_| {}).await.unwrap();
-    assert_eq!(load_ms, 0.0, "t-lru-a was used after t-lru-b, so it stayed");
-    let (_, _, load_ms) = attention_model(&source("t-lru-b"), &|_| {}).await.unwrap();
-    assert!(load_ms > 0.0, "t-lru-b was the least recently used, so it was dropped");
+    let (_, _, load) = attention_model(&source("t-lru-a"), &|_| {}).await.unwrap();
+    assert_eq!(load.ms, 0.0, "t-lru-a was used after t-lru-b, so it stayed");
+    let (_, _, load) = attention_model(&source("t-lru-b"), &|_| {}).await.unwrap();
+    assert!(load.ms > 0.0 && load.build_ms > 0.0 && load.build_ms <= load.ms, "t-lru-b was the least recently used, so it was dropped: {load:?}");
     log(&format!("worker wasm memory after each load: {}", memory.join(", ")));
     let Ok(Response::CacheDone) = cache_requests::handle(Request::CacheDeleteModel { repo: COPY.into() }).await else {
         panic!("delete failed")
