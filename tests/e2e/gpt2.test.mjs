@@ -115,3 +115,27 @@ test('GPT-2 with heads off: the next tokens as transformers\' head_mask gives th
   await page.screenshot({ path: join(REPO, 'target/e2e/gpt2-phone.png') });
   assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'no sideways scroll');
 });
+
+test('compare: GPT-2 beside MiniLM on the same sentence, causal on its side only', async () => {
+  const c = golden.json.cases[0];
+  const page = await watchedPage(env.context);
+  await page.goto(env.appUrl({ model: MINILM_REPO, text: c.text }));
+  await page.locator('[data-testid=head-view] line').first().waitFor({ state: 'attached', timeout: 90_000 });
+  await page.getByTestId('compare').locator('summary').click();
+  await page.locator('#compare-model').selectOption(GPT2_REPO);
+  await page.locator('#compare-text').fill(c.text);
+  await page.locator('#run-compare').click();
+  const gpt2Lines = page.getByTestId('compare-view').locator('line.attn-line');
+  await gpt2Lines.first().waitFor({ state: 'attached', timeout: 60_000 });
+  const lines = (loc) => loc.evaluateAll((ls) => ls.map((l) => ({ head: +l.dataset.head, from: +l.dataset.from, to: +l.dataset.to, weight: +l.dataset.weight })));
+  const gpt2 = await lines(gpt2Lines);
+  assert.equal(gpt2.filter((l) => l.to > l.from).length, 0, 'GPT-2: no line to a later token');
+  const attn = golden.tensor('case0.attn');
+  const worst = Math.max(...gpt2.map((l) => Math.abs(l.weight - attention(attn, 0, l.head, l.from, l.to))));
+  assert.ok(worst <= 1e-4, `GPT-2 side vs transformers: ${worst}`);
+  const minilm = await lines(page.locator('.side-by-side > div').first().locator('line.attn-line'));
+  assert.ok(minilm.some((l) => l.to > l.from), 'MiniLM (an encoder) attends to later tokens too');
+  console.log(`compare MiniLM | GPT-2: ${minilm.length} and ${gpt2.length} lines, GPT-2's layer 0 vs transformers ${worst.toExponential(2)}`);
+  await page.getByTestId('compare-view').scrollIntoViewIfNeeded();
+  await finish(page, 'gpt2-compare');
+});
