@@ -56,7 +56,6 @@ pub struct ModelTrust {
     pub unverified: Option<String>,
 }
 
-
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WeightFile {
     pub name: String,
@@ -265,7 +264,7 @@ pub async fn attention_model(
     source: &ModelSource,
     on_progress: Progress<'_>,
 ) -> Result<(Rc<LabModel>, ModelTrust, LoadTime), String> {
-    let (loaded, ms) = find_or_load(source, || async {
+    let (loaded, time) = find_or_load(source, || async {
         let trust = Trust::default();
         let start = now_ms();
         let config = fetch_parsed(source, "config.json", on_progress, &trust, json_text).await?;
@@ -280,7 +279,7 @@ pub async fn attention_model(
     .await?;
     let trust = trust_of(&loaded, source);
     match loaded.model {
-        Model::Attention(m) => Ok((m, trust, ms)),
+        Model::Attention(m) => Ok((m, trust, time)),
         Model::Clip(_) => Err(format!("{} is a CLIP model, not one for the attention lab", source.repo)),
     }
 }
@@ -290,7 +289,7 @@ pub async fn clip_model(
     source: &ModelSource,
     on_progress: Progress<'_>,
 ) -> Result<(Rc<ClipClassifier>, ModelTrust, LoadTime), String> {
-    let (loaded, ms) = find_or_load(source, || async {
+    let (loaded, time) = find_or_load(source, || async {
         let trust = Trust::default();
         let start = now_ms();
         let config = fetch_parsed(source, "config.json", on_progress, &trust, json_text).await?;
@@ -307,7 +306,7 @@ pub async fn clip_model(
     .await?;
     let trust = trust_of(&loaded, source);
     match loaded.model {
-        Model::Clip(m) => Ok((m, trust, ms)),
+        Model::Clip(m) => Ok((m, trust, time)),
         Model::Attention(_) => Err(format!("{} is not a CLIP model", source.repo)),
     }
 }
