@@ -10,12 +10,18 @@ use nlu_lab::engine::pipeline::DecoderModel;
 use nlu_lab::engine::heads_off::HeadsOff;
 use nlu_lab::engine::pipeline::{CheckpointFiles, LabModel, LabRequest};
 
-#[test]
-fn tiny_gpt2_matches_transformers() {
+/// `load` on the tiny GPT-2's checkpoint files.
+fn load_tiny<T>(load: impl FnOnce(&CheckpointFiles) -> T) -> T {
     let dir = fixture("gpt2/tiny-gpt2");
     let config = String::from_utf8(read(dir.join("config.json"))).unwrap();
     let (tokenizer, weights) = (read(dir.join("tokenizer.json")), read(dir.join("model.safetensors")));
-    let lab = DecoderModel::load("tiny-gpt2", &CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights }).unwrap();
+    load(&CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights })
+}
+
+#[test]
+fn tiny_gpt2_matches_transformers() {
+    let dir = fixture("gpt2/tiny-gpt2");
+    let lab = load_tiny(|files| DecoderModel::load("tiny-gpt2", files).unwrap());
     let (tokenizer, model) = (&lab.tokenizer, &lab.model);
     let golden = golden_json(dir.join("golden.json"));
     let tensors = golden_tensors(dir.join("golden.safetensors"));
@@ -92,10 +98,7 @@ fn cli_attention_takes_gpt2_and_prints_the_next_tokens() {
 #[test]
 fn the_lab_runs_gpt2_causally_and_the_neuron_view_stops_at_the_query() {
     let dir = fixture("gpt2/tiny-gpt2");
-    let config = String::from_utf8(read(dir.join("config.json"))).unwrap();
-    let (tokenizer, weights) = (read(dir.join("tokenizer.json")), read(dir.join("model.safetensors")));
-    let files = CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights };
-    let lab = LabModel::load("tiny-gpt2", &files).unwrap();
+    let lab = load_tiny(|files| LabModel::load("tiny-gpt2", files).unwrap());
     assert!(matches!(lab, LabModel::Decoder(_)) && !lab.has_masked_lm());
     let golden = golden_json(dir.join("golden.json"));
     let tensors = golden_tensors(dir.join("golden.safetensors"));
@@ -131,9 +134,7 @@ fn the_lab_runs_gpt2_causally_and_the_neuron_view_stops_at_the_query() {
 #[test]
 fn gpt2_heads_off_match_transformers_head_mask() {
     let dir = fixture("gpt2/tiny-gpt2");
-    let config = String::from_utf8(read(dir.join("config.json"))).unwrap();
-    let (tokenizer, weights) = (read(dir.join("tokenizer.json")), read(dir.join("model.safetensors")));
-    let lab = DecoderModel::load("tiny-gpt2", &CheckpointFiles { config_json: &config, tokenizer_json: &tokenizer, safetensors: &weights }).unwrap();
+    let lab = load_tiny(|files| DecoderModel::load("tiny-gpt2", files).unwrap());
     let golden = golden_json(dir.join("head_mask.json"));
     let tensors = golden_tensors(dir.join("head_mask.safetensors"));
     let off = HeadsOff::parse(golden["heads_off"].as_str().unwrap()).unwrap();

@@ -635,7 +635,7 @@ fn micro_kernel(a: &[f32], lda: usize, k: usize, rows: usize, panel: &[f32], acc
 /// panel loop and micro-kernel as every matmul: the throughput ceiling the benchmark reads its GFLOP/s against.
 /// Returns a checksum (so that the work is not optimised away) and the FLOPs done (a multiply and an add per product).
 #[cfg(feature = "bench")]
-pub fn micro_kernel_loop(calls: usize) -> (f32, f64) {
+pub fn in_cache_product_loop(calls: usize) -> (f32, f64) {
     let (m, k, n) = (16, 128, 32);
     let mut a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.01).collect();
     let weight: Vec<f32> = (0..n * k).map(|i| (i % 5) as f32 * 0.01).collect();

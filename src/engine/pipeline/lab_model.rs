@@ -7,7 +7,7 @@ use super::attention_model::{AttentionModel, CheckpointFiles, Prediction, Predic
 use super::decoder_model::DecoderModel;
 use crate::engine::attention::AttentionData;
 use crate::engine::heads_off::HeadsOff;
-use crate::engine::tokenize::TextTokenizer;
+use crate::engine::nn::weights_from_safetensors;
 use crate::engine::{Error, Result};
 
 pub enum LabModel {
@@ -44,11 +44,7 @@ fn is_decoder(config_json: &str) -> bool {
 
 impl LabModel {
     pub fn load(name: &str, files: &CheckpointFiles) -> Result<Self> {
-        Ok(if is_decoder(files.config_json) {
-            Self::Decoder(DecoderModel::load(name, files)?)
-        } else {
-            Self::Encoder(AttentionModel::load(name, files)?)
-        })
+        Self::from_parts(name, files.config_json, files.tokenizer_json, weights_from_safetensors(files.safetensors)?)
     }
 
     /// From the config and tokenizer files and weights already read (e.g. streamed from the weights store).
@@ -58,13 +54,6 @@ impl LabModel {
         } else {
             Self::Encoder(AttentionModel::from_parts(name, config_json, tokenizer_json, weights)?)
         })
-    }
-
-    pub fn tokenizer(&self) -> &TextTokenizer {
-        match self {
-            Self::Encoder(m) => &m.tokenizer,
-            Self::Decoder(m) => &m.tokenizer,
-        }
     }
 
     /// Whether a token can be masked for the model's guesses (an encoder whose checkpoint ships the head).

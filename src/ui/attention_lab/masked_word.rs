@@ -18,7 +18,7 @@ fn before(baseline: Option<&Predictions>, id: u32) -> Option<f32> {
 }
 
 /// 0.0176, or 6.1e-5 for what four decimals would show as 0.0001.
-pub(super) fn probability(p: f32) -> String {
+fn probability(p: f32) -> String {
     if p < 1e-3 { format!("{p:.1e}") } else { format!("{p:.4}") }
 }
 
